@@ -1,0 +1,156 @@
+//! Cancellations asked through the API: what may be sent to Smartro, and what its answer means.
+
+use super::{
+    cancelled_status, CancellationOrigin, CancellationState, CancellationStatus, Decision, Effect,
+    EventType, OrderState, OrderStatus,
+};
+use smartro::types::PayMethod;
+use uuid::Uuid;
+
+/// What to send to Smartro for one cancellation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelPlan {
+    pub id: Uuid,
+    /// The original TID.
+    pub tid: String,
+    pub amount: i64,
+    /// PartialCancelCode 1. A full cancel (0) is only the whole original amount in one go.
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelRefusal {
+    /// Only paid (or partly cancelled) orders can be cancelled.
+    NotCancellable { status: OrderStatus },
+    /// Smartro cannot cancel virtual-account payments: the merchant refunds the buyer itself.
+    VbankRefundByMerchant,
+    /// An earlier cancellation's outcome is still open (requested or unknown).
+    OutcomeOpen { id: Uuid },
+    NothingLeft,
+    InvalidAmount,
+    ExceedsRemaining { requested: i64, remaining: i64 },
+}
+
+/// Decides whether (and how) an order may be cancelled, before anything reaches Smartro.
+pub fn plan_cancel(
+    order: &OrderState,
+    amount: Option<i64>,
+    id: Uuid,
+) -> Result<CancelPlan, CancelRefusal> {
+    if !matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::PartiallyCancelled
+    ) {
+        return Err(CancelRefusal::NotCancellable {
+            status: order.status,
+        });
+    }
+    if order.pay_method == PayMethod::Vbank {
+        return Err(CancelRefusal::VbankRefundByMerchant);
+    }
+    if let Some(open) = order.cancellations.iter().find(|c| {
+        matches!(
+            c.status,
+            CancellationStatus::Requested | CancellationStatus::Unknown
+        )
+    }) {
+        return Err(CancelRefusal::OutcomeOpen { id: open.id });
+    }
+    let remaining = order.remaining();
+    if remaining <= 0 {
+        return Err(CancelRefusal::NothingLeft);
+    }
+    let amount = amount.unwrap_or(remaining);
+    if amount <= 0 {
+        return Err(CancelRefusal::InvalidAmount);
+    }
+    if amount > remaining {
+        return Err(CancelRefusal::ExceedsRemaining {
+            requested: amount,
+            remaining,
+        });
+    }
+    let tid = order
+        .tid
+        .clone()
+        .ok_or(CancelRefusal::NotCancellable {
+            status: order.status,
+        })?;
+    Ok(CancelPlan {
+        id,
+        tid,
+        amount,
+        partial: !(order.cancelled_amount == 0 && amount == order.paid_amount),
+    })
+}
+
+/// Records a planned cancellation on the order (status `requested`).
+pub fn begin_cancel(order: &OrderState, plan: &CancelPlan) -> OrderState {
+    let mut next = order.clone();
+    next.cancellations.push(CancellationState {
+        id: plan.id,
+        amount: plan.amount,
+        status: CancellationStatus::Requested,
+        origin: CancellationOrigin::Api,
+        ptid: None,
+        notified: false,
+    });
+    next
+}
+
+/// What came of the call to Smartro.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelAnswer {
+    Succeeded { ptid: Option<String> },
+    Refused,
+    /// No answer, or one that could not be read: Smartro may or may not have cancelled.
+    Unknown,
+}
+
+/// Applies Smartro's answer to a requested cancellation.
+pub fn complete_cancel(order: &OrderState, id: Uuid, answer: &CancelAnswer) -> Decision {
+    let mut next = order.clone();
+    let mut effects = Vec::new();
+    let Some(c) = next.cancellations.iter_mut().find(|c| c.id == id) else {
+        return Decision {
+            order: next,
+            effects,
+        };
+    };
+    match answer {
+        CancelAnswer::Succeeded { ptid } => {
+            if c.ptid.is_none() {
+                c.ptid = ptid.clone();
+            }
+            // Smartro's notification of this cancel may have been applied first; it is counted once.
+            if c.status != CancellationStatus::Succeeded {
+                c.status = CancellationStatus::Succeeded;
+                let amount = c.amount;
+                if next.cancelled_amount + amount <= next.paid_amount {
+                    next.cancelled_amount += amount;
+                    next.status = cancelled_status(&next);
+                    effects.push(Effect::Emit(EventType::PaymentCancelled));
+                } else {
+                    next.status = OrderStatus::NeedsReview;
+                    next.review_reason =
+                        Some("a confirmed cancellation exceeds what was paid".to_string());
+                    effects.push(Effect::Emit(EventType::PaymentNeedsReview));
+                }
+            }
+        }
+        CancelAnswer::Refused => {
+            if c.status != CancellationStatus::Succeeded {
+                c.status = CancellationStatus::Failed;
+            }
+        }
+        CancelAnswer::Unknown => {
+            if c.status == CancellationStatus::Requested {
+                c.status = CancellationStatus::Unknown;
+            }
+        }
+    }
+    Decision {
+        order: next,
+        effects,
+    }
+}

@@ -1,0 +1,474 @@
+//! The order state machine: pure functions from (order, verified event) to (order, effects).
+//!
+//! Nothing here touches the database or the network. The store loads an [`OrderState`] under a row lock, asks
+//! [`apply_result`] what follows from a verified Smartro result, and writes the returned order and effects in the
+//! same transaction.
+
+mod cancel;
+mod result;
+mod status;
+
+#[cfg(test)]
+mod tests;
+
+pub use cancel::{begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal};
+pub use result::{
+    CardDetails, PaymentDetails, ResultKind, ResultSource, VbankDetails, VerifiedResult,
+};
+pub use status::{CancellationOrigin, CancellationStatus, EventType, OrderStatus};
+
+use chrono::{DateTime, Utc};
+use smartro::types::PayMethod;
+use uuid::Uuid;
+
+/// What the state machine knows of an order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderState {
+    pub order_id: String,
+    pub mid: String,
+    pub amount: i64,
+    pub pay_method: PayMethod,
+    pub status: OrderStatus,
+    pub paid_amount: i64,
+    pub cancelled_amount: i64,
+    pub tid: Option<String>,
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub review_reason: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub cancellations: Vec<CancellationState>,
+}
+
+impl OrderState {
+    /// What can still be cancelled.
+    pub fn remaining(&self) -> i64 {
+        self.paid_amount - self.cancelled_amount
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancellationState {
+    pub id: Uuid,
+    pub amount: i64,
+    pub status: CancellationStatus,
+    pub origin: CancellationOrigin,
+    pub ptid: Option<String>,
+    pub notified: bool,
+}
+
+/// A payment row to insert, or to update when its TID is already recorded (vbank issue, then deposit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRecord {
+    pub tid: String,
+    pub mid: String,
+    pub pay_method: PayMethod,
+    pub amount: i64,
+    pub result_code: String,
+    pub result_message: String,
+    pub success: bool,
+    pub auth_code: Option<String>,
+    pub auth_date: Option<String>,
+    pub source: ResultSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    RecordPayment(PaymentRecord),
+    /// Remember card or vbank details shown on the order.
+    RecordDetails(PaymentDetails),
+    /// Smartro notified a cancellation that we had asked for: it is now known to have succeeded.
+    ConfirmCancellation {
+        id: Uuid,
+        ptid: Option<String>,
+        newly_succeeded: bool,
+    },
+    /// Smartro notified a cancellation that nobody asked us for (e.g. made in Smartro's merchant admin).
+    RecordSmartroCancellation {
+        id: Uuid,
+        tid: String,
+        ptid: Option<String>,
+        amount: i64,
+        partial: bool,
+        counted: bool,
+        result_code: String,
+        result_message: String,
+    },
+    Emit(EventType),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub order: OrderState,
+    pub effects: Vec<Effect>,
+}
+
+impl Decision {
+    fn unchanged(order: &OrderState) -> Self {
+        Decision {
+            order: order.clone(),
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn changed(&self, before: &OrderState) -> bool {
+        &self.order != before || !self.effects.is_empty()
+    }
+}
+
+/// Decides what a verified Smartro result means for the order.
+///
+/// Money rules: an order is `paid` only for a successful result whose amount and MID equal the order's; anything
+/// else with a valid signature that disagrees is kept and flagged `needs_review`, never shown as paid; the
+/// cancelled sum never exceeds the paid sum.
+pub fn apply_result(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>) -> Decision {
+    match result.kind {
+        ResultKind::Approval => apply_approval(order, result, now),
+        ResultKind::VbankIssued => apply_vbank_issued(order, result, now),
+        ResultKind::VbankDeposit => apply_approval(order, result, now),
+        ResultKind::Cancel => apply_cancel(order, result),
+        ResultKind::Other => Decision::unchanged(order),
+    }
+}
+
+fn payment_record(result: &VerifiedResult) -> PaymentRecord {
+    PaymentRecord {
+        tid: result.tid.clone(),
+        mid: result.mid.clone(),
+        pay_method: result.pay_method.clone(),
+        amount: result.amount,
+        result_code: result.result_code.clone(),
+        result_message: result.result_message.clone(),
+        success: result.is_success(),
+        auth_code: result.auth_code.clone(),
+        auth_date: result.auth_date.clone(),
+        source: result.source,
+    }
+}
+
+/// Why a successful result cannot simply be accepted for this order, if it cannot.
+fn disagreement(order: &OrderState, result: &VerifiedResult) -> Option<String> {
+    if result.mid != order.mid {
+        return Some(format!(
+            "result MID {} differs from the order's MID {}",
+            result.mid, order.mid
+        ));
+    }
+    if result.amount != order.amount {
+        return Some(format!(
+            "result amount {} differs from the order amount {}",
+            result.amount, order.amount
+        ));
+    }
+    None
+}
+
+fn flag_for_review(order: &OrderState, result: &VerifiedResult, reason: String) -> Decision {
+    let mut next = order.clone();
+    let mut effects = vec![Effect::RecordPayment(payment_record(result))];
+    if next.status != OrderStatus::NeedsReview {
+        next.status = OrderStatus::NeedsReview;
+        next.review_reason = Some(reason);
+        effects.push(Effect::Emit(EventType::PaymentNeedsReview));
+    }
+    next.result_code = Some(result.result_code.clone());
+    next.result_message = Some(result.result_message.clone());
+    Decision {
+        order: next,
+        effects,
+    }
+}
+
+fn record_failure(order: &OrderState, result: &VerifiedResult) -> Decision {
+    let mut next = order.clone();
+    let mut effects = vec![Effect::RecordPayment(payment_record(result))];
+    // A failed attempt leaves the order payable; the buyer may try again. Only a still-open order reports it,
+    // so that a stray failure can never make a paid order look failed.
+    if order.status == OrderStatus::Pending {
+        next.result_code = Some(result.result_code.clone());
+        next.result_message = Some(result.result_message.clone());
+        effects.push(Effect::Emit(EventType::PaymentFailed));
+    }
+    Decision {
+        order: next,
+        effects,
+    }
+}
+
+/// Card, bank transfer, phone, easy-pay approvals and the vbank deposit (4110): money is in.
+fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>) -> Decision {
+    if !result.is_success() {
+        return record_failure(order, result);
+    }
+    let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
+    match order.status {
+        OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled if same_tid => {
+            // Already applied through the other channel or an earlier delivery.
+            Decision::unchanged(order)
+        }
+        OrderStatus::NeedsReview => {
+            let mut decision = Decision::unchanged(order);
+            decision
+                .effects
+                .push(Effect::RecordPayment(payment_record(result)));
+            decision
+        }
+        _ => {
+            if let Some(reason) = disagreement(order, result) {
+                return flag_for_review(order, result, reason);
+            }
+            let open = matches!(order.status, OrderStatus::Pending | OrderStatus::Expired)
+                || (order.status == OrderStatus::AwaitingDeposit
+                    && result.kind == ResultKind::VbankDeposit
+                    && (same_tid || order.tid.is_none()));
+            if !open {
+                let reason = format!(
+                    "a second successful payment (TID {}) for an order already {} with TID {}: refund one of them",
+                    result.tid,
+                    order.status.as_str(),
+                    order.tid.as_deref().unwrap_or("-")
+                );
+                return flag_for_review(order, result, reason);
+            }
+            // An approval after our own expiry still marks the order paid: the buyer's money moved, and hiding
+            // it would lose a payment. The shop learns of it through payment.paid like any other.
+            let mut next = order.clone();
+            next.status = OrderStatus::Paid;
+            next.paid_amount = result.amount;
+            next.tid = Some(result.tid.clone());
+            next.paid_at = Some(now);
+            next.result_code = Some(result.result_code.clone());
+            next.result_message = Some(result.result_message.clone());
+            let mut effects = vec![Effect::RecordPayment(payment_record(result))];
+            if !result.details.is_empty() {
+                effects.push(Effect::RecordDetails(result.details.clone()));
+            }
+            effects.push(Effect::Emit(EventType::PaymentPaid));
+            Decision {
+                order: next,
+                effects,
+            }
+        }
+    }
+}
+
+fn apply_vbank_issued(order: &OrderState, result: &VerifiedResult, _now: DateTime<Utc>) -> Decision {
+    if !result.is_success() {
+        return record_failure(order, result);
+    }
+    let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
+    match order.status {
+        OrderStatus::AwaitingDeposit if same_tid => Decision::unchanged(order),
+        OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled if same_tid => {
+            // The deposit was notified before the issue: only the account details are new.
+            let mut decision = Decision::unchanged(order);
+            if !result.details.is_empty() {
+                decision
+                    .effects
+                    .push(Effect::RecordDetails(result.details.clone()));
+            }
+            decision
+        }
+        OrderStatus::NeedsReview => {
+            let mut decision = Decision::unchanged(order);
+            decision
+                .effects
+                .push(Effect::RecordPayment(payment_record(result)));
+            decision
+        }
+        OrderStatus::Pending | OrderStatus::Expired => {
+            if let Some(reason) = disagreement(order, result) {
+                return flag_for_review(order, result, reason);
+            }
+            let mut next = order.clone();
+            next.status = OrderStatus::AwaitingDeposit;
+            next.tid = Some(result.tid.clone());
+            next.result_code = Some(result.result_code.clone());
+            next.result_message = Some(result.result_message.clone());
+            let mut effects = vec![Effect::RecordPayment(payment_record(result))];
+            if !result.details.is_empty() {
+                effects.push(Effect::RecordDetails(result.details.clone()));
+            }
+            effects.push(Effect::Emit(EventType::PaymentAwaitingDeposit));
+            Decision {
+                order: next,
+                effects,
+            }
+        }
+        _ => {
+            let reason = format!(
+                "a virtual account (TID {}) was issued for an order already {} with TID {}",
+                result.tid,
+                order.status.as_str(),
+                order.tid.as_deref().unwrap_or("-")
+            );
+            flag_for_review(order, result, reason)
+        }
+    }
+}
+
+/// A cancellation notified by Smartro (StateCd 1 or 2). TID is the PTID of a partial cancel, OTID the original.
+fn apply_cancel(order: &OrderState, result: &VerifiedResult) -> Decision {
+    if !result.is_success() {
+        // A refused cancel changes nothing: the money stays paid.
+        return Decision::unchanged(order);
+    }
+    let original_tid = result
+        .original_tid
+        .clone()
+        .filter(|otid| !otid.is_empty())
+        .unwrap_or_else(|| result.tid.clone());
+    let ptid = (result.tid != original_tid).then(|| result.tid.clone());
+
+    let paid_by_this_tid = order.tid.as_deref() == Some(original_tid.as_str())
+        && matches!(
+            order.status,
+            OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
+        );
+
+    // The notification of a cancellation we asked for: match it, never add it a second time.
+    if let Some(matched) = match_cancellation(order, ptid.as_deref(), result.amount) {
+        let mut next = order.clone();
+        let newly_succeeded = matched.status != CancellationStatus::Succeeded;
+        let mut effects = vec![Effect::ConfirmCancellation {
+            id: matched.id,
+            ptid: ptid.clone().or_else(|| matched.ptid.clone()),
+            newly_succeeded,
+        }];
+        if let Some(c) = next.cancellations.iter_mut().find(|c| c.id == matched.id) {
+            c.notified = true;
+            c.status = CancellationStatus::Succeeded;
+            if c.ptid.is_none() {
+                c.ptid = ptid.clone();
+            }
+        }
+        if newly_succeeded {
+            if paid_by_this_tid && next.cancelled_amount + result.amount <= next.paid_amount {
+                next.cancelled_amount += result.amount;
+                next.status = cancelled_status(&next);
+                effects.push(Effect::Emit(EventType::PaymentCancelled));
+            } else {
+                return review_cancel(order, result, effects, "a confirmed cancellation exceeds what was paid");
+            }
+        }
+        return Decision {
+            order: next,
+            effects,
+        };
+    }
+
+    let id = Uuid::new_v4();
+    let counted = paid_by_this_tid && order.cancelled_amount + result.amount <= order.paid_amount;
+    let partial = ptid.is_some() || result.amount < order.paid_amount;
+    let record = Effect::RecordSmartroCancellation {
+        id,
+        tid: original_tid.clone(),
+        ptid: ptid.clone(),
+        amount: result.amount,
+        partial,
+        counted,
+        result_code: result.result_code.clone(),
+        result_message: result.result_message.clone(),
+    };
+    if !counted {
+        let why = if paid_by_this_tid {
+            "Smartro notified cancellations exceeding the paid amount".to_string()
+        } else {
+            format!(
+                "Smartro notified a cancellation of TID {original_tid}, which did not pay this order (status {})",
+                order.status.as_str()
+            )
+        };
+        return review_cancel(order, result, vec![record], &why);
+    }
+    let mut next = order.clone();
+    next.cancelled_amount += result.amount;
+    next.status = cancelled_status(&next);
+    next.cancellations.push(CancellationState {
+        id,
+        amount: result.amount,
+        status: CancellationStatus::Succeeded,
+        origin: CancellationOrigin::Smartro,
+        ptid,
+        notified: true,
+    });
+    Decision {
+        order: next,
+        effects: vec![record, Effect::Emit(EventType::PaymentCancelled)],
+    }
+}
+
+fn review_cancel(
+    order: &OrderState,
+    result: &VerifiedResult,
+    mut effects: Vec<Effect>,
+    reason: &str,
+) -> Decision {
+    let mut next = order.clone();
+    if next.status != OrderStatus::NeedsReview {
+        next.status = OrderStatus::NeedsReview;
+        next.review_reason = Some(reason.to_string());
+        effects.push(Effect::Emit(EventType::PaymentNeedsReview));
+    }
+    next.result_code = Some(result.result_code.clone());
+    next.result_message = Some(result.result_message.clone());
+    Decision {
+        order: next,
+        effects,
+    }
+}
+
+fn cancelled_status(order: &OrderState) -> OrderStatus {
+    if order.cancelled_amount >= order.paid_amount {
+        OrderStatus::Cancelled
+    } else {
+        OrderStatus::PartiallyCancelled
+    }
+}
+
+/// The recorded cancellation a Smartro cancel notification confirms: by PTID when the notification carries one
+/// we already know, else the oldest cancellation of that amount whose notification has not arrived yet.
+fn match_cancellation<'a>(
+    order: &'a OrderState,
+    ptid: Option<&str>,
+    amount: i64,
+) -> Option<&'a CancellationState> {
+    if let Some(ptid) = ptid {
+        if let Some(c) = order
+            .cancellations
+            .iter()
+            .find(|c| c.ptid.as_deref() == Some(ptid))
+        {
+            return Some(c);
+        }
+    }
+    order.cancellations.iter().find(|c| {
+        !c.notified
+            && c.amount == amount
+            && c.origin == CancellationOrigin::Api
+            && matches!(
+                c.status,
+                CancellationStatus::Requested
+                    | CancellationStatus::Unknown
+                    | CancellationStatus::Succeeded
+            )
+            && (c.ptid.is_none() || ptid.is_none() || c.ptid.as_deref() == ptid)
+    })
+}
+
+/// Pending orders past their time, and vbank accounts past their deposit date, expire.
+pub fn expire(order: &OrderState, now: DateTime<Utc>) -> Option<Decision> {
+    if !matches!(
+        order.status,
+        OrderStatus::Pending | OrderStatus::AwaitingDeposit
+    ) || now < order.expires_at
+    {
+        return None;
+    }
+    let mut next = order.clone();
+    next.status = OrderStatus::Expired;
+    Some(Decision {
+        order: next,
+        effects: vec![Effect::Emit(EventType::OrderExpired)],
+    })
+}

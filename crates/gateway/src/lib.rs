@@ -1,0 +1,13 @@
+//! smartro-gateway: a self-hosted payment gateway for Smartro (WEBLink).
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod embedded_pg;
+pub mod http;
+pub mod metrics;
+pub mod store;
+pub mod telemetry;
+pub mod testkit;
+pub mod views;

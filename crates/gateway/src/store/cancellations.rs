@@ -1,0 +1,113 @@
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::orders::{load_record, save_state};
+use super::outbox::insert_events;
+use super::{OrderRecord, Store, StoreError};
+use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal, Effect};
+
+pub enum BeginCancel {
+    /// Recorded as `requested`; now call Smartro.
+    Planned { plan: CancelPlan, mid: String },
+    Refused(CancelRefusal),
+    UnknownOrder,
+}
+
+/// Smartro's words on a cancel, kept on the cancellation.
+#[derive(Debug, Clone, Default)]
+pub struct CancelReply {
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub cancel_num: Option<String>,
+}
+
+impl Store {
+    /// Decides under the order's row lock whether the cancel may be sent, and records it before anything is sent,
+    /// so that no replica can send a second one while its outcome is open.
+    pub async fn begin_cancel(
+        &self,
+        order_id: &str,
+        amount: Option<i64>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<BeginCancel, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(record) = load_record(&mut tx, order_id, true).await? else {
+            return Ok(BeginCancel::UnknownOrder);
+        };
+        let state = record.state()?;
+        let plan = match domain::plan_cancel(&state, amount, Uuid::new_v4()) {
+            Ok(plan) => plan,
+            Err(refusal) => return Ok(BeginCancel::Refused(refusal)),
+        };
+        sqlx::query!(
+            "INSERT INTO cancellations (id, order_id, tid, amount, partial, status, origin, reason, requested_at)
+             VALUES ($1, $2, $3, $4, $5, 'requested', 'api', $6, $7)",
+            plan.id,
+            order_id,
+            plan.tid,
+            plan.amount,
+            plan.partial,
+            reason,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BeginCancel::Planned {
+            plan,
+            mid: record.order.mid,
+        })
+    }
+
+    /// Applies Smartro's answer (or its silence) to a requested cancellation.
+    pub async fn complete_cancel(
+        &self,
+        order_id: &str,
+        id: Uuid,
+        answer: &CancelAnswer,
+        reply: &CancelReply,
+        ptid: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<OrderRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let record = load_record(&mut tx, order_id, true)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished during a cancel")))?;
+        let before = record.state()?;
+        let decision = domain::complete_cancel(&before, id, answer);
+        save_state(&mut tx, &decision.order, now).await?;
+        if let Some(c) = decision.order.cancellations.iter().find(|c| c.id == id) {
+            let completed = (c.status != domain::CancellationStatus::Unknown).then_some(now);
+            sqlx::query!(
+                "UPDATE cancellations SET status = $2, result_code = COALESCE($3, result_code),
+                   result_message = COALESCE($4, result_message), cancel_num = COALESCE($5, cancel_num),
+                   ptid = COALESCE(ptid, $6), completed_at = COALESCE(completed_at, $7)
+                 WHERE id = $1",
+                id,
+                c.status.as_str(),
+                reply.result_code,
+                reply.result_message,
+                reply.cancel_num,
+                ptid,
+                completed
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let events: Vec<_> = decision
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Emit(t) => Some(*t),
+                _ => None,
+            })
+            .collect();
+        insert_events(&mut tx, order_id, &events, &self.public_url, now).await?;
+        let record = load_record(&mut tx, order_id, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished during a cancel")))?;
+        tx.commit().await?;
+        Ok(record)
+    }
+}

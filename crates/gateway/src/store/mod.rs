@@ -1,0 +1,76 @@
+//! PostgreSQL access, one module per table group. Every state change commits together with its outbox event.
+
+pub mod cancellations;
+pub mod idempotency;
+pub mod notifications;
+pub mod orders;
+pub mod outbox;
+pub mod results;
+
+use sqlx::PgPool;
+
+pub use orders::{CancellationRow, NewOrder, OrderRecord, OrderRow, PaymentRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or used at all (as opposed to a query that was refused).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+    }
+}
+
+/// The gateway's database, plus what it needs to render stored orders (the public base URL of checkout links).
+#[derive(Clone)]
+pub struct Store {
+    pub pool: PgPool,
+    public_url: String,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, public_url: impl Into<String>) -> Self {
+        Store {
+            pool,
+            public_url: public_url.into(),
+        }
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Whether every embedded migration has been applied to the database.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, StoreError> {
+    let applied: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(MIGRATOR
+        .iter()
+        .all(|m| applied.binary_search(&m.version).is_ok()))
+}

@@ -1,0 +1,358 @@
+use chrono::{DateTime, Utc};
+use smartro::types::PayMethod;
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+use crate::domain::{CancellationOrigin, CancellationState, CancellationStatus, OrderState, OrderStatus};
+
+/// An order as the shop asked for it, validated by the API layer.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub order_id: String,
+    pub mid: String,
+    pub amount: i64,
+    pub goods_name: String,
+    pub goods_count: i32,
+    pub pay_method: String,
+    pub pay_type: Option<String>,
+    pub mall_user_id: Option<String>,
+    pub buyer_name: String,
+    pub buyer_tel: String,
+    pub buyer_email: String,
+    pub return_url: Option<String>,
+    pub vbank_exp_date: Option<String>,
+    pub tax: Option<i64>,
+    pub svc_amt: Option<i64>,
+    pub metadata: Option<serde_json::Value>,
+    pub checkout_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub order_id: String,
+    pub seq: i64,
+    pub mid: String,
+    pub status: String,
+    pub amount: i64,
+    pub paid_amount: i64,
+    pub cancelled_amount: i64,
+    pub goods_name: String,
+    pub goods_count: i32,
+    pub pay_method: String,
+    pub pay_type: Option<String>,
+    pub mall_user_id: Option<String>,
+    pub buyer_name: String,
+    pub buyer_tel: String,
+    pub buyer_email: String,
+    pub return_url: Option<String>,
+    pub vbank_exp_date: Option<String>,
+    pub tax: Option<i64>,
+    pub svc_amt: Option<i64>,
+    pub metadata: Option<serde_json::Value>,
+    pub checkout_token: String,
+    pub tid: Option<String>,
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub review_reason: Option<String>,
+    pub vbank_bank_code: Option<String>,
+    pub vbank_bank_name: Option<String>,
+    pub vbank_account: Option<String>,
+    pub card_issuer_code: Option<String>,
+    pub card_issuer_name: Option<String>,
+    pub card_acquirer_code: Option<String>,
+    pub card_quota: Option<String>,
+    pub card_masked_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> Result<OrderStatus, StoreError> {
+        OrderStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("order status {:?}", self.status)))
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub tid: String,
+    pub order_id: String,
+    pub mid: String,
+    pub pay_method: String,
+    pub amount: i64,
+    pub result_code: String,
+    pub result_message: String,
+    pub success: bool,
+    pub auth_code: Option<String>,
+    pub auth_date: Option<String>,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CancellationRow {
+    pub id: Uuid,
+    pub order_id: String,
+    pub tid: String,
+    pub amount: i64,
+    pub partial: bool,
+    pub status: String,
+    pub origin: String,
+    pub reason: String,
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub cancel_num: Option<String>,
+    pub ptid: Option<String>,
+    pub notified: bool,
+    pub requested_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl CancellationRow {
+    pub fn state(&self) -> Result<CancellationState, StoreError> {
+        Ok(CancellationState {
+            id: self.id,
+            amount: self.amount,
+            status: CancellationStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("cancellation status {:?}", self.status)))?,
+            origin: CancellationOrigin::parse(&self.origin)
+                .ok_or_else(|| StoreError::Corrupt(format!("cancellation origin {:?}", self.origin)))?,
+            ptid: self.ptid.clone(),
+            notified: self.notified,
+        })
+    }
+}
+
+/// An order with everything shown of it.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub order: OrderRow,
+    pub payments: Vec<PaymentRow>,
+    pub cancellations: Vec<CancellationRow>,
+}
+
+impl OrderRecord {
+    /// What the state machine needs of this order.
+    pub fn state(&self) -> Result<OrderState, StoreError> {
+        let o = &self.order;
+        Ok(OrderState {
+            order_id: o.order_id.clone(),
+            mid: o.mid.clone(),
+            amount: o.amount,
+            pay_method: PayMethod::parse(&o.pay_method),
+            status: o.status()?,
+            paid_amount: o.paid_amount,
+            cancelled_amount: o.cancelled_amount,
+            tid: o.tid.clone(),
+            result_code: o.result_code.clone(),
+            result_message: o.result_message.clone(),
+            review_reason: o.review_reason.clone(),
+            paid_at: o.paid_at,
+            expires_at: o.expires_at,
+            cancellations: self
+                .cancellations
+                .iter()
+                .map(CancellationRow::state)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+pub enum CreateOutcome {
+    Created(Box<OrderRecord>),
+    /// An order with this order_id (Moid) exists already.
+    Exists,
+}
+
+impl Store {
+    pub async fn create_order(
+        &self,
+        new: &NewOrder,
+        now: DateTime<Utc>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let row = sqlx::query_as!(
+            OrderRow,
+            "INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
+               buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token,
+               created_at, updated_at, expires_at, pay_type, mall_user_id)
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17,
+               $18, $19)
+             ON CONFLICT (order_id) DO NOTHING
+             RETURNING order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at",
+            new.order_id,
+            new.mid,
+            new.amount,
+            new.goods_name,
+            new.goods_count,
+            new.pay_method,
+            new.buyer_name,
+            new.buyer_tel,
+            new.buyer_email,
+            new.return_url,
+            new.vbank_exp_date,
+            new.tax,
+            new.svc_amt,
+            new.metadata,
+            new.checkout_token,
+            now,
+            new.expires_at,
+            new.pay_type,
+            new.mall_user_id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(order) => CreateOutcome::Created(Box::new(OrderRecord {
+                order,
+                payments: Vec::new(),
+                cancellations: Vec::new(),
+            })),
+            None => CreateOutcome::Exists,
+        })
+    }
+
+    pub async fn get_order(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_record(&mut conn, order_id, false).await
+    }
+
+    /// Orders newest first; `before_seq` is the cursor of the previous page.
+    pub async fn list_orders(
+        &self,
+        status: Option<OrderStatus>,
+        limit: i64,
+        before_seq: Option<i64>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let orders = sqlx::query_as!(
+            OrderRow,
+            "SELECT order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
+             ORDER BY seq DESC LIMIT $3",
+            status.map(OrderStatus::as_str),
+            before_seq,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
+        let mut payments = sqlx::query_as!(
+            PaymentRow,
+            "SELECT * FROM payments WHERE order_id = ANY($1) ORDER BY created_at, tid",
+            &ids
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cancellations = sqlx::query_as!(
+            CancellationRow,
+            "SELECT * FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, id",
+            &ids
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(orders
+            .into_iter()
+            .map(|order| {
+                let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut payments)
+                    .into_iter()
+                    .partition(|p| p.order_id == order.order_id);
+                payments = rest;
+                let (my_cancels, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut cancellations)
+                    .into_iter()
+                    .partition(|c| c.order_id == order.order_id);
+                cancellations = rest;
+                OrderRecord {
+                    order,
+                    payments: mine,
+                    cancellations: my_cancels,
+                }
+            })
+            .collect())
+    }
+
+    /// Counts of orders per status, for the metrics endpoint.
+    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query!(r#"SELECT status, count(*) AS "count!" FROM orders GROUP BY status"#)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
+    }
+}
+
+/// Loads an order with its payments and cancellations; `for_update` locks the order row for the transaction.
+pub(crate) async fn load_record(
+    conn: &mut PgConnection,
+    order_id: &str,
+    for_update: bool,
+) -> Result<Option<OrderRecord>, StoreError> {
+    // Two literal queries rather than one built at run time, so that both are checked at compile time.
+    let order = if for_update {
+        sqlx::query_as!(
+            OrderRow,
+            "SELECT order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders WHERE order_id = $1 FOR UPDATE",
+            order_id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            OrderRow,
+            "SELECT order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders WHERE order_id = $1",
+            order_id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    let Some(order) = order else {
+        return Ok(None);
+    };
+    let payments = sqlx::query_as!(
+        PaymentRow,
+        "SELECT * FROM payments WHERE order_id = $1 ORDER BY created_at, tid",
+        order_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let cancellations = sqlx::query_as!(
+        CancellationRow,
+        "SELECT * FROM cancellations WHERE order_id = $1 ORDER BY requested_at, id",
+        order_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(OrderRecord {
+        order,
+        payments,
+        cancellations,
+    }))
+}
+
+/// Writes the state machine's view of the order back to its row.
+pub(crate) async fn save_state(
+    tx: &mut Transaction<'_, Postgres>,
+    state: &OrderState,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE orders SET status = $2, paid_amount = $3, cancelled_amount = $4, tid = $5, result_code = $6,
+           result_message = $7, review_reason = $8, paid_at = $9, updated_at = $10
+         WHERE order_id = $1",
+        state.order_id,
+        state.status.as_str(),
+        state.paid_amount,
+        state.cancelled_amount,
+        state.tid,
+        state.result_code,
+        state.result_message,
+        state.review_reason,
+        state.paid_at,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::orders::load_record;
+use super::StoreError;
+use crate::domain::EventType;
+use crate::views::OrderView;
+
+/// Writes the webhook events of a state change, in the transaction of that change, with the order as it now is.
+pub(crate) async fn insert_events(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: &str,
+    events: &[EventType],
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let record = load_record(tx, order_id, false)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished inside its transaction")))?;
+    let order = OrderView::new(&record, public_url);
+    for event in events {
+        let id = format!("evt_{}", Uuid::new_v4().simple());
+        let payload = serde_json::json!({
+            "id": id,
+            "type": event.as_str(),
+            "created_at": now,
+            "data": { "order": order },
+        });
+        sqlx::query!(
+            "INSERT INTO outbox_events (id, order_id, event_type, payload, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+            id,
+            order_id,
+            event.as_str(),
+            payload,
+            now
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

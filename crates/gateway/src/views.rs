@@ -1,0 +1,201 @@
+//! The order object of the public contract, shared by the API responses and the webhook payloads.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::{CancellationRow, OrderRecord, PaymentRow};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub status: String,
+    pub amount: i64,
+    pub paid_amount: i64,
+    pub cancelled_amount: i64,
+    pub goods_name: String,
+    pub goods_count: i32,
+    pub pay_method: String,
+    pub mid: String,
+    pub tid: Option<String>,
+    pub buyer: BuyerView,
+    pub checkout_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vbank: Option<VbankView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardView>,
+    pub payments: Vec<PaymentView>,
+    pub cancellations: Vec<CancellationView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerView {
+    pub name: String,
+    pub tel: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VbankView {
+    pub bank_code: Option<String>,
+    pub bank_name: Option<String>,
+    pub account: Option<String>,
+    /// The deposit deadline asked of Smartro (`YYYYMMDD`, Korean time).
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardView {
+    pub issuer_code: Option<String>,
+    pub issuer_name: Option<String>,
+    pub acquirer_code: Option<String>,
+    pub quota: Option<String>,
+    pub masked_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
+    pub tid: String,
+    pub result_code: String,
+    pub result_message: String,
+    pub amount: i64,
+    pub success: bool,
+    pub auth_code: Option<String>,
+    pub auth_date: Option<String>,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CancellationView {
+    pub id: String,
+    pub amount: i64,
+    pub partial: bool,
+    pub status: String,
+    pub origin: String,
+    pub reason: String,
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub cancel_num: Option<String>,
+    pub ptid: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// `{public_url}/pay/{order_id}?t={token}`
+pub fn checkout_url(public_url: &str, order_id: &str, token: &str) -> String {
+    format!(
+        "{}/pay/{}?t={}",
+        public_url.trim_end_matches('/'),
+        order_id,
+        token
+    )
+}
+
+impl OrderView {
+    pub fn new(record: &OrderRecord, public_url: &str) -> OrderView {
+        let o = &record.order;
+        let vbank = (o.pay_method == "VBANK" && (o.vbank_account.is_some() || o.vbank_exp_date.is_some()))
+            .then(|| VbankView {
+                bank_code: o.vbank_bank_code.clone(),
+                bank_name: o.vbank_bank_name.clone(),
+                account: o.vbank_account.clone(),
+                expires: o.vbank_exp_date.clone(),
+            });
+        let card = (o.card_issuer_code.is_some()
+            || o.card_acquirer_code.is_some()
+            || o.card_masked_number.is_some())
+        .then(|| CardView {
+            issuer_code: o.card_issuer_code.clone(),
+            issuer_name: o.card_issuer_name.clone(),
+            acquirer_code: o.card_acquirer_code.clone(),
+            quota: o.card_quota.clone(),
+            masked_number: o.card_masked_number.clone(),
+        });
+        OrderView {
+            order_id: o.order_id.clone(),
+            status: o.status.clone(),
+            amount: o.amount,
+            paid_amount: o.paid_amount,
+            cancelled_amount: o.cancelled_amount,
+            goods_name: o.goods_name.clone(),
+            goods_count: o.goods_count,
+            pay_method: o.pay_method.clone(),
+            mid: o.mid.clone(),
+            tid: o.tid.clone(),
+            buyer: BuyerView {
+                name: o.buyer_name.clone(),
+                tel: o.buyer_tel.clone(),
+                email: o.buyer_email.clone(),
+            },
+            checkout_url: checkout_url(public_url, &o.order_id, &o.checkout_token),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            expires_at: o.expires_at,
+            paid_at: o.paid_at,
+            result_code: o.result_code.clone(),
+            result_message: o.result_message.clone(),
+            review_reason: o.review_reason.clone(),
+            return_url: o.return_url.clone(),
+            vbank,
+            card,
+            payments: record.payments.iter().map(PaymentView::from).collect(),
+            cancellations: record
+                .cancellations
+                .iter()
+                .map(CancellationView::from)
+                .collect(),
+            metadata: o.metadata.clone(),
+        }
+    }
+}
+
+impl From<&PaymentRow> for PaymentView {
+    fn from(p: &PaymentRow) -> Self {
+        PaymentView {
+            tid: p.tid.clone(),
+            result_code: p.result_code.clone(),
+            result_message: p.result_message.clone(),
+            amount: p.amount,
+            success: p.success,
+            auth_code: p.auth_code.clone(),
+            auth_date: p.auth_date.clone(),
+            source: p.source.clone(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+impl From<&CancellationRow> for CancellationView {
+    fn from(c: &CancellationRow) -> Self {
+        CancellationView {
+            id: c.id.to_string(),
+            amount: c.amount,
+            partial: c.partial,
+            status: c.status.clone(),
+            origin: c.origin.clone(),
+            reason: c.reason.clone(),
+            result_code: c.result_code.clone(),
+            result_message: c.result_message.clone(),
+            cancel_num: c.cancel_num.clone(),
+            ptid: c.ptid.clone(),
+            requested_at: c.requested_at,
+            completed_at: c.completed_at,
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Shared test support: a real gateway on a fresh database, and signed Smartro messages.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use gateway::app::Gateway;
+use gateway::clock::ManualClock;
+use gateway::config::Settings;
+use gateway::testkit::{fresh_database, TestDatabase};
+use serde_json::{json, Value};
+use smartro::notification::Notification;
+use smartro::result::PaymentResult;
+use smartro::sign;
+use smartro::types::{EncodingType, PayMethod, StateCd};
+
+pub const MID: &str = "SMTPAY001m";
+pub const KEY: &str =
+    "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
+pub const MID2: &str = "SMTPAY002m";
+pub const KEY2: &str =
+    "nja3kmcUhyD8hQIS51wxFYCYXEWP530/qWB1/LjLPGNch9KeOPtnWYgLghLBUFOUShq4g3uYTMwL9f8164XLOw==";
+pub const API_KEY: &str = "sk_test_change_me";
+
+pub struct TestApp {
+    pub gateway: Gateway,
+    pub db: TestDatabase,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
+    let mut env: Vec<(String, String)> = vec![
+        ("GATEWAY__SERVER__BIND".into(), "127.0.0.1:0".into()),
+        (
+            "GATEWAY__SERVER__CORS_ORIGINS".into(),
+            "https://shop.example.com".into(),
+        ),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::load_from(None, &env).expect("test settings")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let db = fresh_database().await;
+    let settings = test_settings(extra);
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap());
+    let gateway = Gateway::start(Arc::new(settings), db.pool.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("gateway starts");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = gateway.url();
+    TestApp {
+        gateway,
+        db,
+        clock,
+        http,
+        base,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(API_KEY)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an order and returns its JSON.
+    pub async fn create_order(&self, body: Value) -> Value {
+        let response = self.post_json("/v1/orders", &body).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "create order: {json}");
+        json
+    }
+
+    pub async fn order(&self, order_id: &str) -> Value {
+        let response = self.get_json(&format!("/v1/orders/{order_id}")).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn inform(&self, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .http
+            .post(self.url("/smartro/inform"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn return_pay(&self, body: String) -> reqwest::Response {
+        self.http
+            .post(self.url("/smartro/return"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn card_order(order_id: &str, amount: i64) -> Value {
+    json!({
+        "order_id": order_id,
+        "amount": amount,
+        "goods_name": "테스트 상품",
+        "pay_method": "CARD",
+        "buyer": { "name": "홍길동", "tel": "010-1234-5678", "email": "buyer@example.com" },
+    })
+}
+
+pub fn tid(n: u32) -> String {
+    format!("{MID}0101261121120000{n:04}")
+}
+
+/// A signed inform as Smartro's daemon sends it (EUC-KR form).
+pub fn notification(
+    order_id: &str,
+    tid: &str,
+    amount: i64,
+    result_code: &str,
+    state: StateCd,
+    method: PayMethod,
+) -> Notification {
+    Notification {
+        pay_method: method,
+        mid: MID.into(),
+        mall_user_id: None,
+        amt: amount,
+        name: Some("홍길동".into()),
+        goods_name: Some("테스트 상품".into()),
+        tid: tid.into(),
+        otid: None,
+        oid: order_id.into(),
+        auth_date: Some("261121120000".into()),
+        auth_code: Some("30001234".into()),
+        result_code: result_code.into(),
+        result_msg: "정상 처리되었습니다.".into(),
+        state_cd: state,
+        fn_cd: Some("04".into()),
+        fn_name: Some("삼성".into()),
+        pin_no: Some("4111111111111111".into()),
+        card_quota: Some("00".into()),
+        buyer_email: Some("buyer@example.com".into()),
+        buyer_tel: Some("01012345678".into()),
+        buyer_auth_num: None,
+        vbank_num: None,
+        vbank_name: None,
+        receipt_type: None,
+        rcpt_app_no: None,
+        rcpt_cc_no: None,
+        card_use_point: None,
+        sign_value: sign::sign_value(tid, result_code, KEY),
+        extra: BTreeMap::new(),
+    }
+}
+
+pub fn card_inform(order_id: &str, tid: &str, amount: i64) -> Vec<u8> {
+    notification(order_id, tid, amount, "3001", StateCd::Approval, PayMethod::Card).to_form_body()
+}
+
+/// A signed returnPay as the browser posts it (UTF-8, UrlEncode=Y).
+pub fn payment_result(order_id: &str, tid: &str, amount: i64, result_code: &str) -> PaymentResult {
+    PaymentResult {
+        pay_method: PayMethod::Card,
+        mid: MID.into(),
+        amt: amount,
+        buyer_name: "홍길동".into(),
+        goods_name: "테스트 상품".into(),
+        mall_user_id: None,
+        tid: tid.into(),
+        oid: order_id.into(),
+        auth_date: Some("261121120000".into()),
+        auth_code: Some("30001234".into()),
+        result_code: result_code.into(),
+        result_msg: "카드 결제 성공".into(),
+        buyer_tel: None,
+        buyer_email: None,
+        buyer_auth_num: None,
+        sign_value: sign::sign_value(tid, result_code, KEY),
+        divide_info: None,
+        tax_cd: None,
+        svc_amt: None,
+        tax: None,
+        acqu_card_code: Some("04".into()),
+        fn_cd: Some("04".into()),
+        fn_name: Some("삼성".into()),
+        card_quota: Some("00".into()),
+        bank_code: None,
+        bank_name: None,
+        vbank_num: None,
+        vbank_name: None,
+        vbank_exp_date: None,
+        extra: BTreeMap::new(),
+    }
+}
+
+pub fn card_return(order_id: &str, tid: &str, amount: i64) -> String {
+    payment_result(order_id, tid, amount, "3001").to_form_body(EncodingType::Utf8, true)
+}

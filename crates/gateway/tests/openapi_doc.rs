@@ -1,0 +1,506 @@
+//! The OpenAPI document served at `/openapi.json` is checked against the code that it describes: the routes of
+//! `src/http/*.rs` and the serialized structs of `src/views.rs` and `src/http/api.rs`. The sources are read at
+//! test time, so a new route or field without documentation fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn spec() -> Value {
+    let path = crate_dir().join("src/http/openapi.json");
+    serde_json::from_str(&read(&path))
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Every `$ref` in `node` that does not resolve inside `doc`, with where it was found.
+fn dangling_refs(doc: &Value, node: &Value, at: &str, out: &mut Vec<String>) {
+    match node {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "$ref" {
+                    let resolved = value
+                        .as_str()
+                        .and_then(|r| r.strip_prefix('#'))
+                        .and_then(|pointer| doc.pointer(pointer));
+                    if resolved.is_none() {
+                        out.push(format!("{at}: {value}"));
+                    }
+                } else {
+                    dangling_refs(doc, value, &format!("{at}/{key}"), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                dangling_refs(doc, item, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The text between the parenthesis at `open` and its match.
+fn balanced(text: &str, open: usize) -> Option<&str> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in text[open..].char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&text[open + 1..open + i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `(path, method)` of every `.route("…", get(…).post(…))` call in `source`.
+fn routes_in(source: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = 0;
+    while let Some(i) = source[rest..].find(".route(") {
+        let open = rest + i + ".route".len();
+        let args = balanced(source, open)
+            .unwrap_or_else(|| panic!("unbalanced .route( call at byte {open}"));
+        rest = open + 1;
+        let Some(after_quote) = args.trim_start().strip_prefix('"') else {
+            panic!("a .route( call whose path is not a string literal: {args}");
+        };
+        let Some(end) = after_quote.find('"') else {
+            panic!("unterminated path in .route({args})");
+        };
+        let path = &after_quote[..end];
+        let handlers = &after_quote[end + 1..];
+        let mut methods = 0;
+        for (pos, _) in handlers.match_indices('(') {
+            let word_start = handlers[..pos]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |p| p + 1);
+            let word = &handlers[word_start..pos];
+            if METHODS.contains(&word) {
+                found.push((path.to_string(), word.to_string()));
+                methods += 1;
+            }
+        }
+        assert!(methods > 0, "no HTTP method found in .route({args})");
+    }
+    found
+}
+
+fn code_routes() -> Vec<(String, String)> {
+    let dir = crate_dir().join("src/http");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "rs"))
+        .collect();
+    files.sort();
+    files.iter().flat_map(|f| routes_in(&read(f))).collect()
+}
+
+/// A field of a Rust struct, as far as serde's output is concerned.
+#[derive(Debug, Clone, Copy)]
+struct RustField {
+    /// `Option<…>`: may be absent from a request body.
+    optional: bool,
+    /// `skip_serializing_if`: may be absent from a response; an `Option` without it is serialized as null.
+    skipped: bool,
+}
+
+/// The fields of `pub struct name { … }` in `source`.
+fn struct_fields(source: &str, name: &str) -> BTreeMap<String, RustField> {
+    let header = format!("pub struct {name} {{");
+    let start = source
+        .find(&header)
+        .unwrap_or_else(|| panic!("struct {name} not found"))
+        + header.len();
+    let end = start
+        + source[start..]
+            .find("\n}")
+            .unwrap_or_else(|| panic!("struct {name} not closed"));
+    let mut fields = BTreeMap::new();
+    let mut skipped = false;
+    for line in source[start..end].lines().map(str::trim) {
+        if line.starts_with("#[serde(") && line.contains("skip_serializing_if") {
+            skipped = true;
+        } else if let Some(decl) = line.strip_prefix("pub ") {
+            let (field, ty) = decl
+                .split_once(':')
+                .unwrap_or_else(|| panic!("unexpected line in {name}: {line}"));
+            let optional = ty.trim().starts_with("Option<");
+            fields.insert(field.trim().to_string(), RustField { optional, skipped });
+            skipped = false;
+        }
+    }
+    assert!(!fields.is_empty(), "struct {name} has no fields");
+    fields
+}
+
+/// Field name → whether the field is in `required`, for a schema of the document.
+fn schema_fields(doc: &Value, schema: &str) -> BTreeMap<String, bool> {
+    let s = &doc["components"]["schemas"][schema];
+    let required: BTreeSet<&str> = s["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    s["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("schema {schema} has no properties"))
+        .keys()
+        .map(|k| (k.clone(), required.contains(k.as_str())))
+        .collect()
+}
+
+/// The string literals of `Type::Variant => "literal"` match arms in `source`.
+fn arm_literals(source: &str, type_name: &str) -> BTreeSet<String> {
+    let prefix = format!("{type_name}::");
+    source
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with(&prefix) && l.contains("=> \""))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_string))
+        .collect()
+}
+
+/// An `Option` serialized without `skip_serializing_if` is sent as null, so its schema must allow null.
+fn check_nullability(doc: &Value, schema: &str, field: &str, f: RustField) {
+    let prop = &doc["components"]["schemas"][schema]["properties"][field];
+    let allows_null = prop["type"]
+        .as_array()
+        .is_some_and(|types| types.iter().any(|t| t == "null"));
+    assert_eq!(
+        allows_null,
+        f.optional && !f.skipped,
+        "nullability of {schema}.{field}"
+    );
+}
+
+fn schema_enum(doc: &Value, schema: &str) -> BTreeSet<String> {
+    doc["components"]["schemas"][schema]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("schema {schema} has no enum"))
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut ops = Vec::new();
+    for section in ["paths", "webhooks"] {
+        for (path, item) in doc[section].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                if METHODS.contains(&method.as_str()) {
+                    ops.push((format!("{section} {path}"), method.clone(), op));
+                }
+            }
+        }
+    }
+    ops
+}
+
+#[test]
+fn the_document_is_openapi_3_1() {
+    let doc = spec();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string());
+    assert!(doc["info"]["version"].is_string());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+}
+
+#[test]
+fn every_ref_resolves_inside_the_document() {
+    let doc = spec();
+    let mut dangling = Vec::new();
+    dangling_refs(&doc, &doc, "#", &mut dangling);
+    assert!(dangling.is_empty(), "unresolved $ref: {dangling:#?}");
+}
+
+#[test]
+fn the_ref_check_catches_a_dangling_ref() {
+    let doc: Value = serde_json::json!({
+        "components": { "schemas": { "A": { "type": "string" } } },
+        "x": [ { "$ref": "#/components/schemas/A" }, { "$ref": "#/components/schemas/B" } ],
+    });
+    let mut dangling = Vec::new();
+    dangling_refs(&doc, &doc, "#", &mut dangling);
+    assert_eq!(dangling.len(), 1, "{dangling:?}");
+    assert!(dangling[0].contains("schemas/B"));
+}
+
+#[test]
+fn every_route_of_the_code_is_documented() {
+    let doc = spec();
+    let routes = code_routes();
+    let paths: BTreeSet<&str> = routes.iter().map(|(p, _)| p.as_str()).collect();
+    // The scan itself must see the routes known to exist, or this test would pass on an empty list.
+    for known in [
+        "/v1/orders",
+        "/v1/orders/{order_id}",
+        "/smartro/inform",
+        "/pay/{order_id}",
+        "/openapi.json",
+    ] {
+        assert!(
+            paths.contains(known),
+            "route scan missed {known}: {paths:?}"
+        );
+    }
+    let missing: Vec<String> = routes
+        .iter()
+        .filter(|(path, method)| !doc["paths"][path.as_str()][method.as_str()].is_object())
+        .map(|(path, method)| format!("{} {path}", method.to_uppercase()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without documentation: {missing:?}"
+    );
+}
+
+#[test]
+fn the_route_scan_reads_chained_methods() {
+    let source = r#"Router::new()
+        .route("/a/{id}", post(create).get(list))
+        .route("/b", get(|| async { "x(" }))"#;
+    assert_eq!(
+        routes_in(source),
+        vec![
+            ("/a/{id}".to_string(), "post".to_string()),
+            ("/a/{id}".to_string(), "get".to_string()),
+            ("/b".to_string(), "get".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn the_contract_routes_are_documented() {
+    let doc = spec();
+    for (path, method) in [
+        ("/v1/orders", "post"),
+        ("/v1/orders", "get"),
+        ("/v1/orders/{order_id}", "get"),
+        ("/v1/orders/{order_id}/cancel", "post"),
+        ("/v1/orders/{order_id}/receipt", "get"),
+        ("/v1/codes/results", "get"),
+        ("/v1/codes/results/{code}", "get"),
+        ("/v1/codes/cards", "get"),
+        ("/v1/codes/banks", "get"),
+        ("/v1/codes/couriers", "get"),
+        ("/v1/checkout/{order_id}", "get"),
+        ("/v1/checkout/{order_id}/status", "get"),
+        ("/pay/{order_id}", "get"),
+        ("/smartro/return", "post"),
+        ("/smartro/inform", "post"),
+        ("/v1/events", "get"),
+        ("/v1/events/{id}/redeliver", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} not documented"
+        );
+    }
+}
+
+#[test]
+fn every_operation_has_a_unique_id_and_responses() {
+    let doc = spec();
+    let ops = operations(&doc);
+    assert!(ops.len() >= 21, "only {} operations", ops.len());
+    let mut ids = BTreeSet::new();
+    for (path, method, op) in &ops {
+        let id = op["operationId"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path} has no response"
+        );
+    }
+}
+
+#[test]
+fn every_path_parameter_is_declared() {
+    let doc = spec();
+    let resolve = |p: &Value| -> Value {
+        match p["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => doc.pointer(pointer).cloned().unwrap_or(Value::Null),
+            None => p.clone(),
+        }
+    };
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let templated: BTreeSet<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|s| s.split('}').next())
+            .collect();
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let declared: BTreeSet<String> = item["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(op["parameters"].as_array().into_iter().flatten())
+                .map(resolve)
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect();
+            let templated: BTreeSet<String> = templated.iter().map(|s| s.to_string()).collect();
+            assert_eq!(declared, templated, "path parameters of {method} {path}");
+        }
+    }
+}
+
+#[test]
+fn the_order_schema_matches_the_serialized_order() {
+    let doc = spec();
+    let views = read(&crate_dir().join("src/views.rs"));
+    for (rust, schema) in [
+        ("OrderView", "Order"),
+        ("BuyerView", "Buyer"),
+        ("VbankView", "Vbank"),
+        ("CardView", "Card"),
+        ("PaymentView", "Payment"),
+        ("CancellationView", "Cancellation"),
+    ] {
+        let code = struct_fields(&views, rust);
+        let documented = schema_fields(&doc, schema);
+        let code_names: BTreeSet<&String> = code.keys().collect();
+        let doc_names: BTreeSet<&String> = documented.keys().collect();
+        assert_eq!(code_names, doc_names, "fields of {rust} vs schema {schema}");
+        for (field, f) in &code {
+            // A field always serialized (even as null) is required; one that may be omitted is not.
+            assert_eq!(
+                documented[field], !f.skipped,
+                "required-ness of {schema}.{field}"
+            );
+            check_nullability(&doc, schema, field, *f);
+        }
+    }
+}
+
+#[test]
+fn the_request_schemas_match_the_request_bodies() {
+    let doc = spec();
+    for (file, rust, schema) in [
+        ("src/http/api.rs", "CreateOrderBody", "CreateOrder"),
+        ("src/http/api.rs", "BuyerBody", "Buyer"),
+        ("src/http/cancel.rs", "CancelBody", "CancelOrder"),
+    ] {
+        let code = struct_fields(&read(&crate_dir().join(file)), rust);
+        let documented = schema_fields(&doc, schema);
+        assert_eq!(
+            code.keys().collect::<BTreeSet<_>>(),
+            documented.keys().collect::<BTreeSet<_>>(),
+            "fields of {rust} vs schema {schema}"
+        );
+        for (field, f) in &code {
+            assert_eq!(
+                documented[field], !f.optional,
+                "required-ness of {schema}.{field}"
+            );
+        }
+    }
+}
+
+#[test]
+fn status_and_event_enums_match_the_domain() {
+    let doc = spec();
+    let status = read(&crate_dir().join("src/domain/status.rs"));
+    let statuses = arm_literals(&status, "OrderStatus");
+    assert_eq!(statuses.len(), 7, "{statuses:?}");
+    assert_eq!(schema_enum(&doc, "OrderStatus"), statuses);
+    let events = arm_literals(&status, "EventType");
+    assert_eq!(events.len(), 6, "{events:?}");
+    assert_eq!(schema_enum(&doc, "EventType"), events);
+    let webhooks: BTreeSet<String> = doc["webhooks"]
+        .as_object()
+        .map(|w| w.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(webhooks, events, "one webhook entry per event type");
+}
+
+#[test]
+fn the_code_table_schemas_match_the_smartro_crate() {
+    let doc = spec();
+    let codes = read(&crate_dir().join("../smartro/src/codes.rs"));
+    for (rust, schema) in [
+        ("ResultCode", "ResultCode"),
+        ("CardCompany", "CardCompany"),
+        ("Bank", "Bank"),
+        ("Courier", "Courier"),
+    ] {
+        let code = struct_fields(&codes, rust);
+        let documented = schema_fields(&doc, schema);
+        assert_eq!(
+            code.keys().collect::<BTreeSet<_>>(),
+            documented.keys().collect::<BTreeSet<_>>(),
+            "fields of {rust} vs schema {schema}"
+        );
+        for (field, f) in &code {
+            assert_eq!(
+                documented[field], !f.skipped,
+                "required-ness of {schema}.{field}"
+            );
+            check_nullability(&doc, schema, field, *f);
+        }
+    }
+}
+
+#[test]
+fn amounts_are_integers() {
+    let doc = spec();
+    for (schema, field) in [
+        ("Order", "amount"),
+        ("Order", "paid_amount"),
+        ("Order", "cancelled_amount"),
+        ("Payment", "amount"),
+        ("Cancellation", "amount"),
+        ("CreateOrder", "amount"),
+        ("CreateOrder", "tax"),
+        ("CreateOrder", "svc_amt"),
+        ("CancelOrder", "amount"),
+    ] {
+        let s = &doc["components"]["schemas"][schema]["properties"][field];
+        assert_eq!(s["type"], "integer", "{schema}.{field}");
+        assert_eq!(s["format"], "int64", "{schema}.{field}");
+    }
+}

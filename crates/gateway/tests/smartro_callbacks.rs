@@ -1,0 +1,331 @@
+//! returnPay and inform against a real gateway and PostgreSQL: verification, exactly-once, races.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use smartro::types::{PayMethod, StateCd};
+
+#[tokio::test]
+async fn an_inform_marks_the_order_paid_once_and_answers_ok() {
+    let app = spawn_app().await;
+    app.create_order(card_order("INF-1", 1004)).await;
+    let tid = tid(1);
+    let (status, body) = app.inform(card_inform("INF-1", &tid, 1004)).await;
+    assert_eq!((status, body.as_str()), (200, "OK"));
+
+    let order = app.order("INF-1").await;
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["paid_amount"], 1004);
+    assert_eq!(order["tid"], tid.as_str());
+    assert_eq!(order["result_code"], "3001");
+    assert!(order["paid_at"].is_string());
+    assert_eq!(order["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(order["payments"][0]["source"], "inform");
+    assert_eq!(order["payments"][0]["auth_code"], "30001234");
+    assert_eq!(order["card"]["issuer_name"], "삼성");
+    assert_eq!(
+        order["card"]["masked_number"], "411111******1111",
+        "a full card number is never stored"
+    );
+
+    // the same notification again: OK, nothing changes
+    let (status, body) = app.inform(card_inform("INF-1", &tid, 1004)).await;
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.paid'").await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'duplicate'").await,
+        1
+    );
+    let event: Value = sqlx::query_scalar("SELECT payload FROM outbox_events")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(event["type"], "payment.paid");
+    assert!(event["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(event["data"]["order"]["status"], "paid");
+    assert_eq!(event["data"]["order"]["order_id"], "INF-1");
+}
+
+#[tokio::test]
+async fn bad_informs_are_refused_and_kept_raw() {
+    let app = spawn_app().await;
+    app.create_order(card_order("INF-BAD", 1000)).await;
+
+    // a forged SignValue
+    let mut forged = notification("INF-BAD", &tid(2), 1000, "3001", StateCd::Approval, PayMethod::Card);
+    forged.sign_value = smartro::sign::sign_value(&tid(2), "3001", KEY2);
+    let (status, body) = app.inform(forged.to_form_body()).await;
+    assert_eq!(status, 403);
+    assert!(!body.contains("OK"));
+
+    // an unknown MID
+    let mut stranger = notification("INF-BAD", &tid(3), 1000, "3001", StateCd::Approval, PayMethod::Card);
+    stranger.mid = "SMTPAY999m".into();
+    let (status, body) = app.inform(stranger.to_form_body()).await;
+    assert_eq!(status, 403);
+    assert!(!body.contains("OK"));
+
+    // an unknown order
+    let (status, body) = app.inform(card_inform("NO-SUCH-ORDER", &tid(4), 1000)).await;
+    assert_eq!(status, 404);
+    assert!(!body.contains("OK"));
+
+    // not a notification at all
+    let (status, _) = app.inform(b"hello=world&%ff%fe=\xff".to_vec()).await;
+    assert_eq!(status, 400);
+    let (status, _) = app.inform(Vec::new()).await;
+    assert_eq!(status, 400);
+
+    assert_eq!(app.order("INF-BAD").await["status"], "pending");
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 0);
+    let outcomes: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT outcome, body FROM notifications ORDER BY id")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    let names: Vec<&str> = outcomes.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(
+        names,
+        ["bad_signature", "unknown_merchant", "unknown_order", "malformed", "malformed"]
+    );
+    assert_eq!(outcomes[0].1, forged.to_form_body(), "raw bytes kept for audit");
+}
+
+#[tokio::test]
+async fn an_amount_that_disagrees_needs_review_and_is_not_paid() {
+    let app = spawn_app().await;
+    app.create_order(card_order("INF-AMT", 50_000)).await;
+    let (status, body) = app.inform(card_inform("INF-AMT", &tid(5), 500)).await;
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    let order = app.order("INF-AMT").await;
+    assert_eq!(order["status"], "needs_review");
+    assert_eq!(order["paid_amount"], 0);
+    assert!(order["review_reason"].as_str().unwrap().contains("amount"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.needs_review'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn vbank_issue_then_deposit_through_informs() {
+    let app = spawn_app().await;
+    let mut body = card_order("VB-1", 30_000);
+    body["pay_method"] = "VBANK".into();
+    let order = app.create_order(body).await;
+    assert_eq!(order["vbank"]["expires"].as_str().unwrap().len(), 8);
+
+    let tid = format!("{MID}0301261121120000{:04}", 7);
+    let mut issued = notification("VB-1", &tid, 30_000, "4100", StateCd::VbankIssued, PayMethod::Vbank);
+    issued.vbank_num = Some("56211234567890".into());
+    issued.vbank_name = Some("국민은행".into());
+    issued.fn_cd = Some("004".into());
+    issued.pin_no = None;
+    assert_eq!(app.inform(issued.to_form_body()).await.1, "OK");
+    let order = app.order("VB-1").await;
+    assert_eq!(order["status"], "awaiting_deposit");
+    assert_eq!(order["vbank"]["account"], "56211234567890");
+    assert_eq!(order["vbank"]["bank_name"], "국민은행");
+    assert_eq!(order["vbank"]["bank_code"], "004");
+
+    let deposit = notification("VB-1", &tid, 30_000, "4110", StateCd::Approval, PayMethod::Vbank);
+    assert_eq!(app.inform(deposit.to_form_body()).await.1, "OK");
+    let order = app.order("VB-1").await;
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["paid_amount"], 30_000);
+    assert_eq!(order["payments"].as_array().unwrap().len(), 1, "one row per TID");
+    assert_eq!(order["payments"][0]["result_code"], "4110");
+    let types: Vec<String> = sqlx::query_scalar("SELECT event_type FROM outbox_events ORDER BY seq")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(types, ["payment.awaiting_deposit", "payment.paid"]);
+}
+
+#[tokio::test]
+async fn a_partial_cancel_notified_by_smartro() {
+    let app = spawn_app().await;
+    app.create_order(card_order("CX-1", 10_000)).await;
+    let tid = tid(8);
+    assert_eq!(app.inform(card_inform("CX-1", &tid, 10_000)).await.1, "OK");
+    let ptid = format!("{MID}0101261121130000{:04}", 9);
+    let mut cancel = notification("CX-1", &ptid, 4_000, "2001", StateCd::CancelBeforeSettlement, PayMethod::Card);
+    cancel.otid = Some(tid.clone());
+    assert_eq!(app.inform(cancel.to_form_body()).await.1, "OK");
+    assert_eq!(app.inform(cancel.to_form_body()).await.1, "OK");
+    let order = app.order("CX-1").await;
+    assert_eq!(order["status"], "partially_cancelled");
+    assert_eq!(order["cancelled_amount"], 4_000);
+    assert_eq!(order["cancellations"].as_array().unwrap().len(), 1);
+    assert_eq!(order["cancellations"][0]["ptid"], ptid.as_str());
+    assert_eq!(order["cancellations"][0]["origin"], "smartro");
+    assert_eq!(order["cancellations"][0]["partial"], true);
+}
+
+#[tokio::test]
+async fn return_pay_redirects_to_the_shop_with_the_status() {
+    let app = spawn_app().await;
+    let mut body = card_order("RET-1", 1004);
+    body["return_url"] = "https://shop.example.com/done?from=gw".into();
+    app.create_order(body).await;
+    let response = app.return_pay(card_return("RET-1", &tid(10), 1004)).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        "https://shop.example.com/done?from=gw&order_id=RET-1&status=paid"
+    );
+    let order = app.order("RET-1").await;
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["payments"][0]["source"], "return");
+}
+
+#[tokio::test]
+async fn return_pay_without_return_url_shows_a_result_page() {
+    let app = spawn_app().await;
+    app.create_order(card_order("RET-2", 1004)).await;
+    let response = app.return_pay(card_return("RET-2", &tid(11), 1004)).await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("결제가 완료되었습니다"), "{html}");
+    assert!(html.contains("테스트 상품"));
+    assert!(html.contains("data-status=\"paid\""));
+}
+
+#[tokio::test]
+async fn return_pay_with_a_bad_signature_changes_nothing() {
+    let app = spawn_app().await;
+    app.create_order(card_order("RET-3", 1004)).await;
+    let mut result = payment_result("RET-3", &tid(12), 1004, "3001");
+    result.amt = 1;
+    let body = result.to_form_body(smartro::types::EncodingType::Utf8, true);
+    // SignValue covers TID and ResultCode only, so tamper with those to forge
+    let forged = body.replace(&tid(12), &tid(13));
+    let response = app.return_pay(forged).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("확인할 수 없습니다"));
+    assert_eq!(app.order("RET-3").await["status"], "pending");
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 0);
+}
+
+#[tokio::test]
+async fn a_failed_payment_is_kept_and_the_order_stays_payable() {
+    let app = spawn_app().await;
+    app.create_order(card_order("RET-4", 1004)).await;
+    let body = payment_result("RET-4", &tid(14), 1004, "3011")
+        .to_form_body(smartro::types::EncodingType::Utf8, true);
+    let response = app.return_pay(body).await;
+    assert_eq!(response.status(), 200);
+    let order = app.order("RET-4").await;
+    assert_eq!(order["status"], "pending");
+    assert_eq!(order["result_code"], "3011");
+    assert_eq!(order["payments"][0]["success"], false);
+    // then the retry succeeds
+    assert_eq!(app.inform(card_inform("RET-4", &tid(15), 1004)).await.1, "OK");
+    assert_eq!(app.order("RET-4").await["status"], "paid");
+}
+
+/// 20 identical informs and 4 returnPays of one payment at once: one payment, one event, every inform `OK`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_payment_delivered_24_times_at_once_is_applied_once() {
+    let app = spawn_app().await;
+    app.create_order(card_order("RACE-1", 77_000)).await;
+    let tid = tid(16);
+    let inform = card_inform("RACE-1", &tid, 77_000);
+    let ret = card_return("RACE-1", &tid, 77_000);
+    let mut informs = Vec::new();
+    let mut returns = Vec::new();
+    for _ in 0..20 {
+        let (http, url, body) = (app.http.clone(), app.url("/smartro/inform"), inform.clone());
+        informs.push(tokio::spawn(async move {
+            let r = http.post(url).body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for _ in 0..4 {
+        let (http, url, body) = (app.http.clone(), app.url("/smartro/return"), ret.clone());
+        returns.push(tokio::spawn(async move {
+            http.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in informs {
+        assert_eq!(t.await.unwrap(), (200, "OK".to_string()));
+    }
+    for t in returns {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_events").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM applied_results").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 24);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'applied'").await,
+        1
+    );
+    let order = app.order("RACE-1").await;
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["paid_amount"], 77_000);
+}
+
+#[tokio::test]
+async fn informs_get_503_when_the_database_is_down() {
+    let app = spawn_app().await;
+    app.create_order(card_order("DOWN-1", 1000)).await;
+    // A gateway whose database has gone away: every pool acquisition fails.
+    let dead = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy("postgres://gateway@127.0.0.1:1/none")
+        .unwrap();
+    let settings = test_settings(&[]);
+    let gateway = gateway::app::Gateway::start(
+        std::sync::Arc::new(settings),
+        dead,
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .unwrap();
+    let r = app
+        .http
+        .post(format!("{}/smartro/inform", gateway.url()))
+        .body(card_inform("DOWN-1", &tid(17), 1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(!r.text().await.unwrap().contains("OK"));
+    let ready = app
+        .http
+        .get(format!("{}/readyz", gateway.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let live = app
+        .http
+        .get(format!("{}/healthz", gateway.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let api = app
+        .http
+        .get(format!("{}/v1/orders", gateway.url()))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 503);
+    gateway.shutdown().await.unwrap();
+}

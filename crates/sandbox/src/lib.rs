@@ -1,0 +1,262 @@
+//! smartro-sandbox: a local stand-in for Smartro's servers (payment window, cancel, receipt API, vbank deposit,
+//! notification daemon), built only on the `smartro` crate's message types so that both sides of the wire share
+//! one definition.
+//!
+//! In-process use (tests, the gateway's demo):
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let sandbox = sandbox::Sandbox::start(sandbox::SandboxConfig::default()).await?;
+//! let endpoints = sandbox.endpoints(); // point the gateway's Smartro URLs here
+//! # let _ = endpoints;
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//! Or mount [`router`] on a server of your own with a [`SandboxState`].
+
+mod cancel;
+pub mod config;
+mod html;
+mod notify;
+mod pay;
+mod receipt;
+mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Utc;
+use smartro::endpoints::Endpoints;
+use smartro::types::{generate_tid, kst_naive, PayMethod};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{AutoDecision, ConfigError, Faults, FileConfig, Merchant, SandboxConfig};
+pub use notify::DeliverySnapshot;
+pub use store::{CancelRecord, TransactionSnapshot, TxStatus};
+
+use notify::Notifier;
+use store::Store;
+
+/// A lock that survives a panicked holder: the book stays usable (every mutation is a single step).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Shared state of the sandbox's handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct SandboxState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SandboxConfig,
+    public_url: String,
+    store: Mutex<Store>,
+    sessions: Mutex<HashMap<String, pay::Pending>>,
+    notifier: Notifier,
+    seq: AtomicU32,
+    shutdown: watch::Sender<bool>,
+}
+
+impl SandboxState {
+    /// Validate `config` and start the notification daemon on the current tokio runtime. `public_url` is the
+    /// base URL the browser sees for this router (no trailing slash needed).
+    pub fn new(
+        config: SandboxConfig,
+        public_url: impl Into<String>,
+    ) -> anyhow::Result<SandboxState> {
+        config.validate()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let notifier = Notifier::spawn(
+            config.notify_interval,
+            config.notify_max_attempts,
+            &config.faults,
+            shutdown_rx,
+        )?;
+        let public_url = public_url.into().trim_end_matches('/').to_string();
+        Ok(SandboxState {
+            inner: Arc::new(Inner {
+                config,
+                public_url,
+                store: Mutex::new(Store::default()),
+                sessions: Mutex::new(HashMap::new()),
+                notifier,
+                seq: AtomicU32::new(rand::random::<u32>() % 10_000),
+                shutdown,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// Every transaction, in creation order.
+    pub fn transactions(&self) -> Vec<TransactionSnapshot> {
+        lock(&self.inner.store).all()
+    }
+
+    pub fn transaction(&self, tid: &str) -> Option<TransactionSnapshot> {
+        lock(&self.inner.store).get(tid).cloned()
+    }
+
+    /// Every notification queued so far with its delivery record, in queueing order.
+    pub fn notifications(&self) -> Vec<DeliverySnapshot> {
+        self.inner.notifier.snapshot()
+    }
+
+    /// Stop the notification daemon and release requests held by `cancel_no_answer`.
+    pub fn stop(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    fn merchant(&self, mid: &str) -> Option<&Merchant> {
+        self.inner.config.merchant(mid)
+    }
+
+    /// A TID no other transaction or partial cancel has, reserved at once.
+    fn new_tid(&self, store: &mut Store, mid: &str, method: &PayMethod) -> String {
+        let at = kst_naive(Utc::now());
+        loop {
+            let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) % 10_000;
+            // The value is below 10 000, so it fits a u16.
+            let tid = generate_tid(mid, method, at, seq as u16);
+            if !store.tid_in_use(&tid) {
+                store.reserve_tid(&tid);
+                return tid;
+            }
+        }
+    }
+
+    /// Resolves when the sandbox is shutting down.
+    async fn shutting_down(&self) {
+        let mut rx = self.inner.shutdown.subscribe();
+        // An error means the sender is gone, which is a shutdown as well.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// All of the sandbox's routes.
+pub fn router(state: SandboxState) -> Router {
+    Router::new()
+        .route("/", get(pay::index))
+        .route("/interfaceURL.jsp", post(pay::interface))
+        .route("/sandbox/decide", post(pay::decide))
+        .route("/cancel/payCancelNVProcess.jsp", post(cancel::cancel))
+        .route("/receipt", post(receipt::receipt_api))
+        .route("/issue/IssueLoader.jsp", get(receipt::receipt_page))
+        .route(
+            "/payTest/vbank_deposit_notice.jsp",
+            get(pay::deposit_form).post(pay::deposit),
+        )
+        .with_state(state)
+}
+
+/// A running sandbox on its own port.
+pub struct Sandbox {
+    pub addr: SocketAddr,
+    state: SandboxState,
+    stop_server: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Bind `config.bind` (port 0: any free port), start the daemon and serve.
+    pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        config.validate()?;
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let state = SandboxState::new(config, public_url)?;
+        let app = router(state.clone());
+        let (stop_server, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        });
+        tracing::info!(%addr, url = %state.public_url(), "smartro-sandbox listening");
+        Ok(Sandbox {
+            addr,
+            state,
+            stop_server: Some(stop_server),
+            server: Some(server),
+        })
+    }
+
+    /// The base URL the browser sees.
+    pub fn url(&self) -> String {
+        self.state.public_url().to_string()
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        endpoints_for(self.state.public_url())
+    }
+
+    pub fn state(&self) -> &SandboxState {
+        &self.state
+    }
+
+    pub fn transactions(&self) -> Vec<TransactionSnapshot> {
+        self.state.transactions()
+    }
+
+    pub fn notifications(&self) -> Vec<DeliverySnapshot> {
+        self.state.notifications()
+    }
+
+    /// Stop serving (in-flight requests get up to 5 s) and stop the daemon.
+    pub async fn shutdown(mut self) {
+        self.state.stop();
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.state.stop();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// The endpoint set of a sandbox whose browser-facing base URL is `base`.
+pub fn endpoints_for(base: &str) -> Endpoints {
+    let base = base.trim_end_matches('/');
+    Endpoints {
+        pay_url: format!("{base}/interfaceURL.jsp"),
+        cancel_url: format!("{base}/cancel/payCancelNVProcess.jsp"),
+        receipt_api_url: format!("{base}/receipt"),
+        receipt_page_url: format!("{base}/issue/IssueLoader.jsp"),
+        vbank_deposit_url: Some(format!("{base}/payTest/vbank_deposit_notice.jsp")),
+    }
+}

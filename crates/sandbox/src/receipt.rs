@@ -1,0 +1,232 @@
+//! The receipt data API (`POST /receipt`) and the receipt page (`GET /issue/IssueLoader.jsp`).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use smartro::receipt::{MerchantInfo, PartCancelInfo, Receipt, ReceiptRequest};
+use smartro::types::PayMethod;
+use subtle::ConstantTimeEq;
+
+use crate::html::{escape, html_response, page, pay_name, won};
+use crate::store::{TransactionSnapshot, TxStatus};
+use crate::SandboxState;
+
+// The receipt API's error answers are not documented (seed 003 shows only the success shape); these codes are
+// the sandbox's, in the `{"resultCode","resultMsg"}` shape the gateway's client reads.
+const E_NO_APIKEY: &str = "R401";
+const E_BAD_APIKEY: &str = "R403";
+const E_BAD_BODY: &str = "R400";
+const E_NO_TX: &str = "R404";
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "resultCode": code, "resultMsg": message })),
+    )
+        .into_response()
+}
+
+/// Supply value and VAT of a VAT-inclusive amount (10 %), VAT rounded down as Korean receipts do.
+fn supply_and_vat(amount: i64) -> (i64, i64) {
+    let vat = amount / 11;
+    (amount - vat, vat)
+}
+
+pub(crate) async fn receipt_api(
+    State(state): State<SandboxState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(apikey) = headers.get("apikey").and_then(|v| v.to_str().ok()) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            E_NO_APIKEY,
+            "apikey 헤더가 없습니다",
+        );
+    };
+    let request: ReceiptRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                E_BAD_BODY,
+                &format!("요청 형식 오류: {e}"),
+            )
+        }
+    };
+    let key_matches = state
+        .merchant(request.mid.trim())
+        .is_some_and(|m| bool::from(m.merchant_key.as_bytes().ct_eq(apikey.trim().as_bytes())));
+    if !key_matches {
+        return error(
+            StatusCode::FORBIDDEN,
+            E_BAD_APIKEY,
+            "인증키(apikey)가 상점 아이디와 일치하지 않습니다",
+        );
+    }
+    let Some(tx) = state
+        .transaction(request.tid.trim())
+        .filter(|t| t.mid == request.mid.trim() && t.status != TxStatus::Declined)
+    else {
+        return error(StatusCode::NOT_FOUND, E_NO_TX, "거래 정보가 없습니다");
+    };
+    Json(receipt_for(&tx)).into_response()
+}
+
+pub(crate) fn receipt_for(tx: &TransactionSnapshot) -> Receipt {
+    let s = |v: &str| Some(v.to_string());
+    let fully_cancelled = tx.status == TxStatus::Cancelled;
+    let (supply, vat) = supply_and_vat(tx.amt);
+    let mut r = Receipt {
+        tid: s(&tx.tid),
+        moid: s(&tx.moid),
+        state_cd: s(if fully_cancelled { "1" } else { "0" }),
+        state_nm: s(if fully_cancelled { "취소" } else { "승인" }),
+        svc_cd: s(tx.pay_method.service_code()),
+        svc_nm: s(pay_name(&tx.pay_method)),
+        ord_nm: s(&tx.buyer_name),
+        goods_nm: s(&tx.goods_name),
+        goods_amt: Some(tx.amt.to_string()),
+        app_no: tx.auth_code.clone(),
+        app_dt: Some(tx.approved_at.format("%Y%m%d").to_string()),
+        app_tm: Some(tx.approved_at.format("%H%M%S").to_string()),
+        ccy_cd: s("410"),
+        ccy_nm: s("KRW"),
+        ..Receipt::default()
+    };
+    if fully_cancelled {
+        if let Some(last) = tx.cancels.last() {
+            r.cc_no = Some(last.cancel_num.clone());
+            r.cc_dt = Some(last.cancel_date.clone());
+            r.cc_tm = Some(last.cancel_time.clone());
+        }
+    }
+    match tx.pay_method {
+        PayMethod::Card => {
+            r.supply_amt = Some(supply.to_string());
+            r.vat_amt = Some(vat.to_string());
+            r.svc_amt = Some(tx.svc_amt.unwrap_or(0).to_string());
+            r.card_no = tx.pin_no.clone();
+            r.app_co = tx.fn_cd.clone();
+            r.app_nm = tx.fn_name.clone();
+            r.instmnt_mon = tx.card_quota.clone();
+            r.fn_no = s("0000000000");
+            r.card_type = s("01");
+            r.card_cl = s("0");
+        }
+        PayMethod::Bank => {
+            r.bank_cd = tx.fn_cd.clone();
+            r.bank_nm = tx.fn_name.clone();
+            r.acct_no = s("******1234");
+            r.cash_receipt_req_cl = s("0");
+        }
+        PayMethod::Vbank => {
+            r.bank_cd = tx.fn_cd.clone();
+            r.bank_nm = tx.fn_name.clone();
+            r.vacct_no = tx.vbank_num.clone();
+            r.vacct_base_dt = tx.deposited_at.map(|d| d.format("%Y%m%d").to_string());
+            r.vacct_due_dt = tx.vbank_exp_date.clone();
+            r.cash_receipt_req_cl = s("0");
+        }
+        _ => {}
+    }
+    r.part_cancel_info = tx
+        .cancels
+        .iter()
+        .filter(|c| c.partial)
+        .map(|c| {
+            let (supply, vat) = supply_and_vat(c.amt);
+            PartCancelInfo {
+                trans_dt: Some(c.cancel_date.clone()),
+                trans_tm: Some(c.cancel_time.clone()),
+                trans_amt: Some(c.amt.to_string()),
+                trans_supply_amt: Some(supply.to_string()),
+                trans_vat_amt: Some(vat.to_string()),
+                trans_svc_amt: Some("0".to_string()),
+                refund_amt: Some(c.amt.to_string()),
+                ..PartCancelInfo::default()
+            }
+        })
+        .collect();
+    r.merchant_info = Some(MerchantInfo {
+        co_no: s("0000000000"),
+        co_nm: s("스마트로 샌드박스"),
+        boss_nm: s("홍길동"),
+        name: Some(format!("샌드박스 상점 {}", tx.mid)),
+        addr: s("서울특별시 (샌드박스)"),
+        ..MerchantInfo::default()
+    });
+    r
+}
+
+/// `GET /issue/IssueLoader.jsp?TID=..&type=0`: a printable receipt of a sandbox transaction.
+pub(crate) async fn receipt_page(
+    State(state): State<SandboxState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let tid = query
+        .get("TID")
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    let kind = query.get("type").map(String::as_str).unwrap_or("0");
+    let not_found = |message: &str| {
+        html_response(
+            StatusCode::NOT_FOUND,
+            page(
+                "전표 조회",
+                &format!(
+                    "<h1>전표 조회</h1><p class=\"error\" id=\"error-message\">{}</p>",
+                    escape(message)
+                ),
+            ),
+        )
+    };
+    let Some(tx) = state
+        .transaction(&tid)
+        .filter(|t| t.status != TxStatus::Declined)
+    else {
+        return not_found("해당 거래가 없습니다.");
+    };
+    if kind == "2" {
+        return not_found("현금영수증 발행 내역이 없습니다.");
+    }
+    let r = receipt_for(&tx);
+    let row = |label: &str, value: &Option<String>| {
+        value
+            .as_ref()
+            .map(|v| format!("<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(v)))
+            .unwrap_or_default()
+    };
+    let mut rows = String::new();
+    rows.push_str(&row("거래번호", &r.tid));
+    rows.push_str(&row("주문번호", &r.moid));
+    rows.push_str(&row("상태", &r.state_nm));
+    rows.push_str(&row("결제수단", &r.svc_nm));
+    rows.push_str(&row("상품명", &r.goods_nm));
+    rows.push_str(&row("구매자", &r.ord_nm));
+    rows.push_str(&format!(
+        "<tr><th>결제금액</th><td>{}원</td></tr>",
+        won(tx.amt)
+    ));
+    if tx.cancelled_amt > 0 {
+        rows.push_str(&format!(
+            "<tr><th>취소금액</th><td>{}원</td></tr><tr><th>잔액</th><td>{}원</td></tr>",
+            won(tx.cancelled_amt),
+            won(tx.remaining())
+        ));
+    }
+    rows.push_str(&row("승인번호", &r.app_no));
+    rows.push_str(&row("승인일자", &r.app_dt));
+    rows.push_str(&row("카드번호", &r.card_no));
+    rows.push_str(&row("카드사", &r.app_nm));
+    rows.push_str(&row("할부", &r.instmnt_mon));
+    rows.push_str(&row("은행", &r.bank_nm));
+    rows.push_str(&row("가상계좌", &r.vacct_no));
+    let body = format!("<h1>매출전표 (샌드박스)</h1><table id=\"receipt\">{rows}</table>");
+    html_response(StatusCode::OK, page("매출전표", &body))
+}

@@ -1,0 +1,279 @@
+//! Helpers shared by the sandbox's integration tests: a scripted notification receiver, request forms as a
+//! browser posts them, and a tiny reader for the auto-submit page.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use chrono::Utc;
+use sandbox::{AutoDecision, DeliverySnapshot, Sandbox, SandboxConfig};
+use smartro::form::{decode_text, encode_form, Charset};
+use smartro::request::PaymentRequest;
+use smartro::result::PaymentResult;
+use smartro::types::{kst_now_edi_date, PayMethod};
+
+pub const MID: &str = "SMTPAY001m";
+pub const KEY: &str =
+    "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
+pub const OTHER_KEY: &str =
+    "nja3kmcUhyD8hQIS51wxFYCYXEWP530/qWB1/LjLPGNch9KeOPtnWYgLghLBUFOUShq4g3uYTMwL9f8164XLOw==";
+pub const INTERVAL: Duration = Duration::from_millis(50);
+/// Nothing listens on port 9 of loopback (discard): deliveries there fail at once.
+pub const DEAD_URL: &str = "http://127.0.0.1:9/inform";
+
+static MOID_SEQ: AtomicU32 = AtomicU32::new(1);
+
+pub fn config(auto: Option<AutoDecision>) -> SandboxConfig {
+    SandboxConfig {
+        auto,
+        ..SandboxConfig::for_tests(INTERVAL)
+    }
+}
+
+pub async fn start(config: SandboxConfig) -> Sandbox {
+    match Sandbox::start(config).await {
+        Ok(s) => s,
+        Err(e) => panic!("sandbox did not start: {e}"),
+    }
+}
+
+pub fn moid() -> String {
+    format!(
+        "ORDER{}x{}",
+        std::process::id(),
+        MOID_SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn request(method: PayMethod, amt: i64, retry_url: &str) -> PaymentRequest {
+    let mut r = PaymentRequest::new(
+        method.clone(),
+        "한글 상품명 테스트",
+        amt,
+        moid(),
+        MID,
+        "http://127.0.0.1:9/return",
+        retry_url,
+        "홍길동",
+        "010-1234-5678",
+        "buyer@example.com",
+    );
+    match method {
+        PayMethod::Vbank => {
+            let tomorrow = (Utc::now() + chrono::Duration::days(2))
+                .format("%Y%m%d")
+                .to_string();
+            r.vbank_exp_date = Some(tomorrow);
+        }
+        PayMethod::Cellphone => r.goods_cl = Some("0".to_string()),
+        PayMethod::Kakao => {
+            r.pay_type = Some("KPCD".to_string());
+            r.mall_user_id = Some("user1".to_string());
+        }
+        PayMethod::Toss => r.mall_user_id = Some("user1".to_string()),
+        _ => {}
+    }
+    r
+}
+
+/// The signed request form as a browser posts it with `accept-charset="EUC-KR"`.
+pub fn browser_form(req: &PaymentRequest, key: &str) -> String {
+    let fields = match req.to_form_fields(&kst_now_edi_date(Utc::now()), key) {
+        Ok(f) => f,
+        Err(e) => panic!("test request invalid: {e}"),
+    };
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    encode_form(&pairs, Charset::EucKr)
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        decode_text(&self.body)
+    }
+}
+
+pub async fn post_form(url: &str, body: impl Into<reqwest::Body>) -> Answer {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => panic!("POST {url}: {e}"),
+    };
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = match response.bytes().await {
+        Ok(b) => b.to_vec(),
+        Err(e) => panic!("POST {url}: body: {e}"),
+    };
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = tag[start..].find('"')? + start;
+    Some(unescape(&tag[start..end]))
+}
+
+/// `(name, value)` of every `<input>` of the page.
+pub fn inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Attribute `name` of the `<form id="{id}"` tag.
+pub fn form_attr(html: &str, id: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("<form id=\"{id}\""))?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    attr(tag, name)
+}
+
+/// Post the result page's form the way the browser would (in the page's charset) and parse it as the
+/// merchant does.
+pub fn submit_result_page(answer: &Answer) -> PaymentResult {
+    let html = answer.text();
+    let charset = match form_attr(&html, "resultForm", "accept-charset").as_deref() {
+        Some("UTF-8") => Charset::Utf8,
+        Some("EUC-KR") => Charset::EucKr,
+        other => panic!("result form has accept-charset {other:?}: {html}"),
+    };
+    let fields = inputs(&html);
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let body = encode_form(&pairs, charset);
+    match PaymentResult::parse(body.as_bytes()) {
+        Ok(r) => r,
+        Err(e) => panic!("result does not parse: {e}\n{body}"),
+    }
+}
+
+/// Pay with `auto` mode and return the parsed result.
+pub async fn pay(sandbox: &Sandbox, req: &PaymentRequest) -> PaymentResult {
+    let answer = post_form(&sandbox.endpoints().pay_url, browser_form(req, KEY)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    submit_result_page(&answer)
+}
+
+/// Poll until `pred` holds for the deliveries (or panic after 5 s).
+pub async fn wait_deliveries(
+    sandbox: &Sandbox,
+    pred: impl Fn(&[DeliverySnapshot]) -> bool,
+) -> Vec<DeliverySnapshot> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let d = sandbox.notifications();
+        if pred(&d) {
+            return d;
+        }
+        if Instant::now() > deadline {
+            panic!("deliveries never reached the expected state: {d:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A notification receiver that answers `500` to the first `failures` POSTs, then `200 OK`.
+pub struct Receiver {
+    pub url: String,
+    pub bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    failures: usize,
+}
+
+async fn receive(State(state): State<ReceiverState>, body: Bytes) -> (StatusCode, &'static str) {
+    let n = {
+        let mut bodies = state.bodies.lock().unwrap_or_else(|e| e.into_inner());
+        bodies.push(body.to_vec());
+        bodies.len()
+    };
+    if n <= state.failures {
+        (StatusCode::INTERNAL_SERVER_ERROR, "FAIL")
+    } else {
+        (StatusCode::OK, "OK\n")
+    }
+}
+
+impl Receiver {
+    pub async fn start(failures: usize) -> Receiver {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/inform", post(receive))
+            .with_state(ReceiverState {
+                bodies: bodies.clone(),
+                failures,
+            });
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("bind: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("addr: {e}"),
+        };
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url: format!("http://{addr}/inform"),
+            bodies,
+            _server: server,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.bodies.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

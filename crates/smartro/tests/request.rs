@@ -1,0 +1,320 @@
+use smartro::divide::{DivideEntry, DivideInfo};
+use smartro::form::{encode_form, Charset, RawForm};
+use smartro::request::{validate_moid, Escrow, PaymentRequest};
+use smartro::sign;
+use smartro::types::{EncodingType, PayMethod};
+
+const KEY: &str =
+    "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
+
+fn card() -> PaymentRequest {
+    PaymentRequest::new(
+        PayMethod::Card,
+        "테스트 상품",
+        1004,
+        "ORD20260101001",
+        "SMTPAY001m",
+        "https://shop.example/return",
+        "https://shop.example/retry",
+        "홍길동",
+        "010-1234-5678",
+        "buyer@example.com",
+    )
+}
+
+fn field_of(r: &PaymentRequest) -> &'static str {
+    r.validate().unwrap_err().field
+}
+
+#[test]
+fn a_default_card_request_is_valid() {
+    assert_eq!(card().validate(), Ok(()));
+}
+
+#[test]
+fn goods_name_limit_counts_hangul_as_three_bytes() {
+    let mut r = card();
+    r.goods_name = "가".repeat(13) + "a"; // 40 bytes
+    assert_eq!(r.validate(), Ok(()));
+    r.goods_name = "가".repeat(14); // 42 bytes, 14 characters
+    let e = r.validate().unwrap_err();
+    assert_eq!(e.field, "GoodsName");
+    assert_eq!(e.to_string(), "GoodsName: longer than 40 bytes");
+}
+
+#[test]
+fn buyer_name_limit_is_30_bytes() {
+    let mut r = card();
+    r.buyer_name = "홍길동".repeat(3) + "가"; // 30 bytes
+    assert_eq!(r.validate(), Ok(()));
+    r.buyer_name.push('a');
+    assert_eq!(field_of(&r), "BuyerName");
+}
+
+#[test]
+fn moid_forbidden_characters() {
+    assert_eq!(validate_moid("ORD-2026-0001"), Ok(()));
+    for c in "~`':;{}[]<>,.!@#$%^&*()_+\\/?".chars() {
+        let e = validate_moid(&format!("ORD{c}1")).unwrap_err();
+        assert_eq!(e.field, "Moid", "{c}");
+    }
+    assert_eq!(validate_moid("ORD 1").unwrap_err().field, "Moid");
+    assert_eq!(validate_moid("ORD\n1").unwrap_err().field, "Moid");
+    assert_eq!(validate_moid(&"a".repeat(41)).unwrap_err().field, "Moid");
+    assert_eq!(validate_moid("").unwrap_err().field, "Moid");
+}
+
+#[test]
+fn amount_rules() {
+    let mut r = card();
+    r.amt = 0;
+    assert_eq!(field_of(&r), "Amt");
+    r.amt = -1;
+    assert_eq!(field_of(&r), "Amt");
+    r.amt = 1_000_000_000_000;
+    assert_eq!(field_of(&r), "Amt");
+    r.amt = 999_999_999_999;
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn vbank_needs_a_valid_expiry_date() {
+    let mut r = card();
+    r.pay_method = PayMethod::Vbank;
+    assert_eq!(field_of(&r), "VbankExpDate");
+    r.vbank_exp_date = Some("20260230".into());
+    assert_eq!(field_of(&r), "VbankExpDate");
+    r.vbank_exp_date = Some("2026-03-01".into());
+    assert_eq!(field_of(&r), "VbankExpDate");
+    r.vbank_exp_date = Some("20260301".into());
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn clgift_and_easy_pay_need_mall_user_id() {
+    for method in [PayMethod::Clgift, PayMethod::Toss] {
+        let mut r = card();
+        r.pay_method = method;
+        assert_eq!(field_of(&r), "mallUserID");
+        r.mall_user_id = Some("user01".into());
+        assert_eq!(r.validate(), Ok(()));
+        r.mall_user_id = Some("u".repeat(21));
+        assert_eq!(field_of(&r), "mallUserID");
+    }
+    let mut r = card();
+    r.pay_method = PayMethod::Kakao;
+    r.pay_type = Some("KPCD".into());
+    assert_eq!(field_of(&r), "mallUserID");
+}
+
+#[test]
+fn kakao_needs_pay_type() {
+    let mut r = card();
+    r.pay_method = PayMethod::Kakao;
+    r.mall_user_id = Some("user01".into());
+    assert_eq!(field_of(&r), "PayType");
+    r.pay_type = Some("KPXX".into());
+    assert_eq!(field_of(&r), "PayType");
+    r.pay_type = Some("KPMY".into());
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn cellphone_needs_goods_cl() {
+    let mut r = card();
+    r.pay_method = PayMethod::Cellphone;
+    assert_eq!(field_of(&r), "GoodsCl");
+    r.goods_cl = Some("2".into());
+    assert_eq!(field_of(&r), "GoodsCl");
+    r.goods_cl = Some("0".into());
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn fn_cd_and_card_quota_go_together() {
+    let mut r = card();
+    r.fn_cd = Some("04".into());
+    assert_eq!(field_of(&r), "CardQuota");
+    r.card_quota = Some("3".into());
+    assert_eq!(field_of(&r), "CardQuota");
+    r.card_quota = Some("03".into());
+    assert_eq!(r.validate(), Ok(()));
+    r.fn_cd = None;
+    assert_eq!(field_of(&r), "fn_cd");
+}
+
+#[test]
+fn divide_info_must_sum_to_amt() {
+    let mut r = card();
+    r.mid = "SMTSUB001m".into();
+    r.divide_info = Some(DivideInfo {
+        entries: vec![
+            DivideEntry {
+                amt: 502,
+                mid: "SMTSUB002m".into(),
+                goods_name: Some("상품1".into()),
+            },
+            DivideEntry {
+                amt: 500,
+                mid: "SMTSUB003m".into(),
+                goods_name: Some("상품2".into()),
+            },
+        ],
+    });
+    let e = r.validate().unwrap_err();
+    assert_eq!(e.field, "DivideInfo");
+    assert!(e.reason.contains("1002"), "{e}");
+    if let Some(d) = r.divide_info.as_mut() {
+        d.entries[1].amt = 502;
+    }
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn contact_field_shapes() {
+    let mut r = card();
+    r.buyer_tel = "010 1234 5678".into();
+    assert_eq!(field_of(&r), "BuyerTel");
+    let mut r = card();
+    r.buyer_email = "not-an-email".into();
+    assert_eq!(field_of(&r), "BuyerEmail");
+    let mut r = card();
+    r.return_url = "ftp://shop.example/return".into();
+    assert_eq!(field_of(&r), "ReturnURL");
+    let mut r = card();
+    r.retry_url = format!("https://shop.example/{}", "r".repeat(90));
+    assert_eq!(field_of(&r), "RetryURL");
+    let mut r = card();
+    r.svc_amt = Some(-1);
+    assert_eq!(field_of(&r), "SvcAmt");
+    let mut r = card();
+    r.offer_period = Some("2026010120251231".into());
+    assert_eq!(field_of(&r), "OfferPeriod");
+}
+
+#[test]
+fn form_fields_are_ordered_signed_and_complete() {
+    let fields = card().to_form_fields("20260101120000", KEY).unwrap();
+    let get = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(fields[0], ("PayMethod", "CARD".to_string()));
+    assert_eq!(
+        get("EncryptData"),
+        Some("OTE4NzAxZDE5MDBjNjA4MzE2YWViYjBiN2NhNzgwNGI=")
+    );
+    assert_eq!(get("ediDate"), Some("20260101120000"));
+    assert_eq!(get("TransType"), Some("0"));
+    assert_eq!(get("SocketYN"), Some("N"));
+    assert_eq!(get("EncodingType"), Some("utf8"));
+    assert_eq!(get("UrlEncode"), Some("Y"));
+    assert_eq!(get("FORWARD"), Some("Y"));
+    assert_eq!(get("OfferPeriod"), Some(""));
+    assert_eq!(get("VbankExpDate"), None);
+    assert_eq!(get("DivideInfo"), None);
+    assert_eq!(
+        card().to_form_fields("2026-01-01", KEY).unwrap_err().field,
+        "ediDate"
+    );
+    let mut bad = card();
+    bad.goods_name.clear();
+    assert_eq!(
+        bad.to_form_fields("20260101120000", KEY).unwrap_err().field,
+        "GoodsName"
+    );
+}
+
+fn full_request() -> PaymentRequest {
+    let mut r = card();
+    r.mid = "SMTSUB001m".into();
+    r.encoding_type = EncodingType::EucKr;
+    r.buyer_addr = Some("서울시 중구 1-2".into());
+    r.buyer_post_no = Some("04524".into());
+    r.fn_cd = Some("04".into());
+    r.card_quota = Some("00".into());
+    r.svc_amt = Some(0);
+    r.tax = Some(91);
+    r.card_point = Some(false);
+    r.escrow = Some(Escrow {
+        receiver_name: Some("김철수".into()),
+        delivery_code: Some("01".into()),
+        ..Escrow::default()
+    });
+    r.productinfo = Some("padj".into());
+    r.divide_info = Some(DivideInfo {
+        entries: vec![DivideEntry {
+            amt: 1004,
+            mid: "SMTSUB002m".into(),
+            goods_name: Some("상품1".into()),
+        }],
+    });
+    r
+}
+
+#[test]
+fn from_form_reads_back_an_euc_kr_submission() {
+    let r = full_request();
+    let fields = r.to_form_fields("20260101120000", KEY).unwrap();
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // What a browser submits from an EUC-KR page: real EUC-KR bytes, percent-encoded.
+    let body = encode_form(&pairs, Charset::EucKr);
+    assert!(body.contains("BuyerName=%C8%AB%B1%E6%B5%BF"));
+    let (parsed, edi, enc) = PaymentRequest::from_form(&RawForm::parse(body.as_bytes())).unwrap();
+    assert_eq!(parsed, r);
+    assert_eq!(edi, "20260101120000");
+    assert!(sign::verify_encrypt_data(
+        &edi,
+        &parsed.mid,
+        parsed.amt,
+        KEY,
+        &enc
+    ));
+    assert_eq!(parsed.validate(), Ok(()));
+}
+
+#[test]
+fn from_form_names_the_missing_or_malformed_field() {
+    let fields = card().to_form_fields("20260101120000", KEY).unwrap();
+    for (drop, expect) in [
+        ("GoodsName", "GoodsName"),
+        ("EncryptData", "EncryptData"),
+        ("MID", "MID"),
+        ("ediDate", "ediDate"),
+    ] {
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .filter(|(k, _)| *k != drop)
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        let body = encode_form(&pairs, Charset::Utf8);
+        let e = PaymentRequest::from_form(&RawForm::parse(body.as_bytes())).unwrap_err();
+        assert_eq!(e.field, expect);
+    }
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (*k, if *k == "Amt" { "1,004" } else { v.as_str() }))
+        .collect();
+    let body = encode_form(&pairs, Charset::Utf8);
+    assert_eq!(
+        PaymentRequest::from_form(&RawForm::parse(body.as_bytes()))
+            .unwrap_err()
+            .field,
+        "Amt"
+    );
+}
+
+#[test]
+fn from_form_keeps_unknown_fields() {
+    let fields = card().to_form_fields("20260101120000", KEY).unwrap();
+    let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("FutureField", "값"));
+    let body = encode_form(&pairs, Charset::Utf8);
+    let (parsed, _, _) = PaymentRequest::from_form(&RawForm::parse(body.as_bytes())).unwrap();
+    assert_eq!(
+        parsed.extra,
+        vec![("FutureField".to_string(), "값".to_string())]
+    );
+}
