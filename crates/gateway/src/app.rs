@@ -82,6 +82,16 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind(settings.server.bind)
             .await
             .with_context(|| format!("could not bind server.bind {}", settings.server.bind))?;
+        Self::start_on(listener, settings, pool, clock).await
+    }
+
+    /// Serves on a listener bound by the caller, e.g. to know the port before `public_url` is set.
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        settings: Arc<Settings>,
+        pool: PgPool,
+        clock: SharedClock,
+    ) -> anyhow::Result<Gateway> {
         let addr = listener.local_addr()?;
         let store = Store::new(pool, settings.server.public_url.clone());
         let state = AppState::new(store, settings, clock).context("building the HTTP client for Smartro")?;

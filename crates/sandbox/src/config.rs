@@ -69,6 +69,9 @@ pub struct Faults {
     pub cancel_latency: Duration,
     /// Apply each cancel but never answer: the client sees a timeout while the payment is cancelled.
     pub cancel_no_answer: bool,
+    /// Held before the first delivery of every notification, as when Smartro's daemon (which runs once a
+    /// minute) is late: results then reach the merchant through the browser, or the API, first.
+    pub notify_delay: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +211,7 @@ impl SandboxConfig {
 /// drop_ratio = 0.0
 /// duplicate_ratio = 0.0
 /// cancel_latency_ms = 0
+/// notify_delay_ms = 0
 /// cancel_no_answer = false
 /// ```
 #[derive(Debug, Default, Deserialize)]
@@ -227,6 +231,7 @@ pub struct FileFaults {
     pub drop_ratio: Option<f64>,
     pub duplicate_ratio: Option<f64>,
     pub cancel_latency_ms: Option<u64>,
+    pub notify_delay_ms: Option<u64>,
     pub cancel_no_answer: Option<bool>,
 }
 
@@ -264,6 +269,9 @@ impl FileConfig {
             }
             if let Some(v) = f.duplicate_ratio {
                 config.faults.duplicate_ratio = v;
+            }
+            if let Some(v) = f.notify_delay_ms {
+                config.faults.notify_delay = Duration::from_millis(v);
             }
             if let Some(v) = f.cancel_latency_ms {
                 config.faults.cancel_latency = Duration::from_millis(v);

@@ -48,6 +48,9 @@ struct Cli {
     /// Apply cancels but never answer them (the client times out).
     #[arg(long)]
     cancel_no_answer: bool,
+    /// Milliseconds before the first delivery of each notification.
+    #[arg(long)]
+    notify_delay_ms: Option<u64>,
 }
 
 fn parse_auto(s: &str) -> Result<AutoDecision, String> {
@@ -88,6 +91,9 @@ fn build_config(cli: Cli) -> anyhow::Result<SandboxConfig> {
     }
     if cli.cancel_no_answer {
         config.faults.cancel_no_answer = true;
+    }
+    if let Some(ms) = cli.notify_delay_ms {
+        config.faults.notify_delay = Duration::from_millis(ms);
     }
     config.validate()?;
     Ok(config)

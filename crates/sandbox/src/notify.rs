@@ -48,6 +48,7 @@ struct Settings {
     max_attempts: u32,
     drop_ratio: f64,
     duplicate_ratio: f64,
+    first_delay: Duration,
 }
 
 impl Notifier {
@@ -70,6 +71,7 @@ impl Notifier {
             max_attempts,
             drop_ratio: faults.drop_ratio.clamp(0.0, 1.0),
             duplicate_ratio: faults.duplicate_ratio.clamp(0.0, 1.0),
+            first_delay: faults.notify_delay,
         });
         tokio::spawn(daemon(rx, http, settings, deliveries.clone(), shutdown));
         Ok(Notifier { tx, deliveries })
@@ -167,6 +169,9 @@ async fn deliver(
     settings: Arc<Settings>,
     deliveries: Arc<Mutex<Vec<DeliverySnapshot>>>,
 ) {
+    if !settings.first_delay.is_zero() {
+        tokio::time::sleep(settings.first_delay).await;
+    }
     for attempt in 1..=settings.max_attempts {
         let (drop, duplicate) = {
             let mut rng = rand::thread_rng();

@@ -210,9 +210,14 @@ async fn cancel_order(
                 state.clock.now(),
             )
             .await?;
+        // Smartro's notification of this very cancel may have settled it while the call hung: then it succeeded.
+        let settled = record
+            .cancellations
+            .iter()
+            .any(|c| c.id == plan.id && c.status == "succeeded");
         match failure {
-            Some(err) => Err(err),
-            None => Ok((
+            Some(err) if !settled => Err(err),
+            _ => Ok((
                 StatusCode::OK,
                 json!(OrderView::new(&record, &state.settings.server.public_url)),
             )),
