@@ -32,11 +32,15 @@ async fn a_payment_through_the_sandbox_is_paid_once_from_both_channels() {
     assert_eq!(stack.count("SELECT count(*) FROM outbox_events").await, 1);
     // returnPay and inform carry the same result: whichever came second was recognised as a duplicate
     assert_eq!(
-        stack.count("SELECT count(*) FROM notifications WHERE outcome = 'applied'").await,
+        stack
+            .count("SELECT count(*) FROM notifications WHERE outcome = 'applied'")
+            .await,
         1
     );
     assert_eq!(
-        stack.count("SELECT count(*) FROM notifications WHERE outcome = 'duplicate'").await,
+        stack
+            .count("SELECT count(*) FROM notifications WHERE outcome = 'duplicate'")
+            .await,
         1
     );
     let tx = &stack.sandbox.transactions()[0];
@@ -48,10 +52,16 @@ async fn a_payment_through_the_sandbox_is_paid_once_from_both_channels() {
 #[tokio::test]
 async fn a_full_cancel() {
     let stack = start().await;
-    let order = stack.pay(&stack.create_order("E2E-CX-1", 1004, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-CX-1", 1004, "CARD").await)
+        .await;
     let tid = order["tid"].as_str().unwrap().to_string();
     let (status, cancelled) = stack
-        .api(Method::POST, "/v1/orders/E2E-CX-1/cancel", Some(json!({ "reason": "고객 요청" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-CX-1/cancel",
+            Some(json!({ "reason": "고객 요청" })),
+        )
         .await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["status"], "cancelled");
@@ -61,9 +71,17 @@ async fn a_full_cancel() {
     assert_eq!(c["partial"], false);
     assert_eq!(c["result_code"], "2001");
     assert_eq!(c["reason"], "고객 요청");
-    let tx = stack.sandbox.transactions().into_iter().find(|t| t.tid == tid).unwrap();
+    let tx = stack
+        .sandbox
+        .transactions()
+        .into_iter()
+        .find(|t| t.tid == tid)
+        .unwrap();
     assert_eq!(tx.cancelled_amt, 1004);
-    assert_eq!(tx.cancels[0].msg, "고객 요청", "the Korean reason reached Smartro intact");
+    assert_eq!(
+        tx.cancels[0].msg, "고객 요청",
+        "the Korean reason reached Smartro intact"
+    );
 
     // Smartro's own notification of this cancel is matched, never added
     stack.wait_notified(2).await;
@@ -71,13 +89,19 @@ async fn a_full_cancel() {
     assert_eq!(order["cancelled_amount"], 1004);
     assert_eq!(order["cancellations"].as_array().unwrap().len(), 1);
     assert_eq!(
-        stack.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.cancelled'").await,
+        stack
+            .count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.cancelled'")
+            .await,
         1
     );
 
     // nothing is left
     let (status, problem) = stack
-        .api(Method::POST, "/v1/orders/E2E-CX-1/cancel", Some(json!({ "reason": "again" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-CX-1/cancel",
+            Some(json!({ "reason": "again" })),
+        )
         .await;
     assert_eq!(status, 409, "{problem}");
     assert_eq!(cancels_seen_by_smartro(&stack, &tid), 1);
@@ -86,7 +110,9 @@ async fn a_full_cancel() {
 #[tokio::test]
 async fn partial_cancels_then_the_rest() {
     let stack = start().await;
-    let order = stack.pay(&stack.create_order("E2E-CX-2", 10_000, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-CX-2", 10_000, "CARD").await)
+        .await;
     let tid = order["tid"].as_str().unwrap().to_string();
     let (status, after) = stack
         .api(
@@ -99,7 +125,10 @@ async fn partial_cancels_then_the_rest() {
     assert_eq!(after["status"], "partially_cancelled");
     assert_eq!(after["cancelled_amount"], 3000);
     assert_eq!(after["cancellations"][0]["partial"], true);
-    let ptid = after["cancellations"][0]["ptid"].as_str().unwrap().to_string();
+    let ptid = after["cancellations"][0]["ptid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(ptid, tid);
 
     // more than is left is refused without calling Smartro
@@ -117,7 +146,11 @@ async fn partial_cancels_then_the_rest() {
 
     // the rest, with no amount, is still a partial cancel (PartialCancelCode 1)
     let (status, after) = stack
-        .api(Method::POST, "/v1/orders/E2E-CX-2/cancel", Some(json!({ "reason": "rest" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-CX-2/cancel",
+            Some(json!({ "reason": "rest" })),
+        )
         .await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["status"], "cancelled");
@@ -134,7 +167,9 @@ async fn partial_cancels_then_the_rest() {
 #[tokio::test]
 async fn a_repeated_cancel_with_an_idempotency_key_reaches_smartro_once() {
     let stack = start().await;
-    let order = stack.pay(&stack.create_order("E2E-CX-3", 5000, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-CX-3", 5000, "CARD").await)
+        .await;
     let tid = order["tid"].as_str().unwrap().to_string();
     let send = || {
         stack
@@ -160,18 +195,31 @@ async fn a_repeated_cancel_with_an_idempotency_key_reaches_smartro_once() {
 #[tokio::test]
 async fn smartro_refusing_is_a_502_with_its_code() {
     let stack = start_with(Options {
-        gateway_env: vec![("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD".into(), "999999".into())],
+        gateway_env: vec![(
+            "GATEWAY__MERCHANTS__0__CANCEL_PASSWORD".into(),
+            "999999".into(),
+        )],
         ..Options::default()
     })
     .await;
-    let order = stack.pay(&stack.create_order("E2E-CX-4", 5000, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-CX-4", 5000, "CARD").await)
+        .await;
     let (status, problem) = stack
-        .api(Method::POST, "/v1/orders/E2E-CX-4/cancel", Some(json!({ "reason": "x" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-CX-4/cancel",
+            Some(json!({ "reason": "x" })),
+        )
         .await;
     assert_eq!(status, 502, "{problem}");
     assert_eq!(problem["code"], "smartro_refused");
     assert_eq!(problem["smartro_code"], "2024");
-    assert!(problem["smartro_message"].as_str().unwrap().chars().any(|c| ('가'..='힣').contains(&c)));
+    assert!(problem["smartro_message"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .any(|c| ('가'..='힣').contains(&c)));
     let after = stack.order("E2E-CX-4").await;
     assert_eq!(after["status"], "paid");
     assert_eq!(after["cancelled_amount"], 0);
@@ -196,7 +244,9 @@ async fn no_answer_is_a_504_kept_unknown_and_blocks_further_cancels_until_smartr
         gateway_env: vec![("GATEWAY__SMARTRO__TIMEOUT_SECS".into(), "1".into())],
     })
     .await;
-    let order = stack.pay(&stack.create_order("E2E-CX-5", 8000, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-CX-5", 8000, "CARD").await)
+        .await;
     let tid = order["tid"].as_str().unwrap().to_string();
     stack.wait_notified(1).await;
 
@@ -238,17 +288,27 @@ async fn orders_that_cannot_be_cancelled() {
     let stack = start().await;
     stack.create_order("E2E-CX-6", 1000, "CARD").await;
     let (status, problem) = stack
-        .api(Method::POST, "/v1/orders/E2E-CX-6/cancel", Some(json!({ "reason": "x" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-CX-6/cancel",
+            Some(json!({ "reason": "x" })),
+        )
         .await;
     assert_eq!(status, 409);
     assert_eq!(problem["code"], "order_not_cancellable");
 
     let (status, _) = stack
-        .api(Method::POST, "/v1/orders/NOPE/cancel", Some(json!({ "reason": "x" })))
+        .api(
+            Method::POST,
+            "/v1/orders/NOPE/cancel",
+            Some(json!({ "reason": "x" })),
+        )
         .await;
     assert_eq!(status, 404);
 
-    let order = stack.pay(&stack.create_order("E2E-CX-7", 1000, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-CX-7", 1000, "CARD").await)
+        .await;
     assert_eq!(order["status"], "paid");
     for (body, field) in [
         (json!({ "reason": "" }), "reason"),
@@ -259,18 +319,27 @@ async fn orders_that_cannot_be_cancelled() {
         (json!({ "amount": 10 }), "reason"),
     ] {
         let (status, problem) = stack
-            .api(Method::POST, "/v1/orders/E2E-CX-7/cancel", Some(body.clone()))
+            .api(
+                Method::POST,
+                "/v1/orders/E2E-CX-7/cancel",
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(status, 422, "{body} → {problem}");
         assert_eq!(problem["errors"][0]["field"], field, "{body}");
     }
-    assert_eq!(cancels_seen_by_smartro(&stack, order["tid"].as_str().unwrap()), 0);
+    assert_eq!(
+        cancels_seen_by_smartro(&stack, order["tid"].as_str().unwrap()),
+        0
+    );
 }
 
 #[tokio::test]
 async fn vbank_payments_are_refunded_by_the_merchant_not_cancelled() {
     let stack = start().await;
-    let order = stack.pay(&stack.create_order("E2E-VB-1", 20_000, "VBANK").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-VB-1", 20_000, "VBANK").await)
+        .await;
     assert_eq!(order["status"], "awaiting_deposit");
     assert!(order["vbank"]["account"].is_string(), "{order}");
     let tid = order["tid"].as_str().unwrap().to_string();
@@ -288,7 +357,11 @@ async fn vbank_payments_are_refunded_by_the_merchant_not_cancelled() {
     assert_eq!(order["paid_amount"], 20_000);
 
     let (status, problem) = stack
-        .api(Method::POST, "/v1/orders/E2E-VB-1/cancel", Some(json!({ "reason": "x" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-VB-1/cancel",
+            Some(json!({ "reason": "x" })),
+        )
         .await;
     assert_eq!(status, 409, "{problem}");
     assert_eq!(problem["code"], "vbank_not_cancellable");
@@ -298,28 +371,41 @@ async fn vbank_payments_are_refunded_by_the_merchant_not_cancelled() {
 #[tokio::test]
 async fn receipts() {
     let stack = start().await;
-    let order = stack.pay(&stack.create_order("E2E-RC-1", 3000, "CARD").await).await;
+    let order = stack
+        .pay(&stack.create_order("E2E-RC-1", 3000, "CARD").await)
+        .await;
     let tid = order["tid"].as_str().unwrap();
-    let (status, receipt) = stack.api(Method::GET, "/v1/orders/E2E-RC-1/receipt", None).await;
+    let (status, receipt) = stack
+        .api(Method::GET, "/v1/orders/E2E-RC-1/receipt", None)
+        .await;
     assert_eq!(status, 200, "{receipt}");
     assert_eq!(receipt["tid"], tid);
     assert_eq!(receipt["moid"], "E2E-RC-1");
     let url = receipt["receipt_url"].as_str().unwrap();
-    assert!(url.contains(&format!("TID={tid}")) && url.ends_with("type=0"), "{url}");
+    assert!(
+        url.contains(&format!("TID={tid}")) && url.ends_with("type=0"),
+        "{url}"
+    );
     let page = stack.http.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
 
     stack.create_order("E2E-RC-2", 3000, "CARD").await;
-    let (status, _) = stack.api(Method::GET, "/v1/orders/E2E-RC-2/receipt", None).await;
+    let (status, _) = stack
+        .api(Method::GET, "/v1/orders/E2E-RC-2/receipt", None)
+        .await;
     assert_eq!(status, 404, "no TID yet");
-    let (status, _) = stack.api(Method::GET, "/v1/orders/NOPE/receipt", None).await;
+    let (status, _) = stack
+        .api(Method::GET, "/v1/orders/NOPE/receipt", None)
+        .await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn receipt_lookups_when_smartro_is_gone() {
     let stack = start().await;
-    stack.pay(&stack.create_order("E2E-RC-3", 3000, "CARD").await).await;
+    stack
+        .pay(&stack.create_order("E2E-RC-3", 3000, "CARD").await)
+        .await;
     let Stack {
         gateway,
         sandbox,
@@ -336,7 +422,9 @@ async fn receipt_lookups_when_smartro_is_gone() {
         http,
     };
     // the original sandbox is gone: connection refused is "no answer"
-    let (status, problem) = stack.api(Method::GET, "/v1/orders/E2E-RC-3/receipt", None).await;
+    let (status, problem) = stack
+        .api(Method::GET, "/v1/orders/E2E-RC-3/receipt", None)
+        .await;
     assert_eq!(status, 504, "{problem}");
     assert_eq!(problem["code"], "smartro_no_answer");
     assert!(problem["receipt_url"].is_string());
@@ -356,9 +444,15 @@ async fn a_cancel_settled_by_smartros_notification_while_the_call_hangs_is_a_suc
         gateway_env: vec![("GATEWAY__SMARTRO__TIMEOUT_SECS".into(), "1".into())],
     })
     .await;
-    stack.pay(&stack.create_order("E2E-CX-8", 8000, "CARD").await).await;
+    stack
+        .pay(&stack.create_order("E2E-CX-8", 8000, "CARD").await)
+        .await;
     let (status, order) = stack
-        .api(Method::POST, "/v1/orders/E2E-CX-8/cancel", Some(json!({ "reason": "hang" })))
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-CX-8/cancel",
+            Some(json!({ "reason": "hang" })),
+        )
         .await;
     assert_eq!(status, 200, "{order}");
     assert_eq!(order["status"], "cancelled");

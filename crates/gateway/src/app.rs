@@ -78,7 +78,11 @@ pub struct Gateway {
 
 impl Gateway {
     /// Binds `settings.server.bind` (port 0 picks a free port) and serves on an already migrated pool.
-    pub async fn start(settings: Arc<Settings>, pool: PgPool, clock: SharedClock) -> anyhow::Result<Gateway> {
+    pub async fn start(
+        settings: Arc<Settings>,
+        pool: PgPool,
+        clock: SharedClock,
+    ) -> anyhow::Result<Gateway> {
         let listener = tokio::net::TcpListener::bind(settings.server.bind)
             .await
             .with_context(|| format!("could not bind server.bind {}", settings.server.bind))?;
@@ -94,15 +98,19 @@ impl Gateway {
     ) -> anyhow::Result<Gateway> {
         let addr = listener.local_addr()?;
         let store = Store::new(pool, settings.server.public_url.clone());
-        let state = AppState::new(store, settings, clock).context("building the HTTP client for Smartro")?;
+        let state = AppState::new(store, settings, clock)
+            .context("building the HTTP client for Smartro")?;
         let app = router(state.clone());
         let (shutdown, mut stop) = watch::channel(false);
         let server = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            })
+            .await
         });
         tracing::info!(%addr, "gateway listening");
         Ok(Gateway {

@@ -39,7 +39,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { key: key.into(), message: message.into() }
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -146,15 +149,23 @@ impl Settings {
     }
 
     /// Loads with `env` standing in for the process environment.
-    pub fn load_from(config_file: Option<&Path>, env: &[(String, String)]) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULT_TOML, FileFormat::Toml));
         if let Some((key, path)) = chosen_file(config_file, env) {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|err| ConfigError::new(key, format!("cannot read {}: {err}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                ConfigError::new(key, format!("cannot read {}: {err}", path.display()))
+            })?;
             // The file's own TOML errors carry line and column; name the file as the key.
             let parsed = config::File::from_str(&text, FileFormat::Toml).collect();
             if let Err(err) = parsed {
-                return Err(ConfigError::new(path.display().to_string(), error_message(&err)));
+                return Err(ConfigError::new(
+                    path.display().to_string(),
+                    error_message(&err),
+                ));
             }
             builder = builder.add_source(config::File::from_str(&text, FileFormat::Toml));
         }
@@ -164,7 +175,9 @@ impl Settings {
             .add_source(gateway_vars)
             .build()
             .map_err(|err| convert_error(&err))?;
-        let raw: RawSettings = config.try_deserialize().map_err(|err| convert_error(&err))?;
+        let raw: RawSettings = config
+            .try_deserialize()
+            .map_err(|err| convert_error(&err))?;
         raw.validate()
     }
 
@@ -189,8 +202,16 @@ impl Settings {
         writeln!(out, "[server]")?;
         writeln!(out, "bind = {}", toml_string(&server.bind.to_string()))?;
         writeln!(out, "public_url = {}", toml_string(&server.public_url))?;
-        writeln!(out, "cors_origins = {}", toml_array(server.cors_origins.iter().map(String::as_str)))?;
-        writeln!(out, "request_timeout_secs = {}", server.request_timeout_secs)?;
+        writeln!(
+            out,
+            "cors_origins = {}",
+            toml_array(server.cors_origins.iter().map(String::as_str))
+        )?;
+        writeln!(
+            out,
+            "request_timeout_secs = {}",
+            server.request_timeout_secs
+        )?;
 
         let database = &self.database;
         writeln!(out, "\n[database]")?;
@@ -198,23 +219,43 @@ impl Settings {
             Some(_) => writeln!(out, "url = {}", toml_string(REDACTED))?,
             None => writeln!(out, "# url not set: embedded PostgreSQL under data_dir")?,
         }
-        writeln!(out, "data_dir = {}", toml_string(&database.data_dir.to_string_lossy()))?;
+        writeln!(
+            out,
+            "data_dir = {}",
+            toml_string(&database.data_dir.to_string_lossy())
+        )?;
         writeln!(out, "max_connections = {}", database.max_connections)?;
 
         let smartro = &self.smartro;
         writeln!(out, "\n[smartro]")?;
-        writeln!(out, "environment = {}", toml_string(environment_name(smartro.environment)))?;
+        writeln!(
+            out,
+            "environment = {}",
+            toml_string(environment_name(smartro.environment))
+        )?;
         let endpoints = smartro.endpoints();
         let overrides = [
             ("pay_url", &smartro.pay_url, &endpoints.pay_url),
             ("cancel_url", &smartro.cancel_url, &endpoints.cancel_url),
-            ("receipt_api_url", &smartro.receipt_api_url, &endpoints.receipt_api_url),
-            ("receipt_page_url", &smartro.receipt_page_url, &endpoints.receipt_page_url),
+            (
+                "receipt_api_url",
+                &smartro.receipt_api_url,
+                &endpoints.receipt_api_url,
+            ),
+            (
+                "receipt_page_url",
+                &smartro.receipt_page_url,
+                &endpoints.receipt_page_url,
+            ),
         ];
         for (key, configured, effective) in overrides {
             match configured {
                 Some(url) => writeln!(out, "{key} = {}", toml_string(url))?,
-                None => writeln!(out, "# {key} = {}  (environment default)", toml_string(effective))?,
+                None => writeln!(
+                    out,
+                    "# {key} = {}  (environment default)",
+                    toml_string(effective)
+                )?,
             }
         }
         writeln!(out, "timeout_secs = {}", smartro.timeout_secs)?;
@@ -227,7 +268,11 @@ impl Settings {
         }
 
         writeln!(out, "\n[api]")?;
-        writeln!(out, "secret_keys = {}", toml_array(self.api.secret_keys.iter().map(|_| REDACTED)))?;
+        writeln!(
+            out,
+            "secret_keys = {}",
+            toml_array(self.api.secret_keys.iter().map(|_| REDACTED))
+        )?;
 
         let webhooks = &self.webhooks;
         writeln!(out, "\n[webhooks]")?;
@@ -249,7 +294,10 @@ impl Settings {
         writeln!(out, "poll_interval_ms = {}", workers.poll_interval_ms)?;
         match workers.notification_retention_days {
             Some(days) => writeln!(out, "notification_retention_days = {days}")?,
-            None => writeln!(out, "# notification_retention_days not set: raw notifications are kept")?,
+            None => writeln!(
+                out,
+                "# notification_retention_days not set: raw notifications are kept"
+            )?,
         }
         Ok(())
     }
@@ -263,11 +311,17 @@ fn environment_name(environment: Environment) -> &'static str {
 }
 
 /// The file layered over the defaults, with the name of what chose it (for error messages).
-fn chosen_file(config_file: Option<&Path>, env: &[(String, String)]) -> Option<(&'static str, PathBuf)> {
+fn chosen_file(
+    config_file: Option<&Path>,
+    env: &[(String, String)],
+) -> Option<(&'static str, PathBuf)> {
     if let Some(path) = config_file {
         return Some(("--config", path.to_path_buf()));
     }
-    let from_env = env.iter().rev().find(|(key, value)| key == "GATEWAY_CONFIG" && !value.is_empty());
+    let from_env = env
+        .iter()
+        .rev()
+        .find(|(key, value)| key == "GATEWAY_CONFIG" && !value.is_empty());
     if let Some((_, path)) = from_env {
         return Some(("GATEWAY_CONFIG", PathBuf::from(path)));
     }
@@ -284,7 +338,9 @@ struct EnvSource {
 impl std::fmt::Debug for EnvSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Values may be secrets.
-        f.debug_list().entries(self.entries.iter().map(|(key, _)| key)).finish()
+        f.debug_list()
+            .entries(self.entries.iter().map(|(key, _)| key))
+            .finish()
     }
 }
 
@@ -302,11 +358,17 @@ impl Source for EnvSource {
 fn env_sources(env: &[(String, String)]) -> Result<(EnvSource, EnvSource), ConfigError> {
     let origin = "the environment".to_string();
     let string = |value: &str| Value::new(Some(&origin), ValueKind::String(value.to_string()));
-    let mut database_url = EnvSource { entries: Vec::new() };
-    let mut gateway = EnvSource { entries: Vec::new() };
+    let mut database_url = EnvSource {
+        entries: Vec::new(),
+    };
+    let mut gateway = EnvSource {
+        entries: Vec::new(),
+    };
     for (name, value) in env {
         if name == "DATABASE_URL" {
-            database_url.entries.push(("database.url".to_string(), string(value)));
+            database_url
+                .entries
+                .push(("database.url".to_string(), string(value)));
             continue;
         }
         let Some(rest) = name
@@ -320,9 +382,14 @@ fn env_sources(env: &[(String, String)]) -> Result<(EnvSource, EnvSource), Confi
         for segment in rest.split(ENV_SEPARATOR) {
             let segment = segment.to_ascii_lowercase();
             let valid = !segment.is_empty()
-                && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid {
-                return Err(ConfigError::new(name.clone(), "not a configuration key (GATEWAY__<SECTION>__<KEY>)"));
+                return Err(ConfigError::new(
+                    name.clone(),
+                    "not a configuration key (GATEWAY__<SECTION>__<KEY>)",
+                ));
             }
             if segment.chars().all(|c| c.is_ascii_digit()) && !path.is_empty() {
                 let _ = write!(path, "[{segment}]");
@@ -338,7 +405,7 @@ fn env_sources(env: &[(String, String)]) -> Result<(EnvSource, EnvSource), Confi
                 .split(',')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
-                .map(|item| string(item))
+                .map(string)
                 .collect();
             Value::new(Some(&origin), ValueKind::Array(items))
         } else {
@@ -351,7 +418,11 @@ fn env_sources(env: &[(String, String)]) -> Result<(EnvSource, EnvSource), Confi
 
 fn error_message(err: &config::ConfigError) -> String {
     match err {
-        config::ConfigError::Type { unexpected, expected, .. } => format!("invalid type: {unexpected}, expected {expected}"),
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            ..
+        } => format!("invalid type: {unexpected}, expected {expected}"),
         config::ConfigError::At { error, .. } => error_message(error),
         config::ConfigError::NotFound(_) => "missing".to_string(),
         config::ConfigError::FileParse { cause, .. } => cause.to_string().trim().replace('\n', " "),
@@ -372,15 +443,33 @@ fn error_key(err: &config::ConfigError) -> Option<String> {
 fn convert_error(err: &config::ConfigError) -> ConfigError {
     let key = error_key(err).unwrap_or_default();
     let message = error_message(err);
-    if let Some(field) = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
-        let key = if key.is_empty() { field.to_string() } else { format!("{key}.{field}") };
+    if let Some(field) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let key = if key.is_empty() {
+            field.to_string()
+        } else {
+            format!("{key}.{field}")
+        };
         return ConfigError::new(key, "unknown key");
     }
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
-        let key = if key.is_empty() { field.to_string() } else { format!("{key}.{field}") };
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let key = if key.is_empty() {
+            field.to_string()
+        } else {
+            format!("{key}.{field}")
+        };
         return ConfigError::new(key, "missing");
     }
-    let key = if key.is_empty() { "config".to_string() } else { key };
+    let key = if key.is_empty() {
+        "config".to_string()
+    } else {
+        key
+    };
     ConfigError::new(key, message)
 }
 
@@ -469,9 +558,16 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|value| !value.trim().is_empty())
 }
 
-fn at_least<T: PartialOrd + std::fmt::Display>(key: &str, value: T, min: T) -> Result<T, ConfigError> {
+fn at_least<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    value: T,
+    min: T,
+) -> Result<T, ConfigError> {
     if value < min {
-        return Err(ConfigError::new(key, format!("must be at least {min} (got {value})")));
+        return Err(ConfigError::new(
+            key,
+            format!("must be at least {min} (got {value})"),
+        ));
     }
     Ok(value)
 }
@@ -482,7 +578,8 @@ struct UrlParts<'a> {
 }
 
 fn parse_http_url<'a>(key: &str, url: &'a str) -> Result<UrlParts<'a>, ConfigError> {
-    let invalid = |why: &str| ConfigError::new(key, format!("`{url}` is not a valid http(s) URL: {why}"));
+    let invalid =
+        |why: &str| ConfigError::new(key, format!("`{url}` is not a valid http(s) URL: {why}"));
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("it contains whitespace"));
     }
@@ -524,7 +621,10 @@ fn validate_public_url(url: &str) -> Result<String, ConfigError> {
     let key = "server.public_url";
     let parts = parse_http_url(key, url)?;
     if parts.path.contains(['?', '#']) {
-        return Err(ConfigError::new(key, format!("`{url}` must not have a query or fragment")));
+        return Err(ConfigError::new(
+            key,
+            format!("`{url}` must not have a query or fragment"),
+        ));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -532,7 +632,10 @@ fn validate_public_url(url: &str) -> Result<String, ConfigError> {
 fn validate_origin(key: &str, origin: &str) -> Result<String, ConfigError> {
     let parts = parse_http_url(key, origin)?;
     if !parts.path.is_empty() && parts.path != "/" {
-        return Err(ConfigError::new(key, format!("`{origin}` is not an origin: use scheme://host[:port] without a path")));
+        return Err(ConfigError::new(
+            key,
+            format!("`{origin}` is not an origin: use scheme://host[:port] without a path"),
+        ));
     }
     Ok(origin.trim_end_matches('/').to_string())
 }
@@ -541,7 +644,10 @@ fn validate_environment(name: &str) -> Result<Environment, ConfigError> {
     match name.trim().to_ascii_lowercase().as_str() {
         "test" => Ok(Environment::Test),
         "production" => Ok(Environment::Production),
-        _ => Err(ConfigError::new("smartro.environment", format!("`{name}` is not an environment: use \"test\" or \"production\""))),
+        _ => Err(ConfigError::new(
+            "smartro.environment",
+            format!("`{name}` is not an environment: use \"test\" or \"production\""),
+        )),
     }
 }
 
@@ -551,7 +657,10 @@ impl RawSettings {
         let database = self.database.validate()?;
         let smartro = self.smartro.validate()?;
         if self.merchants.is_empty() {
-            return Err(ConfigError::new("merchants", "at least one [[merchants]] entry is required"));
+            return Err(ConfigError::new(
+                "merchants",
+                "at least one [[merchants]] entry is required",
+            ));
         }
         let mut merchants: Vec<MerchantSettings> = Vec::with_capacity(self.merchants.len());
         for (index, raw) in self.merchants.into_iter().enumerate() {
@@ -566,26 +675,51 @@ impl RawSettings {
         }
         let api = self.api.validate(smartro.environment)?;
         let webhooks = self.webhooks.validate()?;
-        let orders = OrderSettings { ttl_minutes: at_least("orders.ttl_minutes", self.orders.ttl_minutes, 1)? };
+        let orders = OrderSettings {
+            ttl_minutes: at_least("orders.ttl_minutes", self.orders.ttl_minutes, 1)?,
+        };
         let workers = self.workers.validate()?;
-        Ok(Settings { server, database, smartro, merchants, api, webhooks, orders, workers })
+        Ok(Settings {
+            server,
+            database,
+            smartro,
+            merchants,
+            api,
+            webhooks,
+            orders,
+            workers,
+        })
     }
 }
 
 impl RawServer {
     fn validate(self) -> Result<ServerSettings, ConfigError> {
         let bind = self.bind.trim().parse::<SocketAddr>().map_err(|_| {
-            ConfigError::new("server.bind", format!("`{}` is not a socket address (e.g. 127.0.0.1:8080)", self.bind))
+            ConfigError::new(
+                "server.bind",
+                format!(
+                    "`{}` is not a socket address (e.g. 127.0.0.1:8080)",
+                    self.bind
+                ),
+            )
         })?;
         let public_url = validate_public_url(self.public_url.trim())?;
         let cors_origins = self
             .cors_origins
             .iter()
             .enumerate()
-            .map(|(index, origin)| validate_origin(&format!("server.cors_origins[{index}]"), origin.trim()))
+            .map(|(index, origin)| {
+                validate_origin(&format!("server.cors_origins[{index}]"), origin.trim())
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let request_timeout_secs = at_least("server.request_timeout_secs", self.request_timeout_secs, 1)?;
-        Ok(ServerSettings { bind, public_url, cors_origins, request_timeout_secs })
+        let request_timeout_secs =
+            at_least("server.request_timeout_secs", self.request_timeout_secs, 1)?;
+        Ok(ServerSettings {
+            bind,
+            public_url,
+            cors_origins,
+            request_timeout_secs,
+        })
     }
 }
 
@@ -609,7 +743,11 @@ impl RawDatabase {
             return Err(ConfigError::new("database.data_dir", "must not be empty"));
         }
         let max_connections = at_least("database.max_connections", self.max_connections, 1)?;
-        Ok(DatabaseSettings { url, data_dir: PathBuf::from(self.data_dir), max_connections })
+        Ok(DatabaseSettings {
+            url,
+            data_dir: PathBuf::from(self.data_dir),
+            max_connections,
+        })
     }
 }
 
@@ -617,7 +755,9 @@ impl RawSmartro {
     fn validate(self) -> Result<SmartroSettings, ConfigError> {
         let environment = validate_environment(&self.environment)?;
         let endpoint = |key: &str, value: Option<String>| {
-            non_empty(value).map(|url| validate_http_url(key, url.trim())).transpose()
+            non_empty(value)
+                .map(|url| validate_http_url(key, url.trim()))
+                .transpose()
         };
         Ok(SmartroSettings {
             environment,
@@ -633,15 +773,28 @@ impl RawSmartro {
 impl RawMerchant {
     fn validate(self, index: usize) -> Result<MerchantSettings, ConfigError> {
         let key = |field: &str| format!("merchants[{index}].{field}");
-        let mid = self.mid.map(|mid| mid.trim().to_string()).unwrap_or_default();
+        let mid = self
+            .mid
+            .map(|mid| mid.trim().to_string())
+            .unwrap_or_default();
         if mid.len() != 10 || !mid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(ConfigError::new(key("mid"), format!("`{mid}` is not a MID (10 ASCII letters or digits)")));
+            return Err(ConfigError::new(
+                key("mid"),
+                format!("`{mid}` is not a MID (10 ASCII letters or digits)"),
+            ));
         }
-        let merchant_key = non_empty(self.merchant_key)
-            .ok_or_else(|| ConfigError::new(key("merchant_key"), "missing (the merchant key Smartro issued for this MID)"))?;
-        let cancel_password = self
-            .cancel_password
-            .ok_or_else(|| ConfigError::new(key("cancel_password"), "missing (the cancel password set for this MID)"))?;
+        let merchant_key = non_empty(self.merchant_key).ok_or_else(|| {
+            ConfigError::new(
+                key("merchant_key"),
+                "missing (the merchant key Smartro issued for this MID)",
+            )
+        })?;
+        let cancel_password = self.cancel_password.ok_or_else(|| {
+            ConfigError::new(
+                key("cancel_password"),
+                "missing (the cancel password set for this MID)",
+            )
+        })?;
         if cancel_password.len() > MAX_CANCEL_PASSWORD_BYTES {
             return Err(ConfigError::new(
                 key("cancel_password"),
@@ -659,12 +812,18 @@ impl RawMerchant {
 impl RawApi {
     fn validate(self, environment: Environment) -> Result<ApiSettings, ConfigError> {
         if self.secret_keys.is_empty() {
-            return Err(ConfigError::new("api.secret_keys", "at least one secret key is required"));
+            return Err(ConfigError::new(
+                "api.secret_keys",
+                "at least one secret key is required",
+            ));
         }
         for (index, secret) in self.secret_keys.iter().enumerate() {
             let key = format!("api.secret_keys[{index}]");
             if secret.chars().count() < MIN_API_KEY_LEN {
-                return Err(ConfigError::new(key, format!("a secret key must have at least {MIN_API_KEY_LEN} characters")));
+                return Err(ConfigError::new(
+                    key,
+                    format!("a secret key must have at least {MIN_API_KEY_LEN} characters"),
+                ));
             }
             if environment == Environment::Production && secret == EXAMPLE_API_KEY {
                 return Err(ConfigError::new(
@@ -673,23 +832,45 @@ impl RawApi {
                 ));
             }
         }
-        Ok(ApiSettings { secret_keys: self.secret_keys.into_iter().map(SecretString::from).collect() })
+        Ok(ApiSettings {
+            secret_keys: self
+                .secret_keys
+                .into_iter()
+                .map(SecretString::from)
+                .collect(),
+        })
     }
 }
 
 impl RawWebhooks {
     fn validate(self) -> Result<WebhookSettings, ConfigError> {
-        let url = non_empty(self.url).map(|url| validate_http_url("webhooks.url", url.trim())).transpose()?;
+        let url = non_empty(self.url)
+            .map(|url| validate_http_url("webhooks.url", url.trim()))
+            .transpose()?;
         let secret = non_empty(self.secret);
         match (&url, &secret) {
-            (Some(_), None) => return Err(ConfigError::new("webhooks.secret", "required when webhooks.url is set")),
-            (None, Some(_)) => return Err(ConfigError::new("webhooks.url", "required when webhooks.secret is set")),
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "webhooks.secret",
+                    "required when webhooks.url is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "webhooks.url",
+                    "required when webhooks.secret is set",
+                ))
+            }
             _ => {}
         }
         Ok(WebhookSettings {
             url,
             secret: secret.map(SecretString::from),
-            retry_window_hours: at_least("webhooks.retry_window_hours", self.retry_window_hours, 1)?,
+            retry_window_hours: at_least(
+                "webhooks.retry_window_hours",
+                self.retry_window_hours,
+                1,
+            )?,
             timeout_secs: at_least("webhooks.timeout_secs", self.timeout_secs, 1)?,
         })
     }
@@ -739,10 +920,14 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
-    const KEY_001: &str = "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
+    const KEY_001: &str =
+        "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     /// Loads with `toml` (if any) as the `--config` file.
@@ -765,7 +950,10 @@ mod tests {
     #[test]
     fn defaults_run_a_fresh_machine_against_the_test_system() {
         let settings = load(None, &[]).unwrap();
-        assert_eq!(settings.server.bind, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            settings.server.bind,
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(settings.server.public_url, "http://127.0.0.1:8080");
         assert!(settings.server.cors_origins.is_empty());
         assert_eq!(settings.server.request_timeout_secs, 30);
@@ -773,16 +961,33 @@ mod tests {
         assert_eq!(settings.database.data_dir, PathBuf::from("./data"));
         assert_eq!(settings.database.max_connections, 10);
         assert_eq!(settings.smartro.environment, Environment::Test);
-        assert_eq!(settings.smartro.endpoints(), Endpoints::for_environment(Environment::Test));
+        assert_eq!(
+            settings.smartro.endpoints(),
+            Endpoints::for_environment(Environment::Test)
+        );
         assert_eq!(settings.smartro.timeout_secs, 15);
         let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
         assert_eq!(mids, ["SMTPAY001m", "SMTPAY002m"]);
         assert_eq!(settings.default_merchant().mid, "SMTPAY001m");
-        assert_eq!(settings.default_merchant().merchant_key.expose_secret(), KEY_001);
-        assert_eq!(settings.default_merchant().cancel_password.expose_secret(), "123456");
-        assert_eq!(settings.merchant("SMTPAY002m").map(|m| m.mid.as_str()), Some("SMTPAY002m"));
+        assert_eq!(
+            settings.default_merchant().merchant_key.expose_secret(),
+            KEY_001
+        );
+        assert_eq!(
+            settings.default_merchant().cancel_password.expose_secret(),
+            "123456"
+        );
+        assert_eq!(
+            settings.merchant("SMTPAY002m").map(|m| m.mid.as_str()),
+            Some("SMTPAY002m")
+        );
         assert!(settings.merchant("SMTPAY003m").is_none());
-        let keys: Vec<&str> = settings.api.secret_keys.iter().map(|k| k.expose_secret()).collect();
+        let keys: Vec<&str> = settings
+            .api
+            .secret_keys
+            .iter()
+            .map(|k| k.expose_secret())
+            .collect();
         assert_eq!(keys, ["sk_test_change_me"]);
         assert!(settings.webhooks.url.is_none() && settings.webhooks.secret.is_none());
         assert_eq!(settings.webhooks.retry_window_hours, 72);
@@ -816,12 +1021,18 @@ mod tests {
         assert_eq!(settings.server.bind.port(), 9000);
         assert_eq!(settings.server.public_url, "https://pay.example.com");
         assert_eq!(settings.server.cors_origins, ["https://shop.example.com"]);
-        assert_eq!(settings.server.request_timeout_secs, 30, "keys the file leaves out keep their default");
+        assert_eq!(
+            settings.server.request_timeout_secs, 30,
+            "keys the file leaves out keep their default"
+        );
         assert_eq!(settings.merchants.len(), 1);
         assert_eq!(settings.default_merchant().mid, "SHOPMID01m");
         let endpoints = settings.smartro.endpoints();
         let production = Endpoints::for_environment(Environment::Production);
-        assert_eq!(endpoints.cancel_url, "http://127.0.0.1:9090/cancel/payCancelNVProcess.jsp");
+        assert_eq!(
+            endpoints.cancel_url,
+            "http://127.0.0.1:9090/cancel/payCancelNVProcess.jsp"
+        );
         assert_eq!(endpoints.pay_url, production.pay_url);
         assert_eq!(endpoints.receipt_api_url, production.receipt_api_url);
     }
@@ -834,8 +1045,17 @@ mod tests {
         let from_flag = dir.path().join("flag.toml");
         std::fs::write(&from_flag, "[orders]\nttl_minutes = 7\n").unwrap();
         let vars = env(&[("GATEWAY_CONFIG", from_env.to_str().unwrap())]);
-        assert_eq!(Settings::load_from(None, &vars).unwrap().orders.ttl_minutes, 5);
-        assert_eq!(Settings::load_from(Some(&from_flag), &vars).unwrap().orders.ttl_minutes, 7);
+        assert_eq!(
+            Settings::load_from(None, &vars).unwrap().orders.ttl_minutes,
+            5
+        );
+        assert_eq!(
+            Settings::load_from(Some(&from_flag), &vars)
+                .unwrap()
+                .orders
+                .ttl_minutes,
+            7
+        );
     }
 
     #[test]
@@ -846,9 +1066,18 @@ mod tests {
             &[
                 ("GATEWAY__SERVER__BIND", "127.0.0.1:7000"),
                 ("gateway__database__max_connections", "25"),
-                ("GATEWAY__API__SECRET_KEYS", "sk_live_aaaaaaaaaaaaaaaa, sk_live_bbbbbbbbbbbbbbbb"),
-                ("GATEWAY__SERVER__CORS_ORIGINS", "https://a.example,https://b.example"),
-                ("GATEWAY__MERCHANTS__0__MERCHANT_KEY", "from-the-environment"),
+                (
+                    "GATEWAY__API__SECRET_KEYS",
+                    "sk_live_aaaaaaaaaaaaaaaa, sk_live_bbbbbbbbbbbbbbbb",
+                ),
+                (
+                    "GATEWAY__SERVER__CORS_ORIGINS",
+                    "https://a.example,https://b.example",
+                ),
+                (
+                    "GATEWAY__MERCHANTS__0__MERCHANT_KEY",
+                    "from-the-environment",
+                ),
                 ("GATEWAY__WEBHOOKS__URL", "https://shop.example.com/hooks"),
                 ("GATEWAY__WEBHOOKS__SECRET", "whsec_test"),
                 ("GATEWAY__WORKERS__NOTIFICATION_RETENTION_DAYS", "30"),
@@ -858,15 +1087,39 @@ mod tests {
         .unwrap();
         assert_eq!(settings.server.bind.port(), 7000);
         assert_eq!(settings.database.max_connections, 25);
-        let keys: Vec<&str> = settings.api.secret_keys.iter().map(|k| k.expose_secret()).collect();
-        assert_eq!(keys, ["sk_live_aaaaaaaaaaaaaaaa", "sk_live_bbbbbbbbbbbbbbbb"]);
-        assert_eq!(settings.server.cors_origins, ["https://a.example", "https://b.example"]);
-        assert_eq!(settings.merchants.len(), 2, "an indexed variable edits one entry and keeps the others");
+        let keys: Vec<&str> = settings
+            .api
+            .secret_keys
+            .iter()
+            .map(|k| k.expose_secret())
+            .collect();
+        assert_eq!(
+            keys,
+            ["sk_live_aaaaaaaaaaaaaaaa", "sk_live_bbbbbbbbbbbbbbbb"]
+        );
+        assert_eq!(
+            settings.server.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(
+            settings.merchants.len(),
+            2,
+            "an indexed variable edits one entry and keeps the others"
+        );
         assert_eq!(settings.merchants[0].mid, "SMTPAY001m");
-        assert_eq!(settings.merchants[0].merchant_key.expose_secret(), "from-the-environment");
+        assert_eq!(
+            settings.merchants[0].merchant_key.expose_secret(),
+            "from-the-environment"
+        );
         assert_eq!(settings.merchants[1].mid, "SMTPAY002m");
-        assert_eq!(settings.webhooks.url.as_deref(), Some("https://shop.example.com/hooks"));
-        assert_eq!(settings.webhooks.secret.as_ref().map(|s| s.expose_secret()), Some("whsec_test"));
+        assert_eq!(
+            settings.webhooks.url.as_deref(),
+            Some("https://shop.example.com/hooks")
+        );
+        assert_eq!(
+            settings.webhooks.secret.as_ref().map(|s| s.expose_secret()),
+            Some("whsec_test")
+        );
         assert_eq!(settings.workers.notification_retention_days, Some(30));
     }
 
@@ -886,75 +1139,221 @@ mod tests {
         .unwrap();
         let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
         assert_eq!(mids, ["SHOPMID01m", "SHOPMID02m"]);
-        assert_eq!(settings.merchants[1].cancel_password.expose_secret(), "pw-two");
+        assert_eq!(
+            settings.merchants[1].cancel_password.expose_secret(),
+            "pw-two"
+        );
     }
 
     #[test]
     fn database_url_is_honoured_below_gateway_database_url() {
         let file = "[database]\nurl = \"postgres://file@db/gateway\"\n";
         let url = |settings: Settings| settings.database.url.map(|u| u.expose_secret().to_string());
-        assert_eq!(url(load(Some(file), &[]).unwrap()).as_deref(), Some("postgres://file@db/gateway"));
+        assert_eq!(
+            url(load(Some(file), &[]).unwrap()).as_deref(),
+            Some("postgres://file@db/gateway")
+        );
         let plain = [("DATABASE_URL", "postgres://plain@db/gateway")];
-        assert_eq!(url(load(Some(file), &plain).unwrap()).as_deref(), Some("postgres://plain@db/gateway"));
-        let both = [("GATEWAY__DATABASE__URL", "postgres://prefixed@db/gateway"), plain[0]];
-        assert_eq!(url(load(Some(file), &both).unwrap()).as_deref(), Some("postgres://prefixed@db/gateway"));
+        assert_eq!(
+            url(load(Some(file), &plain).unwrap()).as_deref(),
+            Some("postgres://plain@db/gateway")
+        );
+        let both = [
+            ("GATEWAY__DATABASE__URL", "postgres://prefixed@db/gateway"),
+            plain[0],
+        ];
+        assert_eq!(
+            url(load(Some(file), &both).unwrap()).as_deref(),
+            Some("postgres://prefixed@db/gateway")
+        );
         let cleared = [("GATEWAY__DATABASE__URL", "")];
-        assert_eq!(url(load(Some(file), &cleared).unwrap()), None, "an empty value means the embedded database");
+        assert_eq!(
+            url(load(Some(file), &cleared).unwrap()),
+            None,
+            "an empty value means the embedded database"
+        );
     }
 
     #[test]
     fn errors_are_one_line_naming_the_key() {
         let err = load_err(None, &[("GATEWAY__SERVER__BIND", "abc")]);
-        assert_eq!(err.to_string(), "invalid config: server.bind: `abc` is not a socket address (e.g. 127.0.0.1:8080)");
+        assert_eq!(
+            err.to_string(),
+            "invalid config: server.bind: `abc` is not a socket address (e.g. 127.0.0.1:8080)"
+        );
     }
+
+    /// Environment overrides, the key the error must name, and a part of its message.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
 
     #[test]
     fn each_invalid_value_is_reported_with_its_key() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
-            (&[("GATEWAY__SERVER__PUBLIC_URL", "ftp://example.com")], "server.public_url", "http:// or https://"),
-            (&[("GATEWAY__SERVER__PUBLIC_URL", "https://")], "server.public_url", "no host"),
-            (&[("GATEWAY__SERVER__PUBLIC_URL", "https://pay.example.com/?a=b")], "server.public_url", "query"),
-            (&[("GATEWAY__SERVER__CORS_ORIGINS", "https://a.example/path")], "server.cors_origins[0]", "not an origin"),
-            (&[("GATEWAY__SERVER__REQUEST_TIMEOUT_SECS", "0")], "server.request_timeout_secs", "at least 1"),
-            (&[("GATEWAY__DATABASE__URL", "mysql://u:hunter2@h/db")], "database.url", "PostgreSQL URL"),
-            (&[("GATEWAY__DATABASE__MAX_CONNECTIONS", "0")], "database.max_connections", "at least 1"),
-            (&[("GATEWAY__DATABASE__MAX_CONNECTIONS", "many")], "database.max_connections", "invalid type"),
-            (&[("GATEWAY__SMARTRO__ENVIRONMENT", "staging")], "smartro.environment", "\"test\" or \"production\""),
-            (&[("GATEWAY__SMARTRO__PAY_URL", "tpay.smilepay.co.kr")], "smartro.pay_url", "http:// or https://"),
-            (&[("GATEWAY__SMARTRO__TIMEOUT_SECS", "0")], "smartro.timeout_secs", "at least 1"),
-            (&[("GATEWAY__MERCHANTS__0__MID", "SMTPAY01")], "merchants[0].mid", "10 ASCII"),
-            (&[("GATEWAY__MERCHANTS__0__MID", "SMTPAY-01m")], "merchants[0].mid", "10 ASCII"),
-            (&[("GATEWAY__MERCHANTS__1__MID", "SMTPAY001m")], "merchants[1].mid", "duplicate MID `SMTPAY001m`"),
-            (&[("GATEWAY__MERCHANTS__0__MERCHANT_KEY", " ")], "merchants[0].merchant_key", "missing"),
+        let cases: &[Case] = &[
             (
-                &[("GATEWAY__MERCHANTS__1__CANCEL_PASSWORD", "123456789012345678901")],
+                &[("GATEWAY__SERVER__PUBLIC_URL", "ftp://example.com")],
+                "server.public_url",
+                "http:// or https://",
+            ),
+            (
+                &[("GATEWAY__SERVER__PUBLIC_URL", "https://")],
+                "server.public_url",
+                "no host",
+            ),
+            (
+                &[(
+                    "GATEWAY__SERVER__PUBLIC_URL",
+                    "https://pay.example.com/?a=b",
+                )],
+                "server.public_url",
+                "query",
+            ),
+            (
+                &[("GATEWAY__SERVER__CORS_ORIGINS", "https://a.example/path")],
+                "server.cors_origins[0]",
+                "not an origin",
+            ),
+            (
+                &[("GATEWAY__SERVER__REQUEST_TIMEOUT_SECS", "0")],
+                "server.request_timeout_secs",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__DATABASE__URL", "mysql://u:hunter2@h/db")],
+                "database.url",
+                "PostgreSQL URL",
+            ),
+            (
+                &[("GATEWAY__DATABASE__MAX_CONNECTIONS", "0")],
+                "database.max_connections",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__DATABASE__MAX_CONNECTIONS", "many")],
+                "database.max_connections",
+                "invalid type",
+            ),
+            (
+                &[("GATEWAY__SMARTRO__ENVIRONMENT", "staging")],
+                "smartro.environment",
+                "\"test\" or \"production\"",
+            ),
+            (
+                &[("GATEWAY__SMARTRO__PAY_URL", "tpay.smilepay.co.kr")],
+                "smartro.pay_url",
+                "http:// or https://",
+            ),
+            (
+                &[("GATEWAY__SMARTRO__TIMEOUT_SECS", "0")],
+                "smartro.timeout_secs",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__MERCHANTS__0__MID", "SMTPAY01")],
+                "merchants[0].mid",
+                "10 ASCII",
+            ),
+            (
+                &[("GATEWAY__MERCHANTS__0__MID", "SMTPAY-01m")],
+                "merchants[0].mid",
+                "10 ASCII",
+            ),
+            (
+                &[("GATEWAY__MERCHANTS__1__MID", "SMTPAY001m")],
+                "merchants[1].mid",
+                "duplicate MID `SMTPAY001m`",
+            ),
+            (
+                &[("GATEWAY__MERCHANTS__0__MERCHANT_KEY", " ")],
+                "merchants[0].merchant_key",
+                "missing",
+            ),
+            (
+                &[(
+                    "GATEWAY__MERCHANTS__1__CANCEL_PASSWORD",
+                    "123456789012345678901",
+                )],
                 "merchants[1].cancel_password",
                 "longer than 20 bytes",
             ),
-            (&[("GATEWAY__MERCHANTS__2__MID", "SMTPAY003m")], "merchants[2].merchant_key", "missing"),
-            (&[("GATEWAY__API__SECRET_KEYS", "")], "api.secret_keys", "at least one"),
-            (&[("GATEWAY__API__SECRET_KEYS", "sk_live_0123456789,short")], "api.secret_keys[1]", "16 characters"),
+            (
+                &[("GATEWAY__MERCHANTS__2__MID", "SMTPAY003m")],
+                "merchants[2].merchant_key",
+                "missing",
+            ),
+            (
+                &[("GATEWAY__API__SECRET_KEYS", "")],
+                "api.secret_keys",
+                "at least one",
+            ),
+            (
+                &[("GATEWAY__API__SECRET_KEYS", "sk_live_0123456789,short")],
+                "api.secret_keys[1]",
+                "16 characters",
+            ),
             (
                 &[("GATEWAY__SMARTRO__ENVIRONMENT", "production")],
                 "api.secret_keys[0]",
                 "example key",
             ),
-            (&[("GATEWAY__WEBHOOKS__URL", "https://shop.example.com/hooks")], "webhooks.secret", "required"),
-            (&[("GATEWAY__WEBHOOKS__SECRET", "whsec_x")], "webhooks.url", "required"),
             (
-                &[("GATEWAY__WEBHOOKS__URL", "shop.example.com"), ("GATEWAY__WEBHOOKS__SECRET", "whsec_x")],
+                &[("GATEWAY__WEBHOOKS__URL", "https://shop.example.com/hooks")],
+                "webhooks.secret",
+                "required",
+            ),
+            (
+                &[("GATEWAY__WEBHOOKS__SECRET", "whsec_x")],
+                "webhooks.url",
+                "required",
+            ),
+            (
+                &[
+                    ("GATEWAY__WEBHOOKS__URL", "shop.example.com"),
+                    ("GATEWAY__WEBHOOKS__SECRET", "whsec_x"),
+                ],
                 "webhooks.url",
                 "http:// or https://",
             ),
-            (&[("GATEWAY__WEBHOOKS__RETRY_WINDOW_HOURS", "0")], "webhooks.retry_window_hours", "at least 1"),
-            (&[("GATEWAY__WEBHOOKS__TIMEOUT_SECS", "0")], "webhooks.timeout_secs", "at least 1"),
-            (&[("GATEWAY__ORDERS__TTL_MINUTES", "0")], "orders.ttl_minutes", "at least 1"),
-            (&[("GATEWAY__ORDERS__TTL_MINUTES", "-5")], "orders.ttl_minutes", "at least 1"),
-            (&[("GATEWAY__WORKERS__POLL_INTERVAL_MS", "0")], "workers.poll_interval_ms", "at least 1"),
-            (&[("GATEWAY__WORKERS__NOTIFICATION_RETENTION_DAYS", "0")], "workers.notification_retention_days", "at least 1"),
-            (&[("GATEWAY__SERVER__BNID", "x")], "server.bnid", "unknown key"),
+            (
+                &[("GATEWAY__WEBHOOKS__RETRY_WINDOW_HOURS", "0")],
+                "webhooks.retry_window_hours",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__WEBHOOKS__TIMEOUT_SECS", "0")],
+                "webhooks.timeout_secs",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__ORDERS__TTL_MINUTES", "0")],
+                "orders.ttl_minutes",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__ORDERS__TTL_MINUTES", "-5")],
+                "orders.ttl_minutes",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__WORKERS__POLL_INTERVAL_MS", "0")],
+                "workers.poll_interval_ms",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__WORKERS__NOTIFICATION_RETENTION_DAYS", "0")],
+                "workers.notification_retention_days",
+                "at least 1",
+            ),
+            (
+                &[("GATEWAY__SERVER__BNID", "x")],
+                "server.bnid",
+                "unknown key",
+            ),
             (&[("GATEWAY__SERVR__BIND", "x")], "servr", "unknown key"),
-            (&[("GATEWAY__SERVER.BIND", "x")], "GATEWAY__SERVER.BIND", "not a configuration key"),
+            (
+                &[("GATEWAY__SERVER.BIND", "x")],
+                "GATEWAY__SERVER.BIND",
+                "not a configuration key",
+            ),
         ];
         for (vars, key, message) in cases {
             let err = load_err(None, vars);
@@ -966,20 +1365,38 @@ mod tests {
 
     #[test]
     fn a_database_url_is_never_repeated_in_an_error() {
-        let err = load_err(None, &[("GATEWAY__DATABASE__URL", "mysql://u:hunter2@h/db")]);
+        let err = load_err(
+            None,
+            &[("GATEWAY__DATABASE__URL", "mysql://u:hunter2@h/db")],
+        );
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
     fn file_problems_name_the_key_or_the_file() {
         let err = load_err(Some("[server]\nbnid = \"127.0.0.1:1\"\n"), &[]);
-        assert_eq!((err.key.as_str(), err.message.as_str()), ("server.bnid", "unknown key"));
-        let err = load_err(Some("[[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"k\"\npassword = \"x\"\n"), &[]);
-        assert_eq!((err.key.as_str(), err.message.as_str()), ("merchants[0].password", "unknown key"));
-        let err = load_err(Some("[[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"k\"\n"), &[]);
+        assert_eq!(
+            (err.key.as_str(), err.message.as_str()),
+            ("server.bnid", "unknown key")
+        );
+        let err = load_err(
+            Some("[[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"k\"\npassword = \"x\"\n"),
+            &[],
+        );
+        assert_eq!(
+            (err.key.as_str(), err.message.as_str()),
+            ("merchants[0].password", "unknown key")
+        );
+        let err = load_err(
+            Some("[[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"k\"\n"),
+            &[],
+        );
         assert_eq!(err.key, "merchants[0].cancel_password");
         let err = load_err(Some("[payments]\nx = 1\n"), &[]);
-        assert_eq!((err.key.as_str(), err.message.as_str()), ("payments", "unknown key"));
+        assert_eq!(
+            (err.key.as_str(), err.message.as_str()),
+            ("payments", "unknown key")
+        );
         let err = load_err(Some("[orders]\nttl_minutes = \"soon\"\n"), &[]);
         assert_eq!(err.key, "orders.ttl_minutes", "{err}");
         let err = load_err(Some("[server\nbind = 1\n"), &[]);
@@ -989,7 +1406,11 @@ mod tests {
         let err = Settings::load_from(Some(missing), &[]).unwrap_err();
         assert_eq!(err.key, "--config");
         assert!(err.message.contains("/nonexistent/gateway.toml"), "{err}");
-        let err = Settings::load_from(None, &env(&[("GATEWAY_CONFIG", "/nonexistent/gateway.toml")])).unwrap_err();
+        let err = Settings::load_from(
+            None,
+            &env(&[("GATEWAY_CONFIG", "/nonexistent/gateway.toml")]),
+        )
+        .unwrap_err();
         assert_eq!(err.key, "GATEWAY_CONFIG");
     }
 
@@ -1042,13 +1463,28 @@ mod tests {
         assert_eq!(parsed.get_string("database.url").unwrap(), REDACTED);
         assert_eq!(parsed.get_string("smartro.environment").unwrap(), "test");
         assert_eq!(parsed.get_string("merchants[1].mid").unwrap(), "SMTPAY002m");
-        assert_eq!(parsed.get_string("merchants[0].merchant_key").unwrap(), REDACTED);
-        assert_eq!(parsed.get_string("merchants[0].cancel_password").unwrap(), REDACTED);
-        assert_eq!(parsed.get::<Vec<String>>("api.secret_keys").unwrap(), [REDACTED]);
-        assert_eq!(parsed.get_string("webhooks.url").unwrap(), "https://shop.example.com/hooks");
+        assert_eq!(
+            parsed.get_string("merchants[0].merchant_key").unwrap(),
+            REDACTED
+        );
+        assert_eq!(
+            parsed.get_string("merchants[0].cancel_password").unwrap(),
+            REDACTED
+        );
+        assert_eq!(
+            parsed.get::<Vec<String>>("api.secret_keys").unwrap(),
+            [REDACTED]
+        );
+        assert_eq!(
+            parsed.get_string("webhooks.url").unwrap(),
+            "https://shop.example.com/hooks"
+        );
         assert_eq!(parsed.get_string("webhooks.secret").unwrap(), REDACTED);
         assert_eq!(parsed.get_int("orders.ttl_minutes").unwrap(), 60);
-        assert!(toml.contains("https://tpay.smilepay.co.kr/interfaceURL.jsp"), "effective endpoints are shown:\n{toml}");
+        assert!(
+            toml.contains("https://tpay.smilepay.co.kr/interfaceURL.jsp"),
+            "effective endpoints are shown:\n{toml}"
+        );
     }
 
     #[test]
@@ -1062,7 +1498,10 @@ mod tests {
         let settings = load(
             Some(example),
             &[
-                ("GATEWAY__DATABASE__URL", "postgres://gateway:pw@db.internal:5432/gateway"),
+                (
+                    "GATEWAY__DATABASE__URL",
+                    "postgres://gateway:pw@db.internal:5432/gateway",
+                ),
                 ("GATEWAY__MERCHANTS__0__MERCHANT_KEY", "live-key"),
                 ("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD", "live-pw"),
                 ("GATEWAY__API__SECRET_KEYS", "sk_live_0123456789abcdef0123"),

@@ -54,15 +54,31 @@ pub enum EmbeddedPgError {
          another database.data_dir or make its parent directories searchable (chmod o+x)",
         path.display()
     )]
-    Unreachable { path: PathBuf, user: String, source: io::Error },
+    Unreachable {
+        path: PathBuf,
+        user: String,
+        source: io::Error,
+    },
     #[error("{action} {}: {source}", path.display())]
-    Io { action: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("{} is not a PostgreSQL cluster (no PG_VERSION): move it away or choose another database.data_dir", .0.display())]
     NotACluster(PathBuf),
     #[error("initdb failed ({status}) for {}:\n{output}", path.display())]
-    InitDb { path: PathBuf, status: String, output: String },
+    InitDb {
+        path: PathBuf,
+        status: String,
+        output: String,
+    },
     #[error("PostgreSQL did not start ({reason}); log {}:\n{tail}", log.display())]
-    Startup { reason: String, log: PathBuf, tail: String },
+    Startup {
+        reason: String,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("embedded PostgreSQL: {action}: {source}")]
     Database { action: String, source: sqlx::Error },
     #[error("invalid database name `{0}`: use 1 to 63 lowercase ASCII letters, digits or `_`, starting with a letter")]
@@ -73,7 +89,11 @@ pub enum EmbeddedPgError {
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> EmbeddedPgError {
     let path = path.to_path_buf();
-    move |source| EmbeddedPgError::Io { action, path, source }
+    move |source| EmbeddedPgError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// How to start an embedded cluster.
@@ -146,7 +166,10 @@ impl PgBinaries {
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
         text.split_whitespace()
             .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
-            .map(|word| word.trim_end_matches(|c: char| !c.is_ascii_digit()).to_string())
+            .map(|word| {
+                word.trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .to_string()
+            })
             .ok_or_else(|| EmbeddedPgError::Io {
                 action: "reading the version printed by",
                 path: postgres.clone(),
@@ -190,7 +213,7 @@ fn locate_in(
                 .collect()
         })
         .unwrap_or_default();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(major, _)| std::cmp::Reverse(*major));
     candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
     candidates.push(PathBuf::from("/usr/local/pgsql/bin"));
     candidates
@@ -229,7 +252,13 @@ fn lookup_user(name: &str) -> Option<RunAs> {
         unsafe {
             let mut pwd: libc::passwd = std::mem::zeroed();
             let mut result: *mut libc::passwd = std::ptr::null_mut();
-            let rc = libc::getpwnam_r(c_name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+            let rc = libc::getpwnam_r(
+                c_name.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            );
             if rc == libc::ERANGE && buf_len < 1 << 20 {
                 buf_len *= 4;
                 continue;
@@ -244,7 +273,12 @@ fn lookup_user(name: &str) -> Option<RunAs> {
                     CStr::from_ptr(pwd.pw_dir).to_string_lossy().as_ref(),
                 ))
             };
-            return Some(RunAs { name: name.to_string(), uid: pwd.pw_uid, gid: pwd.pw_gid, home });
+            return Some(RunAs {
+                name: name.to_string(),
+                uid: pwd.pw_uid,
+                gid: pwd.pw_gid,
+                home,
+            });
         }
     }
 }
@@ -252,7 +286,9 @@ fn lookup_user(name: &str) -> Option<RunAs> {
 fn command(program: &Path, run_as: Option<&RunAs>) -> Command {
     let mut cmd = Command::new(program);
     // English messages: startup errors are recognised by their text.
-    cmd.env("LC_ALL", "C").env("LC_MESSAGES", "C").env_remove("PGDATA");
+    cmd.env("LC_ALL", "C")
+        .env("LC_MESSAGES", "C")
+        .env_remove("PGDATA");
     if let Some(user) = run_as {
         cmd.uid(user.uid)
             .gid(user.gid)
@@ -265,7 +301,8 @@ fn command(program: &Path, run_as: Option<&RunAs>) -> Command {
 
 fn chown_to(path: &Path, run_as: Option<&RunAs>) -> Result<(), EmbeddedPgError> {
     if let Some(user) = run_as {
-        std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(io_err("changing the owner of", path))?;
+        std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
+            .map_err(io_err("changing the owner of", path))?;
     }
     Ok(())
 }
@@ -287,12 +324,20 @@ fn remove_if_exists(path: &Path) -> Result<(), EmbeddedPgError> {
 }
 
 fn unique_suffix() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{}-{nanos}", std::process::id())
 }
 
 /// Runs initdb into the empty or missing directory `pg_dir`.
-fn initdb(bins: &PgBinaries, pg_dir: &Path, fsync: bool, run_as: Option<&RunAs>) -> Result<(), EmbeddedPgError> {
+fn initdb(
+    bins: &PgBinaries,
+    pg_dir: &Path,
+    fsync: bool,
+    run_as: Option<&RunAs>,
+) -> Result<(), EmbeddedPgError> {
     if !pg_dir.exists() {
         private_dir(pg_dir, run_as)?;
     }
@@ -311,7 +356,11 @@ fn initdb(bins: &PgBinaries, pg_dir: &Path, fsync: bool, run_as: Option<&RunAs>)
     }
     let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stdout));
-    Err(EmbeddedPgError::InitDb { path: pg_dir.to_path_buf(), status: output.status.to_string(), output: tail_lines(&text, 20) })
+    Err(EmbeddedPgError::InitDb {
+        path: pg_dir.to_path_buf(),
+        status: output.status.to_string(),
+        output: tail_lines(&text, 20),
+    })
 }
 
 /// Copies a cluster directory, keeping permission bits and giving everything to the server's OS user.
@@ -336,10 +385,17 @@ fn copy_cluster(from: &Path, to: &Path, run_as: Option<&RunAs>) -> Result<(), Em
 }
 
 /// The cached pristine cluster for these binaries, created (atomically: initdb elsewhere, then rename) if missing.
-fn template_cluster(bins: &PgBinaries, cache: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, EmbeddedPgError> {
+fn template_cluster(
+    bins: &PgBinaries,
+    cache: &Path,
+    run_as: Option<&RunAs>,
+) -> Result<PathBuf, EmbeddedPgError> {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    let template = cache.join(format!("smartro-gateway-pg-template-v1-{}-uid{euid}", bins.version()?));
+    let template = cache.join(format!(
+        "smartro-gateway-pg-template-v1-{}-uid{euid}",
+        bins.version()?
+    ));
     if template.join("PG_VERSION").is_file() {
         return Ok(template);
     }
@@ -357,7 +413,12 @@ fn template_cluster(bins: &PgBinaries, cache: &Path, run_as: Option<&RunAs>) -> 
 }
 
 /// Makes sure `<data_dir>/pg` holds a cluster; a crash half-way leaves only a staging directory behind.
-fn ensure_cluster(bins: &PgBinaries, opts: &EmbeddedOptions, data_dir: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, EmbeddedPgError> {
+fn ensure_cluster(
+    bins: &PgBinaries,
+    opts: &EmbeddedOptions,
+    data_dir: &Path,
+    run_as: Option<&RunAs>,
+) -> Result<PathBuf, EmbeddedPgError> {
     let pg_dir = data_dir.join(CLUSTER_DIR);
     if pg_dir.exists() {
         if !pg_dir.join("PG_VERSION").is_file() {
@@ -387,7 +448,10 @@ fn free_port() -> Result<u16, EmbeddedPgError> {
         path: PathBuf::from("127.0.0.1"),
         source,
     })?;
-    let port = listener.local_addr().map_err(io_err("finding a free port on", Path::new("127.0.0.1")))?.port();
+    let port = listener
+        .local_addr()
+        .map_err(io_err("finding a free port on", Path::new("127.0.0.1")))?
+        .port();
     Ok(port)
 }
 
@@ -419,7 +483,9 @@ enum StartFailure {
 fn classify_failure(tail: &str, reason: String) -> StartFailure {
     if tail.contains("could not bind") || tail.contains("could not create any TCP/IP sockets") {
         StartFailure::PortTaken
-    } else if tail.contains("pre-existing shared memory block") || tail.contains("lock file \"postmaster.pid\" already exists") {
+    } else if tail.contains("pre-existing shared memory block")
+        || tail.contains("lock file \"postmaster.pid\" already exists")
+    {
         StartFailure::PreviousServer
     } else {
         StartFailure::Fatal(reason)
@@ -459,14 +525,21 @@ impl Supervisor {
                 supervise(&mut child, &orders_rx, &exited_in_thread);
             })?;
         match started_rx.recv() {
-            Ok(Ok(pid)) => Ok(Supervisor { orders: orders_tx, thread: Some(thread), exited, pid }),
+            Ok(Ok(pid)) => Ok(Supervisor {
+                orders: orders_tx,
+                thread: Some(thread),
+                exited,
+                pid,
+            }),
             Ok(Err(err)) => {
                 let _ = thread.join();
                 Err(err)
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(io::Error::other("the supervisor thread ended before starting postgres"))
+                Err(io::Error::other(
+                    "the supervisor thread ended before starting postgres",
+                ))
             }
         }
     }
@@ -489,7 +562,11 @@ impl Drop for Supervisor {
     }
 }
 
-fn supervise(child: &mut Child, orders: &mpsc::Receiver<Order>, exited: &Mutex<Option<ExitStatus>>) {
+fn supervise(
+    child: &mut Child,
+    orders: &mpsc::Receiver<Order>,
+    exited: &Mutex<Option<ExitStatus>>,
+) {
     loop {
         match orders.recv_timeout(Duration::from_millis(50)) {
             Ok(Order::Stop(reply)) => {
@@ -570,7 +647,9 @@ fn shutdown(child: &mut Child) -> Result<(), String> {
 fn valid_database_name(name: &str) -> bool {
     name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A running PostgreSQL server owned by this process.
@@ -608,7 +687,9 @@ impl EmbeddedPostgres {
         let prepare_opts = opts.clone();
         let prepared = tokio::task::spawn_blocking(move || prepare(&prepare_opts))
             .await
-            .map_err(|err| EmbeddedPgError::Stop(format!("preparing the cluster panicked: {err}")))??;
+            .map_err(|err| {
+                EmbeddedPgError::Stop(format!("preparing the cluster panicked: {err}"))
+            })??;
         let server = launch(&opts, prepared).await?;
         if let Some(name) = &opts.database {
             server.create_database_if_missing(name).await?;
@@ -668,14 +749,17 @@ impl EmbeddedPostgres {
         let mut conn = PgConnection::connect_with(&self.connect_options("postgres"))
             .await
             .map_err(db_err("connecting to create"))?;
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(name)
-            .fetch_optional(&mut conn)
-            .await
-            .map_err(db_err("looking up"))?;
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(name)
+                .fetch_optional(&mut conn)
+                .await
+                .map_err(db_err("looking up"))?;
         if exists.is_none() {
             // The name is validated above; identifiers cannot be bound as parameters.
-            let created = conn.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await;
+            let created = conn
+                .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                .await;
             match created {
                 Ok(_) => {}
                 // Lost a race with another creator: the database exists, which is all we wanted.
@@ -737,7 +821,11 @@ fn prepare(opts: &EmbeddedOptions) -> Result<Prepared, EmbeddedPgError> {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .map_err(|source| EmbeddedPgError::Unreachable { path: data_dir.clone(), user: user.name.clone(), source })?;
+            .map_err(|source| EmbeddedPgError::Unreachable {
+                path: data_dir.clone(),
+                user: user.name.clone(),
+                source,
+            })?;
     }
     let cluster_dir = ensure_cluster(&bins, opts, &data_dir, run_as.as_ref())?;
     let socket_dir = data_dir.join(SOCKET_DIR);
@@ -751,15 +839,33 @@ fn prepare(opts: &EmbeddedOptions) -> Result<Prepared, EmbeddedPgError> {
         None
     };
     let log_path = data_dir.join(LOG_FILE);
-    Ok(Prepared { bins, run_as, data_dir, cluster_dir, socket_dir, log_path })
+    Ok(Prepared {
+        bins,
+        run_as,
+        data_dir,
+        cluster_dir,
+        socket_dir,
+        log_path,
+    })
 }
 
-fn server_command(prepared: &Prepared, opts: &EmbeddedOptions, port: u16, log: &File) -> Result<Command, EmbeddedPgError> {
+fn server_command(
+    prepared: &Prepared,
+    opts: &EmbeddedOptions,
+    port: u16,
+    log: &File,
+) -> Result<Command, EmbeddedPgError> {
     let log_err = io_err("opening", &prepared.log_path);
     let stdout = log.try_clone().map_err(log_err)?;
-    let stderr = log.try_clone().map_err(io_err("opening", &prepared.log_path))?;
+    let stderr = log
+        .try_clone()
+        .map_err(io_err("opening", &prepared.log_path))?;
     let mut cmd = command(&prepared.bins.postgres(), prepared.run_as.as_ref());
-    let socket_dirs = prepared.socket_dir.as_ref().map(|dir| dir.display().to_string()).unwrap_or_default();
+    let socket_dirs = prepared
+        .socket_dir
+        .as_ref()
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_default();
     cmd.arg("-D")
         .arg(&prepared.cluster_dir)
         .arg("-p")
@@ -777,7 +883,11 @@ fn server_command(prepared: &Prepared, opts: &EmbeddedOptions, port: u16, log: &
         // Its own process group: a Ctrl-C in the terminal is the gateway's to handle, which then stops the server.
         .process_group(0);
     if !opts.fsync {
-        for setting in ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] {
+        for setting in [
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+        ] {
             cmd.arg("-c").arg(setting);
         }
     }
@@ -787,7 +897,14 @@ fn server_command(prepared: &Prepared, opts: &EmbeddedOptions, port: u16, log: &
     // without allocating.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT as libc::c_ulong, 0, 0, 0) == -1 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGINT as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) == -1
+            {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died before prctl took effect; then nobody would ever stop this server.
@@ -800,7 +917,10 @@ fn server_command(prepared: &Prepared, opts: &EmbeddedOptions, port: u16, log: &
     Ok(cmd)
 }
 
-async fn launch(opts: &EmbeddedOptions, prepared: Prepared) -> Result<EmbeddedPostgres, EmbeddedPgError> {
+async fn launch(
+    opts: &EmbeddedOptions,
+    prepared: Prepared,
+) -> Result<EmbeddedPostgres, EmbeddedPgError> {
     let log_path = prepared.log_path.clone();
     let deadline = Instant::now() + opts.startup_timeout;
     let mut attempt = 0;
@@ -815,7 +935,8 @@ async fn launch(opts: &EmbeddedOptions, prepared: Prepared) -> Result<EmbeddedPo
         let port = free_port()?;
         let cmd = server_command(&prepared, opts, port, &log)?;
         drop(log);
-        let supervisor = Supervisor::spawn(cmd).map_err(io_err("starting", &prepared.bins.postgres()))?;
+        let supervisor =
+            Supervisor::spawn(cmd).map_err(io_err("starting", &prepared.bins.postgres()))?;
         let mut server = EmbeddedPostgres {
             port,
             data_dir: prepared.data_dir.clone(),
@@ -843,7 +964,11 @@ async fn launch(opts: &EmbeddedOptions, prepared: Prepared) -> Result<EmbeddedPo
                 continue;
             }
             StartFailure::PortTaken => {
-                return Err(EmbeddedPgError::Startup { reason: "no free port found".to_string(), log: log_path, tail })
+                return Err(EmbeddedPgError::Startup {
+                    reason: "no free port found".to_string(),
+                    log: log_path,
+                    tail,
+                })
             }
             StartFailure::PreviousServer => {
                 return Err(EmbeddedPgError::Startup {
@@ -852,7 +977,13 @@ async fn launch(opts: &EmbeddedOptions, prepared: Prepared) -> Result<EmbeddedPo
                     tail,
                 })
             }
-            StartFailure::Fatal(reason) => return Err(EmbeddedPgError::Startup { reason, log: log_path, tail }),
+            StartFailure::Fatal(reason) => {
+                return Err(EmbeddedPgError::Startup {
+                    reason,
+                    log: log_path,
+                    tail,
+                })
+            }
         }
     }
 }
@@ -864,7 +995,9 @@ async fn wait_until_ready(server: &EmbeddedPostgres, deadline: Instant) -> Resul
         if let Some(status) = server.supervisor.as_ref().and_then(Supervisor::exit_status) {
             return Err(format!("postgres exited with {status}"));
         }
-        if let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(2), PgConnection::connect_with(&options)).await {
+        if let Ok(Ok(conn)) =
+            tokio::time::timeout(Duration::from_secs(2), PgConnection::connect_with(&options)).await
+        {
             let _ = conn.close().await;
             return Ok(());
         }
@@ -894,12 +1027,19 @@ mod tests {
     fn missing_installation_is_one_clear_line() {
         let root = tempfile::tempdir().unwrap();
         let only_initdb = fake_bin_dir(root.path(), "half", &["initdb"]);
-        let result = locate_in(None, Some(only_initdb.into_os_string()), &root.path().join("none"));
+        let result = locate_in(
+            None,
+            Some(only_initdb.into_os_string()),
+            &root.path().join("none"),
+        );
         let err = result.unwrap_err();
         assert!(matches!(err, EmbeddedPgError::NotInstalled));
         let text = err.to_string();
         assert_eq!(text.lines().count(), 1);
-        assert!(text.starts_with("PostgreSQL server binaries (initdb, postgres) not found"), "{text}");
+        assert!(
+            text.starts_with("PostgreSQL server binaries (initdb, postgres) not found"),
+            "{text}"
+        );
         assert!(text.contains("DATABASE_URL"), "{text}");
     }
 
@@ -908,10 +1048,19 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let explicit = fake_bin_dir(root.path(), "explicit", &["initdb", "postgres"]);
         let on_path = fake_bin_dir(root.path(), "path", &["initdb", "postgres"]);
-        let found = locate_in(Some(explicit.clone().into_os_string()), Some(on_path.clone().into_os_string()), root.path());
+        let found = locate_in(
+            Some(explicit.clone().into_os_string()),
+            Some(on_path.clone().into_os_string()),
+            root.path(),
+        );
         assert_eq!(found.unwrap().dir, explicit);
         let empty = fake_bin_dir(root.path(), "empty", &[]);
-        let err = locate_in(Some(empty.clone().into_os_string()), Some(on_path.into_os_string()), root.path()).unwrap_err();
+        let err = locate_in(
+            Some(empty.clone().into_os_string()),
+            Some(on_path.into_os_string()),
+            root.path(),
+        )
+        .unwrap_err();
         assert!(matches!(err, EmbeddedPgError::BadBinDir(dir) if dir == empty));
     }
 
@@ -929,11 +1078,19 @@ mod tests {
     #[test]
     fn startup_failures_are_classified_from_the_log() {
         let taken = "LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in use";
-        assert!(matches!(classify_failure(taken, String::new()), StartFailure::PortTaken));
+        assert!(matches!(
+            classify_failure(taken, String::new()),
+            StartFailure::PortTaken
+        ));
         let previous = "FATAL:  lock file \"postmaster.pid\" already exists";
-        assert!(matches!(classify_failure(previous, String::new()), StartFailure::PreviousServer));
+        assert!(matches!(
+            classify_failure(previous, String::new()),
+            StartFailure::PreviousServer
+        ));
         let fatal = "FATAL:  database files are incompatible with server";
-        assert!(matches!(classify_failure(fatal, "exit 1".into()), StartFailure::Fatal(reason) if reason == "exit 1"));
+        assert!(
+            matches!(classify_failure(fatal, "exit 1".into()), StartFailure::Fatal(reason) if reason == "exit 1")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
 pub mod http;

@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 use gateway::app::{self, Gateway};
 use gateway::clock::SystemClock;
 use gateway::config::Settings;
+use gateway::demo::DemoOptions;
+use sandbox::AutoDecision;
 
 /// A self-hosted payment gateway for Smartro (WEBLink).
 #[derive(Parser)]
@@ -26,6 +28,28 @@ enum Command {
     Migrate,
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig,
+    /// A first look: gateway + sandbox + embedded PostgreSQL + a demo shop page, in one process.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Port of the gateway (on 127.0.0.1).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Port of the sandbox standing in for Smartro.
+    #[arg(long, default_value_t = 9090)]
+    sandbox_port: u16,
+    /// Port of the demo shop [default: --port + 1].
+    #[arg(long)]
+    shop_port: Option<u16>,
+    /// Let the sandbox approve or decline every payment at once instead of showing its payment window.
+    #[arg(long, value_name = "approve|decline", value_parser = parse_auto)]
+    auto: Option<AutoDecision>,
+}
+
+fn parse_auto(s: &str) -> Result<AutoDecision, String> {
+    s.parse()
 }
 
 fn main() -> ExitCode {
@@ -42,7 +66,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     gateway::telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -54,6 +81,16 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::CheckConfig => Ok(()),
+            Command::Demo(args) => {
+                let options = DemoOptions {
+                    gateway_port: args.port,
+                    sandbox_port: args.sandbox_port,
+                    shop_port: args.shop_port.unwrap_or_else(|| args.port.saturating_add(1)),
+                    auto: args.auto,
+                    ..DemoOptions::default()
+                };
+                gateway::demo::run(settings, options).await
+            }
         }
     });
     match result {
@@ -78,7 +115,8 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db = app::open_database(&settings).await?;
     app::migrate(db.pool()).await?;
-    let gateway = Gateway::start(Arc::new(settings), db.pool().clone(), Arc::new(SystemClock)).await?;
+    let gateway =
+        Gateway::start(Arc::new(settings), db.pool().clone(), Arc::new(SystemClock)).await?;
     app::shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     gateway.shutdown().await?;

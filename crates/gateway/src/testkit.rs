@@ -50,7 +50,10 @@ pub async fn fresh_database() -> TestDatabase {
         Ok(conn) => conn,
         Err(err) => panic!("cannot connect to the test cluster: {err}"),
     };
-    if let Err(err) = admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await {
+    if let Err(err) = admin
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+    {
         panic!("cannot create test database {name}: {err}");
     }
     let _ = admin.close().await;
@@ -66,7 +69,11 @@ pub async fn fresh_database() -> TestDatabase {
     if let Err(err) = MIGRATOR.run(&pool).await {
         panic!("cannot migrate test database {name}: {err}");
     }
-    TestDatabase { url: cluster.url(&name), pool, name }
+    TestDatabase {
+        url: cluster.url(&name),
+        pool,
+        name,
+    }
 }
 
 fn clusters_root() -> PathBuf {
@@ -106,7 +113,11 @@ fn sweep_abandoned_clusters(root: &Path) {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
-        let Some(owner) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
+        let Some(owner) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
             continue;
         };
         if process_alive(owner) {
@@ -114,7 +125,11 @@ fn sweep_abandoned_clusters(root: &Path) {
         }
         let postmaster = std::fs::read_to_string(entry.path().join("pg/postmaster.pid"))
             .ok()
-            .and_then(|text| text.lines().next().and_then(|line| line.trim().parse::<i32>().ok()));
+            .and_then(|text| {
+                text.lines()
+                    .next()
+                    .and_then(|line| line.trim().parse::<i32>().ok())
+            });
         if postmaster.is_some_and(process_alive) {
             continue;
         }
@@ -131,7 +146,10 @@ fn process_alive(pid: i32) -> bool {
     if rc == 0 {
         // A zombie still answers kill(0) but holds nothing.
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next());
         return state != Some("Z");
     }
     std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
@@ -149,7 +167,13 @@ fn remove_at_exit(postmaster: u32, data_dir: PathBuf) {
     let Ok(postmaster) = i32::try_from(postmaster) else {
         return;
     };
-    if EXIT_CLEANUP.set(ExitCleanup { postmaster, data_dir }).is_ok() {
+    if EXIT_CLEANUP
+        .set(ExitCleanup {
+            postmaster,
+            data_dir,
+        })
+        .is_ok()
+    {
         // SAFETY: registering a plain extern "C" function with no arguments.
         unsafe {
             libc::atexit(cleanup_at_exit);

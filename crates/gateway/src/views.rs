@@ -110,13 +110,14 @@ pub fn checkout_url(public_url: &str, order_id: &str, token: &str) -> String {
 impl OrderView {
     pub fn new(record: &OrderRecord, public_url: &str) -> OrderView {
         let o = &record.order;
-        let vbank = (o.pay_method == "VBANK" && (o.vbank_account.is_some() || o.vbank_exp_date.is_some()))
-            .then(|| VbankView {
-                bank_code: o.vbank_bank_code.clone(),
-                bank_name: o.vbank_bank_name.clone(),
-                account: o.vbank_account.clone(),
-                expires: o.vbank_exp_date.clone(),
-            });
+        let vbank = (o.pay_method == "VBANK"
+            && (o.vbank_account.is_some() || o.vbank_exp_date.is_some()))
+        .then(|| VbankView {
+            bank_code: o.vbank_bank_code.clone(),
+            bank_name: o.vbank_bank_name.clone(),
+            account: o.vbank_account.clone(),
+            expires: o.vbank_exp_date.clone(),
+        });
         let card = (o.card_issuer_code.is_some()
             || o.card_acquirer_code.is_some()
             || o.card_masked_number.is_some())

@@ -22,7 +22,10 @@ async fn create_order_returns_the_order_with_a_checkout_link() {
     assert_eq!(order["payments"], json!([]));
     assert_eq!(order["cancellations"], json!([]));
     let link = order["checkout_url"].as_str().unwrap();
-    assert!(link.starts_with("http://127.0.0.1:8080/pay/ORDER-1?t="), "{link}");
+    assert!(
+        link.starts_with("http://127.0.0.1:8080/pay/ORDER-1?t="),
+        "{link}"
+    );
     assert!(link.len() > "http://127.0.0.1:8080/pay/ORDER-1?t=".len() + 20);
 
     let fetched = app.order("ORDER-1").await;
@@ -45,7 +48,9 @@ async fn an_order_id_is_generated_when_absent() {
 async fn a_second_order_with_the_same_id_conflicts() {
     let app = spawn_app().await;
     app.create_order(card_order("DUP-1", 1000)).await;
-    let response = app.post_json("/v1/orders", &card_order("DUP-1", 1000)).await;
+    let response = app
+        .post_json("/v1/orders", &card_order("DUP-1", 1000))
+        .await;
     assert_eq!(response.status(), 409);
     assert_eq!(
         response.headers()["content-type"],
@@ -86,23 +91,48 @@ async fn invalid_orders_are_refused_naming_the_field() {
     expect_invalid(&app, with(&["amount"], json!(-5)), "amount").await;
     expect_invalid(&app, with(&["amount"], json!(10.5)), "amount").await;
     expect_invalid(&app, with(&["amount"], json!("1000")), "amount").await;
-    expect_invalid(&app, with(&["amount"], json!(1_000_000_000_000i64)), "amount").await;
+    expect_invalid(
+        &app,
+        with(&["amount"], json!(1_000_000_000_000i64)),
+        "amount",
+    )
+    .await;
     // 14 Hangul syllables are 42 UTF-8 bytes: over GoodsName's 40.
-    expect_invalid(&app, with(&["goods_name"], json!("가".repeat(14))), "goods_name").await;
+    expect_invalid(
+        &app,
+        with(&["goods_name"], json!("가".repeat(14))),
+        "goods_name",
+    )
+    .await;
     expect_invalid(&app, with(&["goods_name"], json!("")), "goods_name").await;
     expect_invalid(&app, with(&["pay_method"], json!("BITCOIN")), "pay_method").await;
     expect_invalid(&app, with(&["order_id"], json!("ORDER_1")), "order_id").await;
     expect_invalid(&app, with(&["order_id"], json!("주문.1")), "order_id").await;
     expect_invalid(&app, with(&["order_id"], json!("A".repeat(41))), "order_id").await;
-    expect_invalid(&app, with(&["buyer", "email"], json!("not-an-email")), "buyer.email").await;
+    expect_invalid(
+        &app,
+        with(&["buyer", "email"], json!("not-an-email")),
+        "buyer.email",
+    )
+    .await;
     expect_invalid(&app, with(&["buyer", "tel"], json!("call me")), "buyer.tel").await;
     expect_invalid(&app, with(&["buyer", "name"], json!("")), "buyer.name").await;
     expect_invalid(&app, with(&["mid"], json!("NOSUCHMID1")), "mid").await;
-    expect_invalid(&app, with(&["return_url"], json!("javascript:alert(1)")), "return_url").await;
+    expect_invalid(
+        &app,
+        with(&["return_url"], json!("javascript:alert(1)")),
+        "return_url",
+    )
+    .await;
     expect_invalid(&app, with(&["goods_count"], json!(0)), "goods_count").await;
     expect_invalid(&app, with(&["metadata"], json!([1, 2])), "metadata").await;
     expect_invalid(&app, with(&["tax"], json!(5000)), "tax").await;
-    expect_invalid(&app, with(&["vbank_exp_date"], json!("20301231")), "vbank_exp_date").await;
+    expect_invalid(
+        &app,
+        with(&["vbank_exp_date"], json!("20301231")),
+        "vbank_exp_date",
+    )
+    .await;
     let mut unknown = base.clone();
     unknown["colour"] = json!("red");
     expect_invalid(&app, unknown, "colour").await;
@@ -139,7 +169,10 @@ async fn unreadable_requests_get_4xx_problems() {
         .await
         .unwrap();
     assert_eq!(not_json.status(), 400);
-    assert_eq!(not_json.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        not_json.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let form = app
         .http
@@ -167,9 +200,18 @@ async fn unreadable_requests_get_4xx_problems() {
         .unwrap();
     assert_eq!(too_big.status(), 413);
 
-    let no_auth = app.http.post(&url).json(&card_order("A1", 1000)).send().await.unwrap();
+    let no_auth = app
+        .http
+        .post(&url)
+        .json(&card_order("A1", 1000))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_auth.status(), 401);
-    assert_eq!(no_auth.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        no_auth.headers()["content-type"],
+        "application/problem+json"
+    );
     let wrong = app
         .http
         .get(app.url("/v1/orders"))
@@ -212,7 +254,10 @@ async fn idempotency_key_replays_the_first_answer() {
     assert_eq!(second.status(), 201);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     let second: Value = second.json().await.unwrap();
-    assert_eq!(first, second, "same key and body: same response, same generated order_id");
+    assert_eq!(
+        first, second,
+        "same key and body: same response, same generated order_id"
+    );
     assert_eq!(app.count("SELECT count(*) FROM orders").await, 1);
 
     let mut other = body.clone();
@@ -225,10 +270,24 @@ async fn idempotency_key_replays_the_first_answer() {
     // a refused request is replayed as refused, too
     let bad = json!({ "amount": 0, "goods_name": "x", "pay_method": "CARD",
         "buyer": { "name": "a", "tel": "1", "email": "a@b.c" } });
-    let r1 = app.http.post(app.url("/v1/orders")).bearer_auth(API_KEY)
-        .header("idempotency-key", "key-bad").json(&bad).send().await.unwrap();
-    let r2 = app.http.post(app.url("/v1/orders")).bearer_auth(API_KEY)
-        .header("idempotency-key", "key-bad").json(&bad).send().await.unwrap();
+    let r1 = app
+        .http
+        .post(app.url("/v1/orders"))
+        .bearer_auth(API_KEY)
+        .header("idempotency-key", "key-bad")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    let r2 = app
+        .http
+        .post(app.url("/v1/orders"))
+        .bearer_auth(API_KEY)
+        .header("idempotency-key", "key-bad")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r1.status(), 422);
     assert_eq!(r2.status(), 422);
     assert_eq!(r2.headers()["content-type"], "application/problem+json");
@@ -259,7 +318,10 @@ async fn concurrent_requests_with_one_idempotency_key_create_one_order() {
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     assert!(statuses.contains(&201));
     assert_eq!(app.count("SELECT count(*) FROM orders").await, 1);
 }
@@ -268,10 +330,21 @@ async fn concurrent_requests_with_one_idempotency_key_create_one_order() {
 async fn list_orders_newest_first_with_cursor_and_status_filter() {
     let app = spawn_app().await;
     for i in 0..5 {
-        app.create_order(card_order(&format!("LIST-{i}"), 1000 + i)).await;
+        app.create_order(card_order(&format!("LIST-{i}"), 1000 + i))
+            .await;
     }
-    let page1: Value = app.get_json("/v1/orders?limit=2").await.json().await.unwrap();
-    let ids: Vec<&str> = page1["data"].as_array().unwrap().iter().map(|o| o["order_id"].as_str().unwrap()).collect();
+    let page1: Value = app
+        .get_json("/v1/orders?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["LIST-4", "LIST-3"]);
     let cursor = page1["next_cursor"].as_str().unwrap();
     let page2: Value = app
@@ -280,7 +353,12 @@ async fn list_orders_newest_first_with_cursor_and_status_filter() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = page2["data"].as_array().unwrap().iter().map(|o| o["order_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = page2["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["LIST-2", "LIST-1"]);
     let cursor = page2["next_cursor"].as_str().unwrap();
     let page3: Value = app
@@ -292,12 +370,29 @@ async fn list_orders_newest_first_with_cursor_and_status_filter() {
     assert_eq!(page3["data"].as_array().unwrap().len(), 1);
     assert!(page3["next_cursor"].is_null());
 
-    let paid: Value = app.get_json("/v1/orders?status=paid").await.json().await.unwrap();
+    let paid: Value = app
+        .get_json("/v1/orders?status=paid")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(paid["data"], json!([]));
-    let pending: Value = app.get_json("/v1/orders?status=pending").await.json().await.unwrap();
+    let pending: Value = app
+        .get_json("/v1/orders?status=pending")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(pending["data"].as_array().unwrap().len(), 5);
 
-    for bad in ["status=PAID", "limit=0", "limit=101", "limit=x", "cursor=garbage!", "colour=red"] {
+    for bad in [
+        "status=PAID",
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "cursor=garbage!",
+        "colour=red",
+    ] {
         let r = app.get_json(&format!("/v1/orders?{bad}")).await;
         assert_eq!(r.status(), 400, "{bad}");
     }
@@ -306,21 +401,44 @@ async fn list_orders_newest_first_with_cursor_and_status_filter() {
 #[tokio::test]
 async fn the_code_tables_are_served_whole() {
     let app = spawn_app().await;
-    let code: Value = app.get_json("/v1/codes/results/3001").await.json().await.unwrap();
+    let code: Value = app
+        .get_json("/v1/codes/results/3001")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(code["code"], "3001");
     assert_eq!(code["message"], "카드 결제 성공");
     assert_eq!(code["success"], true);
     assert_eq!(app.get_json("/v1/codes/results/9999").await.status(), 404);
-    let all: Value = app.get_json("/v1/codes/results").await.json().await.unwrap();
-    assert_eq!(all["data"].as_array().unwrap().len(), smartro::codes::RESULT_CODES.len());
+    let all: Value = app
+        .get_json("/v1/codes/results")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all["data"].as_array().unwrap().len(),
+        smartro::codes::RESULT_CODES.len()
+    );
     let cards: Value = app.get_json("/v1/codes/cards").await.json().await.unwrap();
     assert_eq!(cards["data"].as_array().unwrap().len(), 39);
     let banks: Value = app.get_json("/v1/codes/banks").await.json().await.unwrap();
     assert_eq!(banks["data"].as_array().unwrap().len(), 67);
-    let couriers: Value = app.get_json("/v1/codes/couriers").await.json().await.unwrap();
+    let couriers: Value = app
+        .get_json("/v1/codes/couriers")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(couriers["data"].as_array().unwrap().len(), 36);
     assert_eq!(
-        app.http.get(app.url("/v1/codes/banks")).send().await.unwrap().status(),
+        app.http
+            .get(app.url("/v1/codes/banks"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         401
     );
 }

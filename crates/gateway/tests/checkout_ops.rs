@@ -55,7 +55,10 @@ async fn the_checkout_page_posts_a_signed_euc_kr_form_to_smartro() {
     assert_eq!(edi, "20261121120000");
     let encrypt = field(&html, "EncryptData").unwrap();
     assert_eq!(encrypt, sign::encrypt_data(&edi, MID, 1004, KEY));
-    assert!(!html.contains(KEY), "the merchant key never reaches a browser");
+    assert!(
+        !html.contains(KEY),
+        "the merchant key never reaches a browser"
+    );
 
     // every render is signed afresh
     app.clock.advance(Duration::seconds(5));
@@ -109,7 +112,10 @@ async fn checkout_json_and_status_for_single_page_shops() {
     let form: Value = r.json().await.unwrap();
     assert_eq!(form["method"], "POST");
     assert_eq!(form["accept_charset"], "EUC-KR");
-    assert_eq!(form["action_url"], "https://tpay.smilepay.co.kr/interfaceURL.jsp");
+    assert_eq!(
+        form["action_url"],
+        "https://tpay.smilepay.co.kr/interfaceURL.jsp"
+    );
     assert_eq!(form["fields"]["Amt"], "2500");
     assert_eq!(form["fields"]["GoodsName"], "테스트 상품");
     let edi = form["fields"]["ediDate"].as_str().unwrap();
@@ -126,7 +132,10 @@ async fn checkout_json_and_status_for_single_page_shops() {
         .await
         .unwrap();
     assert_eq!(other_origin.status(), 200);
-    assert!(other_origin.headers().get("access-control-allow-origin").is_none());
+    assert!(other_origin
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
     let status: Value = other_origin.json().await.unwrap();
     assert_eq!(status["order_id"], "PAY-3");
     assert_eq!(status["status"], "pending");
@@ -137,7 +146,10 @@ async fn an_order_that_cannot_be_paid_says_why() {
     let app = spawn_app().await;
     let order = app.create_order(card_order("PAY-4", 1004)).await;
     let token = token_of(&order);
-    assert_eq!(app.inform(card_inform("PAY-4", &tid(20), 1004)).await.1, "OK");
+    assert_eq!(
+        app.inform(card_inform("PAY-4", &tid(20), 1004)).await.1,
+        "OK"
+    );
     let r = app
         .http
         .get(app.url(&format!("/pay/PAY-4?t={token}")))
@@ -169,7 +181,11 @@ async fn an_order_that_cannot_be_paid_says_why() {
         .await
         .unwrap();
     assert_eq!(r.status(), 409);
-    assert!(r.text().await.unwrap().contains("결제 가능 시간이 지났습니다"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("결제 가능 시간이 지났습니다"));
 }
 
 #[tokio::test]
@@ -193,10 +209,18 @@ async fn operations_endpoints() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("gateway_orders{status=\"paid\"} 1"), "{metrics}");
-    assert!(metrics.contains("gateway_smartro_notifications_total{source=\"inform\",outcome=\"applied\"} 1"));
-    assert!(metrics.contains("gateway_smartro_notifications_total{source=\"inform\",outcome=\"duplicate\"} 1"));
-    assert!(metrics.contains("gateway_http_requests_total{method=\"POST\",route=\"/v1/orders\",status=\"201\"} 1"));
+    assert!(
+        metrics.contains("gateway_orders{status=\"paid\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains("gateway_smartro_notifications_total{source=\"inform\",outcome=\"applied\"} 1"));
+    assert!(metrics.contains(
+        "gateway_smartro_notifications_total{source=\"inform\",outcome=\"duplicate\"} 1"
+    ));
+    assert!(metrics.contains(
+        "gateway_http_requests_total{method=\"POST\",route=\"/v1/orders\",status=\"201\"} 1"
+    ));
 
     let spec: Value = app
         .http

@@ -9,7 +9,10 @@ use sqlx::{Connection, Executor, PgConnection};
 
 /// A temp dir the `postgres` OS user can traverse (tempfile makes 0700 dirs) when the tests run as root.
 fn data_root() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("smartro-gateway-embedded-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("smartro-gateway-embedded-")
+        .tempdir()
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
@@ -25,7 +28,10 @@ fn options(data_dir: &Path) -> EmbeddedOptions {
 
 fn alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next());
     state.is_some() && state != Some("Z")
 }
 
@@ -47,35 +53,62 @@ async fn a_killed_server_restarts_on_the_same_data_dir_with_its_data() {
     let data_dir = root.path().join("data");
 
     let started = Instant::now();
-    let first = EmbeddedPostgres::start_with(options(&data_dir)).await.unwrap();
-    eprintln!("first start (template copy + start + CREATE DATABASE): {:?}", started.elapsed());
-    assert!(first.url("gateway").starts_with("postgres://gateway@127.0.0.1:"));
-    assert!(first.url("gateway").ends_with(&format!(":{}/gateway", first.port())));
+    let first = EmbeddedPostgres::start_with(options(&data_dir))
+        .await
+        .unwrap();
+    eprintln!(
+        "first start (template copy + start + CREATE DATABASE): {:?}",
+        started.elapsed()
+    );
+    assert!(first
+        .url("gateway")
+        .starts_with("postgres://gateway@127.0.0.1:"));
+    assert!(first
+        .url("gateway")
+        .ends_with(&format!(":{}/gateway", first.port())));
     let mut conn = connect(&first).await;
-    conn.execute("CREATE TABLE kept (note text NOT NULL)").await.unwrap();
-    conn.execute("INSERT INTO kept VALUES ('committed before the crash')").await.unwrap();
+    conn.execute("CREATE TABLE kept (note text NOT NULL)")
+        .await
+        .unwrap();
+    conn.execute("INSERT INTO kept VALUES ('committed before the crash')")
+        .await
+        .unwrap();
     conn.close().await.unwrap();
 
     let pid = first.pid();
     // SAFETY: signalling the server process this test started.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
     wait_gone(pid).await;
-    assert!(data_dir.join("pg/postmaster.pid").exists(), "a SIGKILL leaves a stale postmaster.pid behind");
+    assert!(
+        data_dir.join("pg/postmaster.pid").exists(),
+        "a SIGKILL leaves a stale postmaster.pid behind"
+    );
     drop(first);
 
     let started = Instant::now();
-    let second = EmbeddedPostgres::start_with(options(&data_dir)).await.unwrap();
-    eprintln!("restart after SIGKILL (crash recovery): {:?}", started.elapsed());
+    let second = EmbeddedPostgres::start_with(options(&data_dir))
+        .await
+        .unwrap();
+    eprintln!(
+        "restart after SIGKILL (crash recovery): {:?}",
+        started.elapsed()
+    );
     assert_ne!(second.pid(), pid);
     let mut conn = connect(&second).await;
-    let note: String = sqlx::query_scalar("SELECT note FROM kept").fetch_one(&mut conn).await.unwrap();
+    let note: String = sqlx::query_scalar("SELECT note FROM kept")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(note, "committed before the crash");
     conn.close().await.unwrap();
 
     let pid = second.pid();
     second.stop().await.unwrap();
     assert!(!alive(pid));
-    assert!(!data_dir.join("pg/postmaster.pid").exists(), "a clean shutdown removes postmaster.pid");
+    assert!(
+        !data_dir.join("pg/postmaster.pid").exists(),
+        "a clean shutdown removes postmaster.pid"
+    );
     let log = std::fs::read_to_string(data_dir.join("postgres.log")).unwrap();
     assert!(log.contains("database system is shut down"), "{log}");
 }
@@ -84,12 +117,16 @@ async fn a_killed_server_restarts_on_the_same_data_dir_with_its_data() {
 async fn dropping_the_handle_stops_the_server_and_a_new_one_starts_fresh() {
     let root = data_root();
     let data_dir = root.path().join("data");
-    let mut opts = options(&data_dir);
+    // No template: this one runs initdb itself, as the gateway does on a fresh machine.
+    let mut opts = EmbeddedOptions::new(&data_dir);
     opts.fsync = false;
     opts.database = Some("shop_db".to_string());
     let pg = EmbeddedPostgres::start_with(opts.clone()).await.unwrap();
     let mut conn = PgConnection::connect(&pg.url("shop_db")).await.unwrap();
-    let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.unwrap();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(one, 1);
     conn.close().await.unwrap();
     let pid = pg.pid();
@@ -108,13 +145,18 @@ async fn unusable_names_and_directories_are_clear_errors() {
     let mut opts = options(&root.path().join("data"));
     opts.database = Some("drop table; --".to_string());
     let err = EmbeddedPostgres::start_with(opts).await.unwrap_err();
-    assert!(matches!(err, EmbeddedPgError::InvalidDatabaseName(_)), "{err}");
+    assert!(
+        matches!(err, EmbeddedPgError::InvalidDatabaseName(_)),
+        "{err}"
+    );
 
     // A file where the cluster directory should be.
     let data_dir = root.path().join("occupied");
     std::fs::create_dir_all(data_dir.join("pg")).unwrap();
     std::fs::write(data_dir.join("pg/notes.txt"), "not a cluster").unwrap();
-    let err = EmbeddedPostgres::start_with(options(&data_dir)).await.unwrap_err();
+    let err = EmbeddedPostgres::start_with(options(&data_dir))
+        .await
+        .unwrap_err();
     assert!(matches!(err, EmbeddedPgError::NotACluster(_)), "{err}");
 }
 

@@ -15,30 +15,54 @@ const HELPER_ENV: &str = "SMARTRO_GATEWAY_TESTKIT_HELPER";
 async fn fresh_databases_are_isolated() {
     let started = Instant::now();
     let a = fresh_database().await;
-    eprintln!("first fresh_database in this process (cluster start included): {:?}", started.elapsed());
+    eprintln!(
+        "first fresh_database in this process (cluster start included): {:?}",
+        started.elapsed()
+    );
     let started = Instant::now();
     let b = fresh_database().await;
     eprintln!("another fresh_database: {:?}", started.elapsed());
     assert_ne!(a.name, b.name);
     assert!(a.url.ends_with(&format!("/{}", a.name)));
-    a.pool.execute("CREATE TABLE only_in_a (id int)").await.unwrap();
-    a.pool.execute("INSERT INTO only_in_a VALUES (1)").await.unwrap();
-    let in_a: i64 = sqlx::query_scalar("SELECT count(*) FROM only_in_a").fetch_one(&a.pool).await.unwrap();
+    a.pool
+        .execute("CREATE TABLE only_in_a (id int)")
+        .await
+        .unwrap();
+    a.pool
+        .execute("INSERT INTO only_in_a VALUES (1)")
+        .await
+        .unwrap();
+    let in_a: i64 = sqlx::query_scalar("SELECT count(*) FROM only_in_a")
+        .fetch_one(&a.pool)
+        .await
+        .unwrap();
     assert_eq!(in_a, 1);
-    let in_b: Option<String> = sqlx::query_scalar("SELECT to_regclass('only_in_a')::text").fetch_one(&b.pool).await.unwrap();
+    let in_b: Option<String> = sqlx::query_scalar("SELECT to_regclass('only_in_a')::text")
+        .fetch_one(&b.pool)
+        .await
+        .unwrap();
     assert_eq!(in_b, None);
-    let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&b.pool).await.unwrap();
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&b.pool)
+        .await
+        .unwrap();
     assert_eq!(db, b.name);
 }
 
 #[tokio::test]
 async fn migrations_are_applied_to_a_fresh_database() {
     let db = fresh_database().await;
-    let expected = gateway::testkit::MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count() as i64;
+    let expected = gateway::testkit::MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .count() as i64;
     let applied: i64 = if expected == 0 {
         0
     } else {
-        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&db.pool).await.unwrap()
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
     };
     assert_eq!(applied, expected);
 }
@@ -65,7 +89,10 @@ async fn many_databases_on_one_cluster() {
     for _ in 0..3 {
         let db = fresh_database().await;
         assert!(db.url.contains(&format!(":{port}/")));
-        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&db.pool).await.unwrap();
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
         assert_eq!(one, 1);
     }
 }
@@ -74,7 +101,13 @@ async fn many_databases_on_one_cluster() {
 fn spawn_helper(mode: &str) -> (Child, u32, PathBuf) {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["exit_helper", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "exit_helper",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -99,7 +132,10 @@ fn spawn_helper(mode: &str) -> (Child, u32, PathBuf) {
 
 fn alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next());
     state.is_some() && state != Some("Z")
 }
 
@@ -128,7 +164,11 @@ fn a_test_process_leaves_no_server_and_no_files_behind() {
     assert!(killed_dir.exists());
     let (mut child, _, _) = spawn_helper("exit");
     assert!(child.wait().unwrap().success());
-    assert!(!killed_dir.exists(), "the next test process sweeps {}", killed_dir.display());
+    assert!(
+        !killed_dir.exists(),
+        "the next test process sweeps {}",
+        killed_dir.display()
+    );
 }
 
 /// Not a test of its own: the child process of [`a_test_process_leaves_no_server_and_no_files_behind`].

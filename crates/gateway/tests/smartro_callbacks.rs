@@ -34,12 +34,14 @@ async fn an_inform_marks_the_order_paid_once_and_answers_ok() {
     assert_eq!((status, body.as_str()), (200, "OK"));
     assert_eq!(app.count("SELECT count(*) FROM payments").await, 1);
     assert_eq!(
-        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.paid'").await,
+        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.paid'")
+            .await,
         1
     );
     assert_eq!(app.count("SELECT count(*) FROM notifications").await, 2);
     assert_eq!(
-        app.count("SELECT count(*) FROM notifications WHERE outcome = 'duplicate'").await,
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'duplicate'")
+            .await,
         1
     );
     let event: Value = sqlx::query_scalar("SELECT payload FROM outbox_events")
@@ -58,21 +60,37 @@ async fn bad_informs_are_refused_and_kept_raw() {
     app.create_order(card_order("INF-BAD", 1000)).await;
 
     // a forged SignValue
-    let mut forged = notification("INF-BAD", &tid(2), 1000, "3001", StateCd::Approval, PayMethod::Card);
+    let mut forged = notification(
+        "INF-BAD",
+        &tid(2),
+        1000,
+        "3001",
+        StateCd::Approval,
+        PayMethod::Card,
+    );
     forged.sign_value = smartro::sign::sign_value(&tid(2), "3001", KEY2);
     let (status, body) = app.inform(forged.to_form_body()).await;
     assert_eq!(status, 403);
     assert!(!body.contains("OK"));
 
     // an unknown MID
-    let mut stranger = notification("INF-BAD", &tid(3), 1000, "3001", StateCd::Approval, PayMethod::Card);
+    let mut stranger = notification(
+        "INF-BAD",
+        &tid(3),
+        1000,
+        "3001",
+        StateCd::Approval,
+        PayMethod::Card,
+    );
     stranger.mid = "SMTPAY999m".into();
     let (status, body) = app.inform(stranger.to_form_body()).await;
     assert_eq!(status, 403);
     assert!(!body.contains("OK"));
 
     // an unknown order
-    let (status, body) = app.inform(card_inform("NO-SUCH-ORDER", &tid(4), 1000)).await;
+    let (status, body) = app
+        .inform(card_inform("NO-SUCH-ORDER", &tid(4), 1000))
+        .await;
     assert_eq!(status, 404);
     assert!(!body.contains("OK"));
 
@@ -92,9 +110,19 @@ async fn bad_informs_are_refused_and_kept_raw() {
     let names: Vec<&str> = outcomes.iter().map(|(o, _)| o.as_str()).collect();
     assert_eq!(
         names,
-        ["bad_signature", "unknown_merchant", "unknown_order", "malformed", "malformed"]
+        [
+            "bad_signature",
+            "unknown_merchant",
+            "unknown_order",
+            "malformed",
+            "malformed"
+        ]
     );
-    assert_eq!(outcomes[0].1, forged.to_form_body(), "raw bytes kept for audit");
+    assert_eq!(
+        outcomes[0].1,
+        forged.to_form_body(),
+        "raw bytes kept for audit"
+    );
 }
 
 #[tokio::test]
@@ -108,7 +136,8 @@ async fn an_amount_that_disagrees_needs_review_and_is_not_paid() {
     assert_eq!(order["paid_amount"], 0);
     assert!(order["review_reason"].as_str().unwrap().contains("amount"));
     assert_eq!(
-        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.needs_review'").await,
+        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.needs_review'")
+            .await,
         1
     );
 }
@@ -122,7 +151,14 @@ async fn vbank_issue_then_deposit_through_informs() {
     assert_eq!(order["vbank"]["expires"].as_str().unwrap().len(), 8);
 
     let tid = format!("{MID}0301261121120000{:04}", 7);
-    let mut issued = notification("VB-1", &tid, 30_000, "4100", StateCd::VbankIssued, PayMethod::Vbank);
+    let mut issued = notification(
+        "VB-1",
+        &tid,
+        30_000,
+        "4100",
+        StateCd::VbankIssued,
+        PayMethod::Vbank,
+    );
     issued.vbank_num = Some("56211234567890".into());
     issued.vbank_name = Some("국민은행".into());
     issued.fn_cd = Some("004".into());
@@ -134,17 +170,29 @@ async fn vbank_issue_then_deposit_through_informs() {
     assert_eq!(order["vbank"]["bank_name"], "국민은행");
     assert_eq!(order["vbank"]["bank_code"], "004");
 
-    let deposit = notification("VB-1", &tid, 30_000, "4110", StateCd::Approval, PayMethod::Vbank);
+    let deposit = notification(
+        "VB-1",
+        &tid,
+        30_000,
+        "4110",
+        StateCd::Approval,
+        PayMethod::Vbank,
+    );
     assert_eq!(app.inform(deposit.to_form_body()).await.1, "OK");
     let order = app.order("VB-1").await;
     assert_eq!(order["status"], "paid");
     assert_eq!(order["paid_amount"], 30_000);
-    assert_eq!(order["payments"].as_array().unwrap().len(), 1, "one row per TID");
+    assert_eq!(
+        order["payments"].as_array().unwrap().len(),
+        1,
+        "one row per TID"
+    );
     assert_eq!(order["payments"][0]["result_code"], "4110");
-    let types: Vec<String> = sqlx::query_scalar("SELECT event_type FROM outbox_events ORDER BY seq")
-        .fetch_all(&app.db.pool)
-        .await
-        .unwrap();
+    let types: Vec<String> =
+        sqlx::query_scalar("SELECT event_type FROM outbox_events ORDER BY seq")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(types, ["payment.awaiting_deposit", "payment.paid"]);
 }
 
@@ -155,7 +203,14 @@ async fn a_partial_cancel_notified_by_smartro() {
     let tid = tid(8);
     assert_eq!(app.inform(card_inform("CX-1", &tid, 10_000)).await.1, "OK");
     let ptid = format!("{MID}0101261121130000{:04}", 9);
-    let mut cancel = notification("CX-1", &ptid, 4_000, "2001", StateCd::CancelBeforeSettlement, PayMethod::Card);
+    let mut cancel = notification(
+        "CX-1",
+        &ptid,
+        4_000,
+        "2001",
+        StateCd::CancelBeforeSettlement,
+        PayMethod::Card,
+    );
     cancel.otid = Some(tid.clone());
     assert_eq!(app.inform(cancel.to_form_body()).await.1, "OK");
     assert_eq!(app.inform(cancel.to_form_body()).await.1, "OK");
@@ -208,7 +263,11 @@ async fn return_pay_with_a_bad_signature_changes_nothing() {
     let forged = body.replace(&tid(12), &tid(13));
     let response = app.return_pay(forged).await;
     assert_eq!(response.status(), 400);
-    assert!(response.text().await.unwrap().contains("확인할 수 없습니다"));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("확인할 수 없습니다"));
     assert_eq!(app.order("RET-3").await["status"], "pending");
     assert_eq!(app.count("SELECT count(*) FROM payments").await, 0);
 }
@@ -226,7 +285,10 @@ async fn a_failed_payment_is_kept_and_the_order_stays_payable() {
     assert_eq!(order["result_code"], "3011");
     assert_eq!(order["payments"][0]["success"], false);
     // then the retry succeeds
-    assert_eq!(app.inform(card_inform("RET-4", &tid(15), 1004)).await.1, "OK");
+    assert_eq!(
+        app.inform(card_inform("RET-4", &tid(15), 1004)).await.1,
+        "OK"
+    );
     assert_eq!(app.order("RET-4").await["status"], "paid");
 }
 
@@ -271,7 +333,8 @@ async fn the_same_payment_delivered_24_times_at_once_is_applied_once() {
     assert_eq!(app.count("SELECT count(*) FROM applied_results").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM notifications").await, 24);
     assert_eq!(
-        app.count("SELECT count(*) FROM notifications WHERE outcome = 'applied'").await,
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'applied'")
+            .await,
         1
     );
     let order = app.order("RACE-1").await;

@@ -44,22 +44,38 @@ pub async fn start() -> Stack {
 
 pub async fn start_with(options: Options) -> Stack {
     let db = fresh_database().await;
-    let sandbox = Sandbox::start(options.sandbox).await.expect("sandbox starts");
+    let sandbox = Sandbox::start(options.sandbox)
+        .await
+        .expect("sandbox starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let endpoints = sandbox.endpoints();
     let mut env: Vec<(String, String)> = vec![
-        ("GATEWAY__SERVER__PUBLIC_URL".into(), format!("http://127.0.0.1:{port}")),
+        (
+            "GATEWAY__SERVER__PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
         ("GATEWAY__SMARTRO__PAY_URL".into(), endpoints.pay_url),
         ("GATEWAY__SMARTRO__CANCEL_URL".into(), endpoints.cancel_url),
-        ("GATEWAY__SMARTRO__RECEIPT_API_URL".into(), endpoints.receipt_api_url),
-        ("GATEWAY__SMARTRO__RECEIPT_PAGE_URL".into(), endpoints.receipt_page_url),
+        (
+            "GATEWAY__SMARTRO__RECEIPT_API_URL".into(),
+            endpoints.receipt_api_url,
+        ),
+        (
+            "GATEWAY__SMARTRO__RECEIPT_PAGE_URL".into(),
+            endpoints.receipt_page_url,
+        ),
     ];
     env.extend(options.gateway_env);
     let settings = Settings::load_from(None, &env).expect("settings");
-    let gateway = Gateway::start_on(listener, Arc::new(settings), db.pool.clone(), Arc::new(SystemClock))
-        .await
-        .expect("gateway starts");
+    let gateway = Gateway::start_on(
+        listener,
+        Arc::new(settings),
+        db.pool.clone(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("gateway starts");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -107,15 +123,26 @@ impl Stack {
         format!("{}{}", self.gateway.url(), path)
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(API_KEY);
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(API_KEY);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let response = req.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn create_order(&self, order_id: &str, amount: i64, method: &str) -> Value {
@@ -138,7 +165,11 @@ impl Stack {
 
     pub async fn order(&self, order_id: &str) -> Value {
         let (status, order) = self
-            .api(reqwest::Method::GET, &format!("/v1/orders/{order_id}"), None)
+            .api(
+                reqwest::Method::GET,
+                &format!("/v1/orders/{order_id}"),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{order}");
         order
@@ -148,7 +179,12 @@ impl Stack {
     /// auto-submit result form to the gateway's ReturnURL. Returns the order afterwards.
     pub async fn pay(&self, order: &Value) -> Value {
         let order_id = order["order_id"].as_str().unwrap();
-        let token = order["checkout_url"].as_str().unwrap().split("?t=").nth(1).unwrap();
+        let token = order["checkout_url"]
+            .as_str()
+            .unwrap()
+            .split("?t=")
+            .nth(1)
+            .unwrap();
         let form: Value = self
             .http
             .get(self.url(&format!("/v1/checkout/{order_id}?t={token}")))
@@ -164,7 +200,10 @@ impl Stack {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
             .collect();
-        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let window = self
             .http
             .post(form["action_url"].as_str().unwrap())
@@ -182,7 +221,10 @@ impl Stack {
             _ => Charset::Utf8,
         };
         let result = inputs(&html);
-        let pairs: Vec<(&str, &str)> = result.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = result
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let back = self
             .http
             .post(action)
@@ -191,7 +233,11 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        assert!(back.status().is_success() || back.status().is_redirection(), "{}", back.status());
+        assert!(
+            back.status().is_success() || back.status().is_redirection(),
+            "{}",
+            back.status()
+        );
         self.order(order_id).await
     }
 
@@ -199,16 +245,28 @@ impl Stack {
     pub async fn wait_notified(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let done = self.sandbox.notifications().iter().filter(|n| n.acknowledged).count();
+            let done = self
+                .sandbox
+                .notifications()
+                .iter()
+                .filter(|n| n.acknowledged)
+                .count();
             if done >= count {
                 return;
             }
-            assert!(Instant::now() < deadline, "notifications: {:?}", self.sandbox.notifications());
+            assert!(
+                Instant::now() < deadline,
+                "notifications: {:?}",
+                self.sandbox.notifications()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.db.pool).await.unwrap()
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
     }
 }

@@ -21,14 +21,21 @@ pub struct CancelPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelRefusal {
     /// Only paid (or partly cancelled) orders can be cancelled.
-    NotCancellable { status: OrderStatus },
+    NotCancellable {
+        status: OrderStatus,
+    },
     /// Smartro cannot cancel virtual-account payments: the merchant refunds the buyer itself.
     VbankRefundByMerchant,
     /// An earlier cancellation's outcome is still open (requested or unknown).
-    OutcomeOpen { id: Uuid },
+    OutcomeOpen {
+        id: Uuid,
+    },
     NothingLeft,
     InvalidAmount,
-    ExceedsRemaining { requested: i64, remaining: i64 },
+    ExceedsRemaining {
+        requested: i64,
+        remaining: i64,
+    },
 }
 
 /// Decides whether (and how) an order may be cancelled, before anything reaches Smartro.
@@ -70,12 +77,9 @@ pub fn plan_cancel(
             remaining,
         });
     }
-    let tid = order
-        .tid
-        .clone()
-        .ok_or(CancelRefusal::NotCancellable {
-            status: order.status,
-        })?;
+    let tid = order.tid.clone().ok_or(CancelRefusal::NotCancellable {
+        status: order.status,
+    })?;
     Ok(CancelPlan {
         id,
         tid,
@@ -101,7 +105,9 @@ pub fn begin_cancel(order: &OrderState, plan: &CancelPlan) -> OrderState {
 /// What came of the call to Smartro.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelAnswer {
-    Succeeded { ptid: Option<String> },
+    Succeeded {
+        ptid: Option<String>,
+    },
     Refused,
     /// No answer, or one that could not be read: Smartro may or may not have cancelled.
     Unknown,

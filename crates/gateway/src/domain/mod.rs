@@ -11,7 +11,9 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-pub use cancel::{begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal};
+pub use cancel::{
+    begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal,
+};
 pub use result::{
     CardDetails, PaymentDetails, ResultKind, ResultSource, VbankDetails, VerifiedResult,
 };
@@ -202,7 +204,9 @@ fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc
     }
     let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
     match order.status {
-        OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled if same_tid => {
+        OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
+            if same_tid =>
+        {
             // Already applied through the other channel or an earlier delivery.
             Decision::unchanged(order)
         }
@@ -252,14 +256,20 @@ fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc
     }
 }
 
-fn apply_vbank_issued(order: &OrderState, result: &VerifiedResult, _now: DateTime<Utc>) -> Decision {
+fn apply_vbank_issued(
+    order: &OrderState,
+    result: &VerifiedResult,
+    _now: DateTime<Utc>,
+) -> Decision {
     if !result.is_success() {
         return record_failure(order, result);
     }
     let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
     match order.status {
         OrderStatus::AwaitingDeposit if same_tid => Decision::unchanged(order),
-        OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled if same_tid => {
+        OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
+            if same_tid =>
+        {
             // The deposit was notified before the issue: only the account details are new.
             let mut decision = Decision::unchanged(order);
             if !result.details.is_empty() {
@@ -348,7 +358,12 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult) -> Decision {
                 next.status = cancelled_status(&next);
                 effects.push(Effect::Emit(EventType::PaymentCancelled));
             } else {
-                return review_cancel(order, result, effects, "a confirmed cancellation exceeds what was paid");
+                return review_cancel(
+                    order,
+                    result,
+                    effects,
+                    "a confirmed cancellation exceeds what was paid",
+                );
             }
         }
         return Decision {

@@ -134,7 +134,9 @@ impl VerifiedResult {
     /// Whether Smartro reports success for what this result is about.
     pub fn is_success(&self) -> bool {
         match self.kind {
-            ResultKind::Approval => self.pay_method.success_code() == Some(self.result_code.as_str()),
+            ResultKind::Approval => {
+                self.pay_method.success_code() == Some(self.result_code.as_str())
+            }
             ResultKind::VbankIssued => self.result_code == VBANK_ISSUED,
             ResultKind::VbankDeposit => self.result_code == VBANK_DEPOSITED,
             ResultKind::Cancel => CANCEL_SUCCESS.contains(&self.result_code.as_str()),

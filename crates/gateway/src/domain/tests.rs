@@ -106,7 +106,11 @@ fn approvals_of_every_method_mark_the_order_paid() {
 fn a_wrong_success_code_for_the_method_is_a_failure() {
     // 4000 is bank transfer's success, not a card's.
     let o = order(PayMethod::Card);
-    let d = apply_result(&o, &result(PayMethod::Card, None, "4000", TID, 10_000), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "4000", TID, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::Pending);
     assert_eq!(emitted(&d), vec![EventType::PaymentFailed]);
 }
@@ -114,7 +118,11 @@ fn a_wrong_success_code_for_the_method_is_a_failure() {
 #[test]
 fn a_failure_is_kept_and_the_order_stays_payable() {
     let o = order(PayMethod::Card);
-    let d = apply_result(&o, &result(PayMethod::Card, None, "3011", TID, 10_000), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "3011", TID, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::Pending);
     assert!(d.order.status.is_payable());
     assert_eq!(d.order.result_code.as_deref(), Some("3011"));
@@ -126,7 +134,11 @@ fn a_failure_is_kept_and_the_order_stays_payable() {
     assert_eq!(emitted(&d), vec![EventType::PaymentFailed]);
 
     // and a later approval still pays it
-    let d2 = apply_result(&d.order, &result(PayMethod::Card, None, "3001", TID2, 10_000), now());
+    let d2 = apply_result(
+        &d.order,
+        &result(PayMethod::Card, None, "3001", TID2, 10_000),
+        now(),
+    );
     assert_eq!(d2.order.status, OrderStatus::Paid);
     assert_eq!(d2.order.tid.as_deref(), Some(TID2));
 }
@@ -134,7 +146,11 @@ fn a_failure_is_kept_and_the_order_stays_payable() {
 #[test]
 fn a_failure_never_touches_a_paid_order() {
     let o = paid(PayMethod::Card);
-    let d = apply_result(&o, &result(PayMethod::Card, None, "3011", TID2, 10_000), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "3011", TID2, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::Paid);
     assert_eq!(d.order.result_code.as_deref(), Some("3001"));
     assert!(emitted(&d).is_empty());
@@ -158,7 +174,13 @@ fn vbank_issue_then_deposit() {
         .iter()
         .any(|e| matches!(e, Effect::RecordDetails(p) if p.vbank.is_some())));
 
-    let deposit = result(PayMethod::Vbank, Some(StateCd::Approval), "4110", TID, 10_000);
+    let deposit = result(
+        PayMethod::Vbank,
+        Some(StateCd::Approval),
+        "4110",
+        TID,
+        10_000,
+    );
     assert_eq!(deposit.kind, ResultKind::VbankDeposit);
     let d2 = apply_result(&d.order, &deposit, now());
     assert_eq!(d2.order.status, OrderStatus::Paid);
@@ -169,10 +191,22 @@ fn vbank_issue_then_deposit() {
 #[test]
 fn vbank_deposit_before_its_issue_notification() {
     let o = order(PayMethod::Vbank);
-    let deposit = result(PayMethod::Vbank, Some(StateCd::Approval), "4110", TID, 10_000);
+    let deposit = result(
+        PayMethod::Vbank,
+        Some(StateCd::Approval),
+        "4110",
+        TID,
+        10_000,
+    );
     let d = apply_result(&o, &deposit, now());
     assert_eq!(d.order.status, OrderStatus::Paid);
-    let issued = result(PayMethod::Vbank, Some(StateCd::VbankIssued), "4100", TID, 10_000);
+    let issued = result(
+        PayMethod::Vbank,
+        Some(StateCd::VbankIssued),
+        "4100",
+        TID,
+        10_000,
+    );
     let d2 = apply_result(&d.order, &issued, now());
     assert_eq!(d2.order.status, OrderStatus::Paid);
     assert!(emitted(&d2).is_empty());
@@ -181,19 +215,43 @@ fn vbank_deposit_before_its_issue_notification() {
 #[test]
 fn returnpay_and_inform_of_one_result_share_a_dedupe_key() {
     let ret = result(PayMethod::Vbank, None, "4100", TID, 10_000);
-    let inf = result(PayMethod::Vbank, Some(StateCd::VbankIssued), "4100", TID, 10_000);
+    let inf = result(
+        PayMethod::Vbank,
+        Some(StateCd::VbankIssued),
+        "4100",
+        TID,
+        10_000,
+    );
     assert_eq!(ret.dedupe_key(), inf.dedupe_key());
     let ret = result(PayMethod::Card, None, "3001", TID, 10_000);
-    let inf = result(PayMethod::Card, Some(StateCd::Approval), "3001", TID, 10_000);
+    let inf = result(
+        PayMethod::Card,
+        Some(StateCd::Approval),
+        "3001",
+        TID,
+        10_000,
+    );
     assert_eq!(ret.dedupe_key(), inf.dedupe_key());
-    let deposit = result(PayMethod::Vbank, Some(StateCd::Approval), "4110", TID, 10_000);
+    let deposit = result(
+        PayMethod::Vbank,
+        Some(StateCd::Approval),
+        "4110",
+        TID,
+        10_000,
+    );
     assert_ne!(deposit.dedupe_key(), inf.dedupe_key());
 }
 
 #[test]
 fn the_same_approval_twice_changes_nothing() {
     let o = paid(PayMethod::Card);
-    let again = result(PayMethod::Card, Some(StateCd::Approval), "3001", TID, 10_000);
+    let again = result(
+        PayMethod::Card,
+        Some(StateCd::Approval),
+        "3001",
+        TID,
+        10_000,
+    );
     let d = apply_result(&o, &again, now());
     assert!(!d.changed(&o));
 }
@@ -201,7 +259,11 @@ fn the_same_approval_twice_changes_nothing() {
 #[test]
 fn amount_mismatch_needs_review_and_is_never_paid() {
     let o = order(PayMethod::Card);
-    let d = apply_result(&o, &result(PayMethod::Card, None, "3001", TID, 1_000), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "3001", TID, 1_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
     assert_eq!(d.order.paid_amount, 0);
     assert!(d.order.review_reason.as_deref().unwrap().contains("amount"));
@@ -226,19 +288,34 @@ fn mid_mismatch_needs_review() {
 #[test]
 fn vbank_issue_with_wrong_amount_needs_review() {
     let o = order(PayMethod::Vbank);
-    let d = apply_result(&o, &result(PayMethod::Vbank, None, "4100", TID, 9_999), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Vbank, None, "4100", TID, 9_999),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
 }
 
 #[test]
 fn a_second_approval_with_another_tid_needs_review() {
     let o = paid(PayMethod::Card);
-    let d = apply_result(&o, &result(PayMethod::Card, None, "3001", TID2, 10_000), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "3001", TID2, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
-    assert_eq!(d.order.paid_amount, 10_000, "the first payment stays recorded");
+    assert_eq!(
+        d.order.paid_amount, 10_000,
+        "the first payment stays recorded"
+    );
     assert!(d.order.review_reason.as_deref().unwrap().contains(TID2));
     // once in review, further results are recorded without more events
-    let d2 = apply_result(&d.order, &result(PayMethod::Card, None, "3001", TID2, 10_000), now());
+    let d2 = apply_result(
+        &d.order,
+        &result(PayMethod::Card, None, "3001", TID2, 10_000),
+        now(),
+    );
     assert_eq!(d2.order.status, OrderStatus::NeedsReview);
     assert!(emitted(&d2).is_empty());
 }
@@ -248,7 +325,11 @@ fn an_approval_after_expiry_is_still_paid() {
     let mut o = order(PayMethod::Card);
     o.status = OrderStatus::Expired;
     let later = now() + Duration::hours(2);
-    let d = apply_result(&o, &result(PayMethod::Card, None, "3001", TID, 10_000), later);
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "3001", TID, 10_000),
+        later,
+    );
     assert_eq!(d.order.status, OrderStatus::Paid);
     assert_eq!(d.order.paid_at, Some(later));
 }
@@ -257,7 +338,11 @@ fn an_approval_after_expiry_is_still_paid() {
 fn a_failure_after_expiry_keeps_it_expired() {
     let mut o = order(PayMethod::Card);
     o.status = OrderStatus::Expired;
-    let d = apply_result(&o, &result(PayMethod::Card, None, "3011", TID, 10_000), now());
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Card, None, "3011", TID, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::Expired);
     assert!(emitted(&d).is_empty());
 }
@@ -271,41 +356,68 @@ fn cancel(state: StateCd, tid: &str, otid: Option<&str>, amount: i64) -> Verifie
 #[test]
 fn a_full_cancel_notified_by_smartro() {
     let o = paid(PayMethod::Card);
-    let d = apply_result(&o, &cancel(StateCd::CancelBeforeSettlement, TID, None, 10_000), now());
+    let d = apply_result(
+        &o,
+        &cancel(StateCd::CancelBeforeSettlement, TID, None, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::Cancelled);
     assert_eq!(d.order.cancelled_amount, 10_000);
     assert_eq!(emitted(&d), vec![EventType::PaymentCancelled]);
     assert!(d.effects.iter().any(|e| matches!(
         e,
-        Effect::RecordSmartroCancellation { counted: true, partial: false, .. }
+        Effect::RecordSmartroCancellation {
+            counted: true,
+            partial: false,
+            ..
+        }
     )));
 }
 
 #[test]
 fn partial_cancels_with_otid_add_up_and_never_exceed_the_paid_sum() {
     let o = paid(PayMethod::Card);
-    let p1 = cancel(StateCd::CancelAfterSettlement, "PTID000000000000000000000000001", Some(TID), 3_000);
+    let p1 = cancel(
+        StateCd::CancelAfterSettlement,
+        "PTID000000000000000000000000001",
+        Some(TID),
+        3_000,
+    );
     let d1 = apply_result(&o, &p1, now());
     assert_eq!(d1.order.status, OrderStatus::PartiallyCancelled);
     assert_eq!(d1.order.cancelled_amount, 3_000);
     assert!(d1.effects.iter().any(|e| matches!(
         e,
-        Effect::RecordSmartroCancellation { partial: true, ptid: Some(_), .. }
+        Effect::RecordSmartroCancellation {
+            partial: true,
+            ptid: Some(_),
+            ..
+        }
     )));
 
-    let p2 = cancel(StateCd::CancelAfterSettlement, "PTID000000000000000000000000002", Some(TID), 7_000);
+    let p2 = cancel(
+        StateCd::CancelAfterSettlement,
+        "PTID000000000000000000000000002",
+        Some(TID),
+        7_000,
+    );
     let d2 = apply_result(&d1.order, &p2, now());
     assert_eq!(d2.order.status, OrderStatus::Cancelled);
     assert_eq!(d2.order.cancelled_amount, 10_000);
 
-    let p3 = cancel(StateCd::CancelAfterSettlement, "PTID000000000000000000000000003", Some(TID), 1);
+    let p3 = cancel(
+        StateCd::CancelAfterSettlement,
+        "PTID000000000000000000000000003",
+        Some(TID),
+        1,
+    );
     let d3 = apply_result(&d2.order, &p3, now());
     assert_eq!(d3.order.cancelled_amount, 10_000, "never more than paid");
     assert_eq!(d3.order.status, OrderStatus::NeedsReview);
-    assert!(d3.effects.iter().any(|e| matches!(
-        e,
-        Effect::RecordSmartroCancellation { counted: false, .. }
-    )));
+    assert!(d3
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::RecordSmartroCancellation { counted: false, .. })));
 }
 
 #[test]
@@ -322,13 +434,21 @@ fn a_cancel_notification_confirms_the_cancellation_we_asked_for() {
     });
     o.cancelled_amount = 4_000;
     o.status = OrderStatus::PartiallyCancelled;
-    let n = cancel(StateCd::CancelBeforeSettlement, "PTID000000000000000000000000001", Some(TID), 4_000);
+    let n = cancel(
+        StateCd::CancelBeforeSettlement,
+        "PTID000000000000000000000000001",
+        Some(TID),
+        4_000,
+    );
     let d = apply_result(&o, &n, now());
     assert_eq!(d.order.cancelled_amount, 4_000, "matched, not added");
     assert!(emitted(&d).is_empty());
     assert!(d.effects.iter().any(|e| matches!(
         e,
-        Effect::ConfirmCancellation { newly_succeeded: false, .. }
+        Effect::ConfirmCancellation {
+            newly_succeeded: false,
+            ..
+        }
     )));
 }
 
@@ -358,7 +478,11 @@ fn a_cancel_notification_settles_an_unknown_cancellation() {
 #[test]
 fn a_cancel_of_a_tid_that_did_not_pay_needs_review() {
     let o = order(PayMethod::Card);
-    let d = apply_result(&o, &cancel(StateCd::CancelBeforeSettlement, TID, None, 10_000), now());
+    let d = apply_result(
+        &o,
+        &cancel(StateCd::CancelBeforeSettlement, TID, None, 10_000),
+        now(),
+    );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
     assert_eq!(d.order.cancelled_amount, 0);
 }
@@ -375,10 +499,22 @@ fn a_refused_cancel_notification_changes_nothing() {
 #[test]
 fn cash_receipt_and_unknown_states_change_nothing() {
     let o = paid(PayMethod::Bank);
-    let r = result(PayMethod::Bank, Some(StateCd::Approval), "7001", TID2, 10_000);
+    let r = result(
+        PayMethod::Bank,
+        Some(StateCd::Approval),
+        "7001",
+        TID2,
+        10_000,
+    );
     assert_eq!(r.kind, ResultKind::Other);
     assert!(!apply_result(&o, &r, now()).changed(&o));
-    let r = result(PayMethod::Bank, Some(StateCd::Other("9".into())), "4000", TID2, 10_000);
+    let r = result(
+        PayMethod::Bank,
+        Some(StateCd::Other("9".into())),
+        "4000",
+        TID2,
+        10_000,
+    );
     assert_eq!(r.kind, ResultKind::Other);
     assert!(!apply_result(&o, &r, now()).changed(&o));
 }
@@ -440,14 +576,23 @@ fn cancels_that_may_not_reach_smartro() {
             remaining: 10_000
         })
     );
-    assert_eq!(plan_cancel(&o, Some(0), Uuid::new_v4()), Err(CancelRefusal::InvalidAmount));
-    assert_eq!(plan_cancel(&o, Some(-1), Uuid::new_v4()), Err(CancelRefusal::InvalidAmount));
+    assert_eq!(
+        plan_cancel(&o, Some(0), Uuid::new_v4()),
+        Err(CancelRefusal::InvalidAmount)
+    );
+    assert_eq!(
+        plan_cancel(&o, Some(-1), Uuid::new_v4()),
+        Err(CancelRefusal::InvalidAmount)
+    );
 
     let mut vbank = order(PayMethod::Vbank);
     vbank.status = OrderStatus::Paid;
     vbank.paid_amount = 10_000;
     vbank.tid = Some(TID.into());
-    assert_eq!(plan_cancel(&vbank, None, Uuid::new_v4()), Err(CancelRefusal::VbankRefundByMerchant));
+    assert_eq!(
+        plan_cancel(&vbank, None, Uuid::new_v4()),
+        Err(CancelRefusal::VbankRefundByMerchant)
+    );
 
     let plan = plan_cancel(&o, Some(1_000), Uuid::new_v4()).unwrap();
     let open = begin_cancel(&o, &plan);
@@ -490,11 +635,17 @@ fn smartro_answers_to_a_cancel() {
 
     let refused = complete_cancel(&open, plan.id, &CancelAnswer::Refused);
     assert_eq!(refused.order.cancelled_amount, 0);
-    assert_eq!(refused.order.cancellations[0].status, CancellationStatus::Failed);
+    assert_eq!(
+        refused.order.cancellations[0].status,
+        CancellationStatus::Failed
+    );
     assert!(emitted(&refused).is_empty());
 
     let unknown = complete_cancel(&open, plan.id, &CancelAnswer::Unknown);
-    assert_eq!(unknown.order.cancellations[0].status, CancellationStatus::Unknown);
+    assert_eq!(
+        unknown.order.cancellations[0].status,
+        CancellationStatus::Unknown
+    );
     assert_eq!(unknown.order.cancelled_amount, 0);
 }
 

@@ -134,7 +134,10 @@ fn validate_order(state: &AppState, body: CreateOrderBody) -> Result<NewOrder, A
         ));
     }
     if body.amount <= 0 {
-        return Err(ApiError::invalid_field("amount", "must be a positive integer (KRW)"));
+        return Err(ApiError::invalid_field(
+            "amount",
+            "must be a positive integer (KRW)",
+        ));
     }
     let mid = match body.mid {
         Some(mid) => {
@@ -177,13 +180,19 @@ fn validate_order(state: &AppState, body: CreateOrderBody) -> Result<NewOrder, A
     let vbank_exp_date = match (&method, body.vbank_exp_date) {
         (PayMethod::Vbank, None) => {
             // Three days to pay by default, counted in Korean dates as the bank does.
-            Some((kst_naive(now) + Duration::days(3)).format("%Y%m%d").to_string())
+            Some(
+                (kst_naive(now) + Duration::days(3))
+                    .format("%Y%m%d")
+                    .to_string(),
+            )
         }
         (PayMethod::Vbank, Some(date)) => {
             let parsed = chrono::NaiveDate::parse_from_str(&date, "%Y%m%d")
                 .ok()
                 .filter(|_| date.len() == 8)
-                .ok_or_else(|| ApiError::invalid_field("vbank_exp_date", "must be a date YYYYMMDD"))?;
+                .ok_or_else(|| {
+                    ApiError::invalid_field("vbank_exp_date", "must be a date YYYYMMDD")
+                })?;
             if parsed < kst_naive(now).date() {
                 return Err(ApiError::invalid_field(
                     "vbank_exp_date",
@@ -248,7 +257,9 @@ fn validate_order(state: &AppState, body: CreateOrderBody) -> Result<NewOrder, A
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "misconfigured",
                 "Gateway misconfigured",
-                format!("the payment request is invalid because of the gateway's configuration: {e}"),
+                format!(
+                    "the payment request is invalid because of the gateway's configuration: {e}"
+                ),
             ));
         }
         return Err(ApiError::invalid_field(field, e.reason));
@@ -293,7 +304,11 @@ where
         key: &key,
     };
     let hash = hex::encode(Sha256::digest(raw_body));
-    match state.store.begin_idempotent(&at, &hash, state.clock.now()).await? {
+    match state
+        .store
+        .begin_idempotent(&at, &hash, state.clock.now())
+        .await?
+    {
         IdempotencyStart::Fresh => {}
         IdempotencyStart::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -326,11 +341,19 @@ where
     }
     match run().await {
         Ok((status, body)) => {
-            state.store.finish_idempotent(&at, status.as_u16(), &body).await?;
+            state
+                .store
+                .finish_idempotent(&at, status.as_u16(), &body)
+                .await?;
             Ok((status, Json(body)).into_response())
         }
         // The database or the gateway failed before anything was decided: let a retry run it afresh.
-        Err(e) if matches!(e.status, StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE) => {
+        Err(e)
+            if matches!(
+                e.status,
+                StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
+            ) =>
+        {
             if let Err(abandon) = state.store.abandon_idempotent(&at).await {
                 tracing::warn!(error = %abandon, "could not release an idempotency key");
             }
@@ -447,10 +470,7 @@ async fn list_orders(
     };
     let before = match query.get("cursor").filter(|c| !c.is_empty()) {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad_request(
-                Some("cursor".into()),
-                "not a cursor returned by this API",
-            )
+            ApiError::bad_request(Some("cursor".into()), "not a cursor returned by this API")
         })?),
         None => None,
     };

@@ -154,9 +154,7 @@ async fn cancel_order(
                     (CancelAnswer::Refused, reply, None, Some(err))
                 }
             }
-            CallOutcome::Refused {
-                code, message, ..
-            } => {
+            CallOutcome::Refused { code, message, .. } => {
                 // Not sent at all (our own request failed validation): a definite failure.
                 let err = ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -185,7 +183,12 @@ async fn cancel_order(
                      other cancel of this order is sent meanwhile",
                 )
                 .with("cancellation_id", plan.id.to_string());
-                (CancelAnswer::Unknown, CancelReply::default(), None, Some(err))
+                (
+                    CancelAnswer::Unknown,
+                    CancelReply::default(),
+                    None,
+                    Some(err),
+                )
             }
             CallOutcome::Unparseable { status, reason, .. } => {
                 tracing::warn!(order_id = %order_id, cancellation = %plan.id, status, %reason, "cancel: unreadable answer");
@@ -193,10 +196,17 @@ async fn cancel_order(
                     StatusCode::BAD_GATEWAY,
                     "smartro_unreadable",
                     "Smartro's answer could not be read",
-                    format!("HTTP {status}: {reason}; the outcome is kept as `unknown` and reconciled"),
+                    format!(
+                        "HTTP {status}: {reason}; the outcome is kept as `unknown` and reconciled"
+                    ),
                 )
                 .with("cancellation_id", plan.id.to_string());
-                (CancelAnswer::Unknown, CancelReply::default(), None, Some(err))
+                (
+                    CancelAnswer::Unknown,
+                    CancelReply::default(),
+                    None,
+                    Some(err),
+                )
             }
         };
         let record = state
@@ -256,7 +266,11 @@ async fn receipt(
     );
     match state
         .smartro
-        .receipt(&record.order.mid, &tid, merchant.merchant_key.expose_secret())
+        .receipt(
+            &record.order.mid,
+            &tid,
+            merchant.merchant_key.expose_secret(),
+        )
         .await
     {
         CallOutcome::Answered(receipt) => {

@@ -113,10 +113,16 @@ async fn authorize(
 }
 
 /// Why an order cannot be paid now, in the buyer's language, or None when it can.
-fn not_payable_reason(state: &AppState, record: &OrderRecord) -> Option<(&'static str, &'static str)> {
+fn not_payable_reason(
+    state: &AppState,
+    record: &OrderRecord,
+) -> Option<(&'static str, &'static str)> {
     let status = OrderStatus::parse(&record.order.status)?;
     if status == OrderStatus::Pending && state.clock.now() >= record.order.expires_at {
-        return Some(("expired", "결제 가능 시간이 지났습니다. (This order has expired.)"));
+        return Some((
+            "expired",
+            "결제 가능 시간이 지났습니다. (This order has expired.)",
+        ));
     }
     match status {
         OrderStatus::Pending => None,
@@ -148,7 +154,10 @@ fn signed_fields(
             StatusCode::CONFLICT,
             "merchant_not_configured",
             "Merchant not configured",
-            format!("MID {} is no longer configured on this gateway", record.order.mid),
+            format!(
+                "MID {} is no longer configured on this gateway",
+                record.order.mid
+            ),
         )
     })?;
     let request = payment_request(
@@ -242,7 +251,8 @@ async fn checkout_status(
 ) -> Result<Response, ApiError> {
     let record = authorize(&state, &order_id, &query).await?;
     Ok(no_store(
-        Json(json!({ "order_id": record.order.order_id, "status": record.order.status })).into_response(),
+        Json(json!({ "order_id": record.order.order_id, "status": record.order.status }))
+            .into_response(),
     ))
 }
 

@@ -74,12 +74,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Not found",
-            what.into(),
-        )
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", what.into())
     }
 
     pub fn unauthorized() -> Self {

@@ -24,7 +24,11 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// Ready when the database answers and every migration this binary embeds has been applied.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), migrations_applied(&state.store.pool)).await;
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        migrations_applied(&state.store.pool),
+    )
+    .await;
     match probe {
         Ok(Ok(true)) => Json(json!({ "status": "ready" })).into_response(),
         Ok(Ok(false)) => (
@@ -54,7 +58,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "metrics: could not count orders"),
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
         .into_response()

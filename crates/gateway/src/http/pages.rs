@@ -25,7 +25,7 @@ fn won(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -80,7 +80,11 @@ fn summary(record: &OrderRecord) -> String {
 }
 
 /// The mainPay page: a summary and the signed form, posted to Smartro in EUC-KR as its pages expect.
-pub fn checkout(record: &OrderRecord, action: &str, fields: &[(&'static str, String)]) -> Html<String> {
+pub fn checkout(
+    record: &OrderRecord,
+    action: &str,
+    fields: &[(&'static str, String)],
+) -> Html<String> {
     let inputs: String = fields
         .iter()
         .map(|(name, value)| {
@@ -113,7 +117,11 @@ pub fn not_payable(record: &OrderRecord, why: &str) -> Response {
         summary(record),
         escape(why)
     );
-    (StatusCode::CONFLICT, Html(layout("결제할 수 없는 주문", &body))).into_response()
+    (
+        StatusCode::CONFLICT,
+        Html(layout("결제할 수 없는 주문", &body)),
+    )
+        .into_response()
 }
 
 /// Shown after returnPay when the order has no return_url of its own.

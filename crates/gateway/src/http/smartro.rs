@@ -34,13 +34,16 @@ struct Refusal {
     outcome: NotificationOutcome,
     status: StatusCode,
     detail: String,
-    labels: NotificationLabels,
+    // Boxed: a refusal is the rare path, and it keeps the Result of every parse small.
+    labels: Box<NotificationLabels>,
 }
 
 fn headers_json(headers: &HeaderMap) -> serde_json::Value {
     let map: serde_json::Map<String, serde_json::Value> = headers
         .iter()
-        .filter(|(name, _)| *name != axum::http::header::AUTHORIZATION && *name != axum::http::header::COOKIE)
+        .filter(|(name, _)| {
+            *name != axum::http::header::AUTHORIZATION && *name != axum::http::header::COOKIE
+        })
         .map(|(name, value)| {
             (
                 name.as_str().to_string(),
@@ -72,15 +75,22 @@ pub fn mask_card_number(pin: &str) -> String {
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
-    value.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .as_ref()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
-fn merchant<'a>(state: &'a AppState, mid: &str, labels: &NotificationLabels) -> Result<&'a MerchantSettings, Refusal> {
+fn merchant<'a>(
+    state: &'a AppState,
+    mid: &str,
+    labels: &NotificationLabels,
+) -> Result<&'a MerchantSettings, Refusal> {
     state.settings.merchant(mid).ok_or_else(|| Refusal {
         outcome: NotificationOutcome::UnknownMerchant,
         status: StatusCode::FORBIDDEN,
         detail: format!("unknown MID {mid}"),
-        labels: labels.clone(),
+        labels: Box::new(labels.clone()),
     })
 }
 
@@ -89,7 +99,7 @@ fn bad_signature(labels: &NotificationLabels) -> Refusal {
         outcome: NotificationOutcome::BadSignature,
         status: StatusCode::FORBIDDEN,
         detail: "SignValue does not verify".to_string(),
-        labels: labels.clone(),
+        labels: Box::new(labels.clone()),
     }
 }
 
@@ -98,7 +108,7 @@ fn malformed(err: impl std::fmt::Display) -> Refusal {
         outcome: NotificationOutcome::Malformed,
         status: StatusCode::BAD_REQUEST,
         detail: err.to_string(),
-        labels: NotificationLabels::default(),
+        labels: Box::default(),
     }
 }
 
@@ -117,13 +127,15 @@ fn verify_return(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusa
     }
     let kind = ResultKind::classify(None, &r.result_code);
     let details = PaymentDetails {
-        card: (non_empty(&r.fn_cd).is_some() || non_empty(&r.acqu_card_code).is_some()).then(|| CardDetails {
-            issuer_code: non_empty(&r.fn_cd),
-            issuer_name: non_empty(&r.fn_name),
-            acquirer_code: non_empty(&r.acqu_card_code),
-            quota: non_empty(&r.card_quota),
-            masked_number: None,
-        }),
+        card: (non_empty(&r.fn_cd).is_some() || non_empty(&r.acqu_card_code).is_some()).then(
+            || CardDetails {
+                issuer_code: non_empty(&r.fn_cd),
+                issuer_name: non_empty(&r.fn_name),
+                acquirer_code: non_empty(&r.acqu_card_code),
+                quota: non_empty(&r.card_quota),
+                masked_number: None,
+            },
+        ),
         vbank: non_empty(&r.vbank_num).map(|account| VbankDetails {
             bank_code: non_empty(&r.bank_code),
             bank_name: non_empty(&r.vbank_name).or_else(|| non_empty(&r.bank_name)),
@@ -175,12 +187,14 @@ fn verify_inform(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusa
         }
     } else {
         PaymentDetails {
-            card: (non_empty(&n.fn_cd).is_some() || non_empty(&n.pin_no).is_some()).then(|| CardDetails {
-                issuer_code: non_empty(&n.fn_cd),
-                issuer_name: non_empty(&n.fn_name),
-                acquirer_code: None,
-                quota: non_empty(&n.card_quota),
-                masked_number: non_empty(&n.pin_no).map(|p| mask_card_number(&p)),
+            card: (non_empty(&n.fn_cd).is_some() || non_empty(&n.pin_no).is_some()).then(|| {
+                CardDetails {
+                    issuer_code: non_empty(&n.fn_cd),
+                    issuer_name: non_empty(&n.fn_name),
+                    acquirer_code: None,
+                    quota: non_empty(&n.card_quota),
+                    masked_number: non_empty(&n.pin_no).map(|p| mask_card_number(&p)),
+                }
             }),
             vbank: None,
         }
@@ -250,7 +264,7 @@ async fn handle(
                 outcome: NotificationOutcome::UnknownOrder,
                 status: StatusCode::NOT_FOUND,
                 detail: format!("no order {}", result.order_id),
-                labels: NotificationLabels::default(),
+                labels: Box::default(),
             }),
             Ok(outcome) => Handled::Applied(outcome, result.order_id),
             Err(e) => Handled::Unavailable(e),
@@ -273,7 +287,15 @@ async fn inform(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Bytes,
 ) -> Response {
-    match handle(&state, ResultSource::Inform, &headers, peer.map(|c| c.0 .0), &body).await {
+    match handle(
+        &state,
+        ResultSource::Inform,
+        &headers,
+        peer.map(|c| c.0 .0),
+        &body,
+    )
+    .await
+    {
         Handled::Applied(..) => (StatusCode::OK, "OK").into_response(),
         Handled::Refused(r) => {
             tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "inform refused");
@@ -294,11 +316,21 @@ async fn return_pay(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Bytes,
 ) -> Response {
-    match handle(&state, ResultSource::Return, &headers, peer.map(|c| c.0 .0), &body).await {
+    match handle(
+        &state,
+        ResultSource::Return,
+        &headers,
+        peer.map(|c| c.0 .0),
+        &body,
+    )
+    .await
+    {
         Handled::Applied(_, order_id) => {
             let record = match state.store.get_order(&order_id).await {
                 Ok(Some(record)) => record,
-                Ok(None) => return pages::message(StatusCode::NOT_FOUND, "주문 없음", "order not found"),
+                Ok(None) => {
+                    return pages::message(StatusCode::NOT_FOUND, "주문 없음", "order not found")
+                }
                 Err(_) => return unavailable_page(),
             };
             match &record.order.return_url {
@@ -354,7 +386,10 @@ mod tests {
     #[test]
     fn masks_full_card_numbers_only() {
         assert_eq!(mask_card_number("4111111111111111"), "411111******1111");
-        assert_eq!(mask_card_number("4111-1111-1111-1111"), "4111-11**-****-1111");
+        assert_eq!(
+            mask_card_number("4111-1111-1111-1111"),
+            "4111-11**-****-1111"
+        );
         assert_eq!(mask_card_number("411111******1111"), "411111******1111");
         assert_eq!(mask_card_number(""), "");
     }

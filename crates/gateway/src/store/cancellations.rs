@@ -8,7 +8,10 @@ use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal, Effect};
 
 pub enum BeginCancel {
     /// Recorded as `requested`; now call Smartro.
-    Planned { plan: CancelPlan, mid: String },
+    Planned {
+        plan: CancelPlan,
+        mid: String,
+    },
     Refused(CancelRefusal),
     UnknownOrder,
 }
@@ -71,9 +74,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let record = load_record(&mut tx, order_id, true)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished during a cancel")))?;
+        let record = load_record(&mut tx, order_id, true).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("order {order_id} vanished during a cancel"))
+        })?;
         let before = record.state()?;
         let decision = domain::complete_cancel(&before, id, answer);
         save_state(&mut tx, &decision.order, now).await?;
@@ -106,7 +109,9 @@ impl Store {
         insert_events(&mut tx, order_id, &events, &self.public_url, now).await?;
         let record = load_record(&mut tx, order_id, false)
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished during a cancel")))?;
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("order {order_id} vanished during a cancel"))
+            })?;
         tx.commit().await?;
         Ok(record)
     }

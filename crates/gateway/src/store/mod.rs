@@ -65,11 +65,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 
 /// Whether every embedded migration has been applied to the database.
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, StoreError> {
-    let applied: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
-    )
-    .fetch_all(pool)
-    .await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?;
     Ok(MIGRATOR
         .iter()
         .all(|m| applied.binary_search(&m.version).is_ok()))

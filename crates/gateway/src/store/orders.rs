@@ -4,7 +4,9 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
-use crate::domain::{CancellationOrigin, CancellationState, CancellationStatus, OrderState, OrderStatus};
+use crate::domain::{
+    CancellationOrigin, CancellationState, CancellationStatus, OrderState, OrderStatus,
+};
 
 /// An order as the shop asked for it, validated by the API layer.
 #[derive(Debug, Clone)]
@@ -118,10 +120,12 @@ impl CancellationRow {
         Ok(CancellationState {
             id: self.id,
             amount: self.amount,
-            status: CancellationStatus::parse(&self.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("cancellation status {:?}", self.status)))?,
-            origin: CancellationOrigin::parse(&self.origin)
-                .ok_or_else(|| StoreError::Corrupt(format!("cancellation origin {:?}", self.origin)))?,
+            status: CancellationStatus::parse(&self.status).ok_or_else(|| {
+                StoreError::Corrupt(format!("cancellation status {:?}", self.status))
+            })?,
+            origin: CancellationOrigin::parse(&self.origin).ok_or_else(|| {
+                StoreError::Corrupt(format!("cancellation origin {:?}", self.origin))
+            })?,
             ptid: self.ptid.clone(),
             notified: self.notified,
         })
@@ -276,9 +280,10 @@ impl Store {
 
     /// Counts of orders per status, for the metrics endpoint.
     pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query!(r#"SELECT status, count(*) AS "count!" FROM orders GROUP BY status"#)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query!(r#"SELECT status, count(*) AS "count!" FROM orders GROUP BY status"#)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
     }
 }

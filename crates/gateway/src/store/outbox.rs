@@ -18,9 +18,9 @@ pub(crate) async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    let record = load_record(tx, order_id, false)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("order {order_id} vanished inside its transaction")))?;
+    let record = load_record(tx, order_id, false).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!("order {order_id} vanished inside its transaction"))
+    })?;
     let order = OrderView::new(&record, public_url);
     for event in events {
         let id = format!("evt_{}", Uuid::new_v4().simple());

@@ -194,7 +194,15 @@ pub fn notification(
 }
 
 pub fn card_inform(order_id: &str, tid: &str, amount: i64) -> Vec<u8> {
-    notification(order_id, tid, amount, "3001", StateCd::Approval, PayMethod::Card).to_form_body()
+    notification(
+        order_id,
+        tid,
+        amount,
+        "3001",
+        StateCd::Approval,
+        PayMethod::Card,
+    )
+    .to_form_body()
 }
 
 /// A signed returnPay as the browser posts it (UTF-8, UrlEncode=Y).

@@ -1,0 +1,591 @@
+//! Load generator for `scripts/bench.sh`: creates orders through the API, then drives signed informs or checkout
+//! JSON requests against a running gateway at a fixed concurrency for a fixed time, and prints what it measured.
+//!
+//! It runs on the same machine as the gateway and PostgreSQL, so it is built to cost little: one small tokio
+//! runtime (one worker thread unless told otherwise), one HTTP client with a connection per concurrent worker, and
+//! every request body and URL prepared before the clock starts. Its own CPU time over the timed window is reported,
+//! so that the contention it causes is visible next to the numbers.
+//!
+//! Each phase prints one machine-readable line to stdout, `RESULT phase=<name> key=value ...`; everything else
+//! goes to stderr.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use smartro::notification::Notification;
+use smartro::sign;
+use smartro::types::{PayMethod, StateCd};
+
+/// Smartro's public TEST merchant, the gateway's default merchant.
+const DEFAULT_MID: &str = "SMTPAY001m";
+const DEFAULT_MERCHANT_KEY: &str =
+    "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
+/// How many failed requests are shown in full; the rest are only counted.
+const SHOWN_ERRORS: usize = 5;
+
+#[derive(Parser)]
+#[command(
+    name = "loadgen",
+    about = "Load generator for smartro-gateway benchmarks"
+)]
+struct Cli {
+    /// The gateway's base URL, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    base: String,
+    /// Worker threads of the load generator's own runtime.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create card orders via POST /v1/orders and write `order_id<TAB>amount<TAB>checkout_token` lines.
+    Orders {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value = "sk_test_change_me")]
+        api_key: String,
+        /// Prefix of the generated order ids (letters and digits only).
+        #[arg(long, default_value = "BENCH")]
+        prefix: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// POST one distinct signed approval inform (its own TID, ResultCode 3001) per order, each order once.
+    Inform {
+        #[arg(long)]
+        orders: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 15)]
+        duration_secs: u64,
+        #[arg(long, default_value = DEFAULT_MID)]
+        mid: String,
+        #[arg(long, default_value = DEFAULT_MERCHANT_KEY)]
+        merchant_key: String,
+    },
+    /// GET /v1/checkout/{order_id}?t={token}, cycling over the orders.
+    Checkout {
+        #[arg(long)]
+        orders: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        duration_secs: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads.max(1))
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let base = cli.base.trim_end_matches('/').to_string();
+    match cli.command {
+        Command::Orders {
+            count,
+            concurrency,
+            api_key,
+            prefix,
+            out,
+        } => create_orders(&base, count, concurrency, &api_key, &prefix, &out).await,
+        Command::Inform {
+            orders,
+            concurrency,
+            duration_secs,
+            mid,
+            merchant_key,
+        } => {
+            let orders = read_orders(&orders)?;
+            let url = format!("{base}/smartro/inform");
+            let requests: Vec<Request> = orders
+                .iter()
+                .enumerate()
+                .map(|(n, order)| Request::Post {
+                    url: url.clone(),
+                    body: inform_body(&mid, &merchant_key, order, n),
+                })
+                .collect();
+            let run = drive(
+                requests,
+                concurrency,
+                Duration::from_secs(duration_secs),
+                Reuse::Once,
+                Expect::Ok,
+            )
+            .await?;
+            run.print("inform", concurrency);
+            Ok(())
+        }
+        Command::Checkout {
+            orders,
+            concurrency,
+            duration_secs,
+        } => {
+            let orders = read_orders(&orders)?;
+            let requests: Vec<Request> = orders
+                .iter()
+                .map(|order| Request::Get {
+                    url: format!("{base}/v1/checkout/{}?t={}", order.order_id, order.token),
+                })
+                .collect();
+            let run = drive(
+                requests,
+                concurrency,
+                Duration::from_secs(duration_secs),
+                Reuse::Cycle,
+                Expect::Json,
+            )
+            .await?;
+            run.print("checkout", concurrency);
+            Ok(())
+        }
+    }
+}
+
+struct Order {
+    order_id: String,
+    amount: i64,
+    token: String,
+}
+
+fn read_orders(path: &PathBuf) -> anyhow::Result<Vec<Order>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut orders = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let mut fields = line.split('\t');
+        let (Some(order_id), Some(amount), Some(token)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            bail!(
+                "{}:{}: expected three tab-separated fields",
+                path.display(),
+                n + 1
+            );
+        };
+        let amount = amount
+            .parse()
+            .with_context(|| format!("{}:{}: amount", path.display(), n + 1))?;
+        orders.push(Order {
+            order_id: order_id.to_string(),
+            amount,
+            token: token.to_string(),
+        });
+    }
+    if orders.is_empty() {
+        bail!("{} holds no orders", path.display());
+    }
+    Ok(orders)
+}
+
+/// A successful card approval inform for `order`, as Smartro's daemon sends it (EUC-KR form, signed).
+fn inform_body(mid: &str, merchant_key: &str, order: &Order, n: usize) -> Vec<u8> {
+    // A TID is 30 characters: MID (10), pay method and medium (4), then 16 digits that make it unique here.
+    let tid = format!("{mid}0101{n:016}");
+    let result_code = "3001";
+    Notification {
+        pay_method: PayMethod::Card,
+        mid: mid.to_string(),
+        mall_user_id: None,
+        amt: order.amount,
+        name: Some("홍길동".into()),
+        goods_name: Some("벤치마크 상품".into()),
+        otid: None,
+        oid: order.order_id.clone(),
+        auth_date: Some("261121120000".into()),
+        auth_code: Some("30001234".into()),
+        result_code: result_code.into(),
+        result_msg: "정상 처리되었습니다.".into(),
+        state_cd: StateCd::Approval,
+        fn_cd: Some("04".into()),
+        fn_name: Some("삼성".into()),
+        pin_no: Some("4111111111111111".into()),
+        card_quota: Some("00".into()),
+        buyer_email: Some("buyer@example.com".into()),
+        buyer_tel: Some("01012345678".into()),
+        buyer_auth_num: None,
+        vbank_num: None,
+        vbank_name: None,
+        receipt_type: None,
+        rcpt_app_no: None,
+        rcpt_cc_no: None,
+        card_use_point: None,
+        sign_value: sign::sign_value(&tid, result_code, merchant_key),
+        tid,
+        extra: BTreeMap::new(),
+    }
+    .to_form_body()
+}
+
+fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")
+}
+
+async fn create_orders(
+    base: &str,
+    count: usize,
+    concurrency: usize,
+    api_key: &str,
+    prefix: &str,
+    out: &PathBuf,
+) -> anyhow::Result<()> {
+    let client = http_client(concurrency)?;
+    let url = format!("{base}/v1/orders");
+    let requests: Vec<Request> = (0..count)
+        .map(|n| {
+            let body = json!({
+                "order_id": format!("{prefix}{n:08}"),
+                // Distinct amounts, so that a mix-up between orders would show as an amount mismatch.
+                "amount": 1000 + (n % 9000) as i64,
+                "goods_name": "벤치마크 상품",
+                "pay_method": "CARD",
+                "buyer": { "name": "홍길동", "tel": "010-1234-5678", "email": "buyer@example.com" },
+            });
+            Request::Authorized {
+                url: url.clone(),
+                key: api_key.to_string(),
+                body: body.to_string().into_bytes(),
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let run = drive_with(
+        client,
+        requests,
+        concurrency,
+        None,
+        Reuse::Once,
+        Expect::Created,
+    )
+    .await?;
+    run.print("orders", concurrency);
+    if run.errors > 0 {
+        bail!("{} of {} orders were not created", run.errors, count);
+    }
+    let mut text = String::with_capacity(run.bodies.len() * 64);
+    for body in &run.bodies {
+        let order: Value = serde_json::from_slice(body).context("order response is not JSON")?;
+        let order_id = order["order_id"].as_str().context("order_id missing")?;
+        let amount = order["amount"].as_i64().context("amount missing")?;
+        let checkout_url = order["checkout_url"]
+            .as_str()
+            .context("checkout_url missing")?;
+        let token = checkout_url
+            .split_once("?t=")
+            .map(|(_, token)| token)
+            .context("checkout_url has no token")?;
+        let _ = writeln!(text, "{order_id}\t{amount}\t{token}");
+    }
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "created {} orders in {:.1} s",
+        run.bodies.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+enum Request {
+    Post {
+        url: String,
+        body: Vec<u8>,
+    },
+    Get {
+        url: String,
+    },
+    Authorized {
+        url: String,
+        key: String,
+        body: Vec<u8>,
+    },
+}
+
+/// Whether each request is sent once (the run ends early when they run out) or the list is cycled over.
+#[derive(Clone, Copy, PartialEq)]
+enum Reuse {
+    Once,
+    Cycle,
+}
+
+/// What counts as success.
+#[derive(Clone, Copy, PartialEq)]
+enum Expect {
+    /// 200 with the body exactly `OK`: what Smartro's daemon takes as acknowledged.
+    Ok,
+    /// 200 (the checkout form as JSON).
+    Json,
+    /// 201, and the body is kept (a created order).
+    Created,
+}
+
+struct RunResult {
+    /// Latency of every completed request (including failed ones), in microseconds.
+    latencies_us: Vec<u32>,
+    errors: usize,
+    error_samples: Vec<String>,
+    elapsed: Duration,
+    /// Whether the run stopped because every request had been sent, before its time was up.
+    exhausted: bool,
+    /// CPU time (user + system) this process used during the run.
+    cpu: Duration,
+    bodies: Vec<Vec<u8>>,
+}
+
+async fn drive(
+    requests: Vec<Request>,
+    concurrency: usize,
+    duration: Duration,
+    reuse: Reuse,
+    expect: Expect,
+) -> anyhow::Result<RunResult> {
+    let client = http_client(concurrency)?;
+    drive_with(client, requests, concurrency, Some(duration), reuse, expect).await
+}
+
+struct WorkerResult {
+    latencies_us: Vec<u32>,
+    errors: usize,
+    error_samples: Vec<String>,
+    bodies: Vec<Vec<u8>>,
+}
+
+/// Runs `concurrency` workers, each sending one request at a time, until `duration` is up (or, with
+/// `Reuse::Once`, until every request has been sent).
+async fn drive_with(
+    client: reqwest::Client,
+    requests: Vec<Request>,
+    concurrency: usize,
+    duration: Option<Duration>,
+    reuse: Reuse,
+    expect: Expect,
+) -> anyhow::Result<RunResult> {
+    if requests.is_empty() {
+        bail!("nothing to send");
+    }
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let deadline = duration.map(|d| started + d);
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency.max(1) {
+        let client = client.clone();
+        let requests = Arc::clone(&requests);
+        let next = Arc::clone(&next);
+        workers.push(tokio::spawn(async move {
+            worker(client, requests, next, deadline, reuse, expect).await
+        }));
+    }
+    let mut result = RunResult {
+        latencies_us: Vec::new(),
+        errors: 0,
+        error_samples: Vec::new(),
+        elapsed: Duration::ZERO,
+        exhausted: false,
+        cpu: Duration::ZERO,
+        bodies: Vec::new(),
+    };
+    for handle in workers {
+        let w = handle.await.context("a load worker panicked")?;
+        result.latencies_us.extend(w.latencies_us);
+        result.errors += w.errors;
+        result.bodies.extend(w.bodies);
+        for sample in w.error_samples {
+            if result.error_samples.len() < SHOWN_ERRORS {
+                result.error_samples.push(sample);
+            }
+        }
+    }
+    result.elapsed = started.elapsed();
+    result.cpu = cpu_time().saturating_sub(cpu_before);
+    result.exhausted = reuse == Reuse::Once
+        && duration.is_some()
+        && next.load(Ordering::Relaxed) >= requests.len();
+    result.latencies_us.sort_unstable();
+    Ok(result)
+}
+
+async fn worker(
+    client: reqwest::Client,
+    requests: Arc<Vec<Request>>,
+    next: Arc<AtomicUsize>,
+    deadline: Option<Instant>,
+    reuse: Reuse,
+    expect: Expect,
+) -> WorkerResult {
+    let mut out = WorkerResult {
+        latencies_us: Vec::with_capacity(1 << 16),
+        errors: 0,
+        error_samples: Vec::new(),
+        bodies: Vec::new(),
+    };
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let request = match reuse {
+            Reuse::Once if i >= requests.len() => break,
+            Reuse::Once => &requests[i],
+            Reuse::Cycle => &requests[i % requests.len()],
+        };
+        let builder = match request {
+            Request::Post { url, body } => client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone()),
+            Request::Get { url } => client.get(url),
+            Request::Authorized { url, key, body } => client
+                .post(url)
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body.clone()),
+        };
+        let sent = Instant::now();
+        let outcome = match builder.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.bytes().await {
+                    Ok(body) => Ok((status, body)),
+                    Err(e) => Err(format!("reading the response: {e}")),
+                }
+            }
+            Err(e) => Err(format!("sending: {e}")),
+        };
+        let latency = sent.elapsed();
+        out.latencies_us
+            .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+        let failure = match outcome {
+            Ok((status, body)) => {
+                let good = match expect {
+                    Expect::Ok => status == 200 && body.as_ref() == b"OK",
+                    Expect::Json => status == 200,
+                    Expect::Created => status == 201,
+                };
+                if good {
+                    if expect == Expect::Created {
+                        out.bodies.push(body.to_vec());
+                    }
+                    None
+                } else {
+                    let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+                    Some(format!("HTTP {status}: {text}"))
+                }
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(failure) = failure {
+            out.errors += 1;
+            if out.error_samples.len() < SHOWN_ERRORS {
+                out.error_samples.push(failure);
+            }
+        }
+    }
+    out
+}
+
+impl RunResult {
+    fn percentile_ms(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = (q * self.latencies_us.len() as f64).ceil() as usize;
+        let index = rank.clamp(1, self.latencies_us.len()) - 1;
+        f64::from(self.latencies_us[index]) / 1000.0
+    }
+
+    fn print(&self, phase: &str, concurrency: usize) {
+        let requests = self.latencies_us.len();
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let rate = requests as f64 / secs;
+        let ok_rate = (requests - self.errors.min(requests)) as f64 / secs;
+        let max_ms = self
+            .latencies_us
+            .last()
+            .map_or(0.0, |us| f64::from(*us) / 1000.0);
+        let mean_ms = if requests == 0 {
+            0.0
+        } else {
+            self.latencies_us
+                .iter()
+                .map(|us| u64::from(*us))
+                .sum::<u64>() as f64
+                / requests as f64
+                / 1000.0
+        };
+        let cpu = self.cpu.as_secs_f64();
+        for sample in &self.error_samples {
+            eprintln!("  {phase} error: {sample}");
+        }
+        eprintln!(
+            "{phase}: {requests} requests in {secs:.2} s at concurrency {concurrency}: {rate:.0} req/s \
+             ({ok_rate:.0} ok/s), {} errors; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {max_ms:.2} \
+             mean {mean_ms:.2}; loadgen CPU {cpu:.2} s ({:.2} cores){}",
+            self.errors,
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.90),
+            self.percentile_ms(0.99),
+            cpu / secs,
+            if self.exhausted {
+                " [ran out of prepared requests before the time was up]"
+            } else {
+                ""
+            },
+        );
+        println!(
+            "RESULT phase={phase} requests={requests} errors={} secs={secs:.3} rate={rate:.1} ok_rate={ok_rate:.1} \
+             p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} max_ms={max_ms:.3} mean_ms={mean_ms:.3} \
+             loadgen_cpu_s={cpu:.3} exhausted={}",
+            self.errors,
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.90),
+            self.percentile_ms(0.99),
+            u8::from(self.exhausted),
+        );
+    }
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage only writes into the struct it is given, which is valid and large enough.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    // SAFETY: getrusage returned 0, so it filled the whole struct (and zeroed memory is a valid rusage anyway).
+    let usage = unsafe { usage.assume_init() };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}

@@ -1,0 +1,959 @@
+//! `smartro-gateway demo`: a first look in one command. The gateway runs against the sandbox (a Smartro stand-in,
+//! in-process) on an embedded PostgreSQL, and a small demo shop shows what a merchant's backend does with the API:
+//! create an order, send the buyer to the checkout page, show the result, cancel, look up the receipt.
+//!
+//! The shop runs on its own port because the gateway's router is built inside [`Gateway::start`]; it talks to the
+//! gateway only over HTTP with the API key, exactly as a real shop would.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use sandbox::{AutoDecision, Merchant, Sandbox, SandboxConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use smartro::endpoints::Endpoints;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::{self, Gateway};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::http::pages::escape;
+
+/// Where the demo's three servers listen. Port 0 picks a free port.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// The interface all three bind to; the printed URLs use it too.
+    pub host: IpAddr,
+    pub gateway_port: u16,
+    pub sandbox_port: u16,
+    pub shop_port: u16,
+    /// `None`: the sandbox shows its payment window and a person decides.
+    pub auto: Option<AutoDecision>,
+    /// Wait between two deliveries of the same sandbox notification.
+    pub notify_interval: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            gateway_port: 8080,
+            sandbox_port: 9090,
+            shop_port: 8081,
+            auto: None,
+            notify_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl DemoOptions {
+    /// Every server on a free port of 127.0.0.1 (tests).
+    pub fn ephemeral() -> DemoOptions {
+        DemoOptions {
+            gateway_port: 0,
+            sandbox_port: 0,
+            shop_port: 0,
+            notify_interval: Duration::from_millis(200),
+            ..DemoOptions::default()
+        }
+    }
+}
+
+/// The running demo: the gateway, the sandbox and the shop. Stop it with [`DemoHandle::shutdown`].
+pub struct DemoHandle {
+    pub gateway: Gateway,
+    pub sandbox: Sandbox,
+    /// The settings the gateway runs with (endpoints pointed at the sandbox).
+    pub settings: Arc<Settings>,
+    pub shop_addr: SocketAddr,
+    stop_shop: watch::Sender<bool>,
+    shop: JoinHandle<std::io::Result<()>>,
+}
+
+impl DemoHandle {
+    pub fn gateway_url(&self) -> String {
+        self.settings.server.public_url.clone()
+    }
+
+    pub fn sandbox_url(&self) -> String {
+        self.sandbox.url()
+    }
+
+    pub fn shop_url(&self) -> String {
+        format!("http://{}", self.shop_addr)
+    }
+
+    /// The Bearer token the shop uses against the gateway's API.
+    pub fn api_key(&self) -> &SecretString {
+        &self.settings.api.secret_keys[0]
+    }
+
+    /// Stops the shop, then the gateway (in-flight requests finish), then the sandbox.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop_shop.send(true);
+        let shop = self.shop.await;
+        let gateway = self.gateway.shutdown().await;
+        self.sandbox.shutdown().await;
+        shop.context("demo shop task")?.context("demo shop server")?;
+        gateway
+    }
+}
+
+/// `settings` with the gateway on `gateway_addr` and every Smartro endpoint pointed at the sandbox.
+pub fn demo_settings(mut settings: Settings, gateway_addr: SocketAddr, sandbox: &Endpoints) -> Settings {
+    settings.server.bind = gateway_addr;
+    settings.server.public_url = format!("http://{gateway_addr}");
+    settings.smartro.pay_url = Some(sandbox.pay_url.clone());
+    settings.smartro.cancel_url = Some(sandbox.cancel_url.clone());
+    settings.smartro.receipt_api_url = Some(sandbox.receipt_api_url.clone());
+    settings.smartro.receipt_page_url = Some(sandbox.receipt_page_url.clone());
+    settings
+}
+
+/// The sandbox knows the gateway's merchants, so whatever keys the configuration holds, signatures verify.
+fn sandbox_config(settings: &Settings, opts: &DemoOptions) -> SandboxConfig {
+    SandboxConfig {
+        bind: SocketAddr::new(opts.host, opts.sandbox_port),
+        public_url: None,
+        merchants: settings
+            .merchants
+            .iter()
+            .map(|m| {
+                Merchant::new(
+                    m.mid.clone(),
+                    m.merchant_key.expose_secret(),
+                    m.cancel_password.expose_secret(),
+                )
+            })
+            .collect(),
+        auto: opts.auto,
+        notify_interval: opts.notify_interval,
+        ..SandboxConfig::default()
+    }
+}
+
+/// Port 0 resolved to a free port now: the gateway's public_url must name its port before it binds.
+fn concrete_addr(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let probe = std::net::TcpListener::bind(addr).with_context(|| format!("finding a free port on {}", addr.ip()))?;
+    Ok(probe.local_addr()?)
+}
+
+/// Starts the sandbox, the gateway (on an already migrated `pool`) and the demo shop.
+pub async fn start_demo(
+    settings: Settings,
+    pool: PgPool,
+    clock: SharedClock,
+    opts: &DemoOptions,
+) -> anyhow::Result<DemoHandle> {
+    let sandbox = Sandbox::start(sandbox_config(&settings, opts))
+        .await
+        .with_context(|| format!("starting the sandbox on {}:{}", opts.host, opts.sandbox_port))?;
+    let gateway_addr = concrete_addr(SocketAddr::new(opts.host, opts.gateway_port))?;
+    let settings = Arc::new(demo_settings(settings, gateway_addr, &sandbox.endpoints()));
+    let gateway = Gateway::start(settings.clone(), pool, clock).await?;
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.host, opts.shop_port))
+        .await
+        .with_context(|| format!("could not bind the demo shop on {}:{}", opts.host, opts.shop_port))?;
+    let shop_addr = listener.local_addr()?;
+    let shop = Shop::new(
+        settings.server.public_url.clone(),
+        settings.api.secret_keys[0].clone(),
+        format!("http://{shop_addr}"),
+    )?;
+    let (stop_shop, mut stopped) = watch::channel(false);
+    let app = shop_router(shop);
+    let shop = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(DemoHandle {
+        gateway,
+        sandbox,
+        settings,
+        shop_addr,
+        stop_shop,
+        shop,
+    })
+}
+
+/// The `demo` command: embedded PostgreSQL under `database.data_dir`, everything else in this process, until
+/// Ctrl-C or SIGTERM.
+pub async fn run(mut settings: Settings, opts: DemoOptions) -> anyhow::Result<()> {
+    if settings.database.url.take().is_some() {
+        // The demo creates throwaway orders; they never belong in a real database.
+        tracing::warn!("demo: database.url is ignored; using the embedded PostgreSQL under database.data_dir");
+    }
+    let db = app::open_database(&settings).await?;
+    let started = async {
+        app::migrate(db.pool()).await?;
+        start_demo(settings, db.pool().clone(), Arc::new(SystemClock), &opts).await
+    }
+    .await;
+    let result = match started {
+        Ok(demo) => {
+            println!();
+            println!("  Demo shop: {}/", demo.shop_url());
+            println!(
+                "  (gateway {}, sandbox {}, API key of config api.secret_keys[0])",
+                demo.gateway_url(),
+                demo.sandbox_url()
+            );
+            match opts.auto {
+                Some(AutoDecision::Approve) => println!("  The sandbox approves every payment at once."),
+                Some(AutoDecision::Decline) => println!("  The sandbox declines every payment at once."),
+                None => println!("  The sandbox shows its payment window: press 승인 (approve) or 취소 (decline)."),
+            }
+            println!("  Ctrl-C stops everything.");
+            println!();
+            app::shutdown_signal().await;
+            tracing::info!("demo: shutting down");
+            demo.shutdown().await
+        }
+        Err(e) => Err(e),
+    };
+    db.pool().close().await;
+    if let app::Database::Embedded(_, pg) = db {
+        pg.stop().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    result
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The demo shop: a merchant's backend in miniature.
+
+#[derive(Clone)]
+struct Shop {
+    inner: Arc<ShopInner>,
+}
+
+struct ShopInner {
+    http: reqwest::Client,
+    gateway_url: String,
+    api_key: SecretString,
+    shop_url: String,
+}
+
+/// Why a call to the gateway did not give what the shop wanted.
+#[derive(Debug, thiserror::Error)]
+enum ShopError {
+    #[error("the gateway could not be reached: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("{title}: {detail}")]
+    Problem {
+        status: StatusCode,
+        title: String,
+        detail: String,
+        body: serde_json::Value,
+    },
+    #[error("the gateway's answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl ShopError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ShopError::Problem { status, .. } => *status,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Order {
+    order_id: String,
+    status: String,
+    amount: i64,
+    #[serde(default)]
+    paid_amount: i64,
+    #[serde(default)]
+    cancelled_amount: i64,
+    goods_name: String,
+    pay_method: String,
+    tid: Option<String>,
+    buyer: Buyer,
+    checkout_url: String,
+    created_at: String,
+    #[serde(default)]
+    paid_at: Option<String>,
+    #[serde(default)]
+    result_code: Option<String>,
+    #[serde(default)]
+    result_message: Option<String>,
+    #[serde(default)]
+    vbank: Option<Vbank>,
+    #[serde(default)]
+    card: Option<Card>,
+    #[serde(default)]
+    payments: Vec<Payment>,
+    #[serde(default)]
+    cancellations: Vec<Cancellation>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Buyer {
+    name: String,
+    #[serde(default)]
+    tel: String,
+    #[serde(default)]
+    email: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Vbank {
+    bank_name: Option<String>,
+    account: Option<String>,
+    expires: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Card {
+    issuer_name: Option<String>,
+    quota: Option<String>,
+    masked_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Payment {
+    tid: String,
+    result_code: String,
+    result_message: String,
+    amount: i64,
+    auth_code: Option<String>,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cancellation {
+    amount: i64,
+    partial: bool,
+    status: String,
+    result_code: Option<String>,
+    result_message: Option<String>,
+    cancel_num: Option<String>,
+    ptid: Option<String>,
+    requested_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderList {
+    data: Vec<Order>,
+}
+
+impl Shop {
+    fn new(gateway_url: String, api_key: SecretString, shop_url: String) -> anyhow::Result<Shop> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            // Everything is on loopback; a proxy from the environment would only get in the way.
+            .no_proxy()
+            .build()
+            .context("building the demo shop's HTTP client")?;
+        Ok(Shop {
+            inner: Arc::new(ShopInner {
+                http,
+                gateway_url: gateway_url.trim_end_matches('/').to_string(),
+                api_key,
+                shop_url,
+            }),
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.inner
+            .http
+            .request(method, format!("{}{path}", self.inner.gateway_url))
+            .bearer_auth(self.inner.api_key.expose_secret())
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ShopError> {
+        let response = request.send().await.map_err(ShopError::Unreachable)?;
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let bytes = response.bytes().await.map_err(ShopError::Unreachable)?;
+        if !status.is_success() {
+            let body: serde_json::Value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| json!({ "detail": String::from_utf8_lossy(&bytes) }));
+            let text = |key: &str| body.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            return Err(ShopError::Problem {
+                status,
+                title: text("title"),
+                detail: text("detail"),
+                body,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ShopError::Unreadable(e.to_string()))
+    }
+
+    async fn order(&self, order_id: &str) -> Result<Order, ShopError> {
+        let path = format!("/v1/orders/{}", path_segment(order_id));
+        self.call(self.request(reqwest::Method::GET, &path)).await
+    }
+
+    async fn recent_orders(&self) -> Result<Vec<Order>, ShopError> {
+        let list: OrderList = self
+            .call(self.request(reqwest::Method::GET, "/v1/orders?limit=10"))
+            .await?;
+        Ok(list.data)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, for an order id inside a URL path.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn query_url(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        query.append_pair(key, value);
+    }
+    format!("{path}?{}", query.finish())
+}
+
+fn shop_router(shop: Shop) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/orders", post(create_order))
+        .route("/result", get(result))
+        .route("/orders/{order_id}/cancel", post(cancel))
+        .route("/orders/{order_id}/receipt", get(receipt))
+        .with_state(shop)
+}
+
+const PAY_METHODS: [(&str, &str); 7] = [
+    ("CARD", "신용카드 (card)"),
+    ("BANK", "계좌이체 (bank transfer)"),
+    ("VBANK", "가상계좌 (virtual account)"),
+    ("CELLPHONE", "휴대폰 (mobile phone)"),
+    ("CLGIFT", "문화상품권 (gift card)"),
+    ("TOSS", "토스페이 (Toss)"),
+    ("KAKAO", "카카오페이 (Kakao)"),
+];
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "pending" => "결제 대기 (pending)",
+        "awaiting_deposit" => "입금 대기 (awaiting deposit)",
+        "paid" => "결제 완료 (paid)",
+        "partially_cancelled" => "부분 취소 (partially cancelled)",
+        "cancelled" => "전체 취소 (cancelled)",
+        "expired" => "만료 (expired)",
+        "needs_review" => "확인 필요 (needs review)",
+        _ => "",
+    }
+}
+
+fn won(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("{sign}{out}원")
+}
+
+fn layout(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html>
+<html lang="ko">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · 데모 상점</title>
+<style>
+body {{ font-family: -apple-system, "Apple SD Gothic Neo", "Malgun Gothic", "Noto Sans CJK KR", sans-serif;
+       background: #f3f4f6; margin: 0; color: #111; }}
+header {{ background: #0f172a; color: #fff; padding: .8rem 1.5rem; }}
+header a {{ color: #fff; text-decoration: none; font-weight: 700; }}
+header small {{ color: #94a3b8; margin-left: .5rem; }}
+main {{ max-width: 46rem; margin: 1.5rem auto; padding: 0 1rem; }}
+section {{ background: #fff; border-radius: 10px; padding: 1.2rem 1.5rem; margin-bottom: 1rem;
+          box-shadow: 0 1px 6px rgba(0,0,0,.06); }}
+h1 {{ font-size: 1.3rem; margin: 0 0 1rem; }} h2 {{ font-size: 1.05rem; margin: 0 0 .8rem; }}
+label {{ display: block; font-weight: 600; margin-top: .7rem; }}
+label small, .hint {{ color: #64748b; font-weight: 400; }}
+input, select {{ width: 100%; box-sizing: border-box; padding: .55rem; font-size: 1rem; border: 1px solid #cbd5e1;
+                border-radius: 6px; margin-top: .25rem; }}
+button {{ margin-top: 1rem; padding: .7rem 1.2rem; font-size: 1rem; border: 0; border-radius: 6px;
+         background: #2563eb; color: #fff; cursor: pointer; }}
+button.danger {{ background: #dc2626; }}
+table {{ width: 100%; border-collapse: collapse; font-size: .92rem; }}
+th, td {{ text-align: left; padding: .35rem .4rem; border-bottom: 1px solid #e5e7eb; vertical-align: top; }}
+th {{ color: #475569; font-weight: 600; white-space: nowrap; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.status {{ display: inline-block; padding: .1rem .5rem; border-radius: 999px; background: #e0e7ff; font-weight: 700; }}
+.notice {{ background: #ecfdf5; border: 1px solid #10b981; }}
+.error {{ background: #fef2f2; border: 1px solid #ef4444; }}
+pre {{ background: #0f172a; color: #e2e8f0; padding: 1rem; border-radius: 6px; overflow-x: auto; font-size: .85rem; }}
+</style>
+</head>
+<body>
+<header><a href="/">데모 상점</a><small>Demo shop of smartro-gateway · 테스트 환경 (sandbox, no real payments)</small></header>
+<main>
+{body}
+</main>
+</body>
+</html>"#,
+        title = escape(title),
+    ))
+}
+
+fn error_section(title: &str, err: &ShopError) -> String {
+    let mut text = format!(
+        "<section class=\"error\" id=\"error\"><h2>{}</h2><p>{}</p>",
+        escape(title),
+        escape(&err.to_string())
+    );
+    if let ShopError::Problem { body, .. } = err {
+        if let Some(errors) = body.get("errors").and_then(|e| e.as_array()) {
+            text.push_str("<ul>");
+            for e in errors {
+                let field = e.get("field").and_then(|v| v.as_str()).unwrap_or("");
+                let message = e.get("message").and_then(|v| v.as_str()).unwrap_or("");
+                text.push_str(&format!("<li><b>{}</b>: {}</li>", escape(field), escape(message)));
+            }
+            text.push_str("</ul>");
+        }
+    }
+    text.push_str("</section>");
+    text
+}
+
+fn order_form(values: &HashMap<String, String>) -> String {
+    let value = |key: &str, default: &str| escape(values.get(key).map(String::as_str).unwrap_or(default));
+    let chosen = values.get("pay_method").map(String::as_str).unwrap_or("CARD");
+    let options: String = PAY_METHODS
+        .iter()
+        .map(|(code, label)| {
+            let selected = if *code == chosen { " selected" } else { "" };
+            format!("<option value=\"{code}\"{selected}>{label}</option>")
+        })
+        .collect();
+    format!(
+        r#"<section>
+<h1>주문하기 <span class="hint">(Place an order)</span></h1>
+<form method="post" action="/orders" accept-charset="UTF-8">
+<label for="goods_name">상품명 <small>goods name</small></label>
+<input id="goods_name" name="goods_name" value="{goods}" required maxlength="40">
+<label for="amount">결제금액 (원) <small>amount in KRW</small></label>
+<input id="amount" name="amount" type="number" min="1" step="1" value="{amount}" required>
+<label for="pay_method">결제수단 <small>pay method</small></label>
+<select id="pay_method" name="pay_method">{options}</select>
+<label for="buyer_name">구매자명 <small>buyer name</small></label>
+<input id="buyer_name" name="buyer_name" value="{buyer}" required maxlength="30">
+<label for="buyer_tel">연락처 <small>phone</small></label>
+<input id="buyer_tel" name="buyer_tel" value="{tel}" maxlength="20">
+<label for="buyer_email">이메일 <small>email</small></label>
+<input id="buyer_email" name="buyer_email" type="email" value="{email}" maxlength="60">
+<button type="submit" id="submit">결제하기 <small>(pay)</small></button>
+<p class="hint">상점 서버가 게이트웨이 API(POST /v1/orders)로 주문을 만들고 결제 페이지로 이동합니다.
+(The shop's server creates the order through the gateway's API and sends you to its checkout page.)</p>
+</form>
+</section>"#,
+        goods = value("goods_name", "테스트 상품"),
+        amount = value("amount", "1004"),
+        buyer = value("buyer_name", "홍길동"),
+        tel = value("buyer_tel", "01012345678"),
+        email = value("buyer_email", "buyer@example.com"),
+    )
+}
+
+fn recent_section(orders: &Result<Vec<Order>, ShopError>) -> String {
+    let orders = match orders {
+        Ok(orders) => orders,
+        Err(e) => return error_section("최근 주문을 불러오지 못했습니다 (could not list orders)", e),
+    };
+    if orders.is_empty() {
+        return "<section><h2>최근 주문 <span class=\"hint\">(recent orders)</span></h2><p class=\"hint\">아직 주문이 없습니다. (No orders yet.)</p></section>".to_string();
+    }
+    let rows: String = orders
+        .iter()
+        .map(|o| {
+            format!(
+                "<tr><td><a href=\"{href}\">{id}</a></td><td>{goods}</td><td>{method}</td><td class=\"num\">{amount}</td><td>{status}</td><td>{created}</td></tr>",
+                href = escape(&query_url("/result", &[("order_id", &o.order_id)])),
+                id = escape(&o.order_id),
+                goods = escape(&o.goods_name),
+                method = escape(&o.pay_method),
+                amount = won(o.amount),
+                status = escape(&o.status),
+                created = escape(&o.created_at),
+            )
+        })
+        .collect();
+    format!(
+        r#"<section id="recent-orders"><h2>최근 주문 <span class="hint">(recent orders)</span></h2>
+<table><tr><th>주문번호</th><th>상품명</th><th>수단</th><th class="num">금액</th><th>상태</th><th>주문일시</th></tr>
+{rows}</table></section>"#
+    )
+}
+
+async fn index(State(shop): State<Shop>) -> Html<String> {
+    let recent = shop.recent_orders().await;
+    let body = format!("{}\n{}", order_form(&HashMap::new()), recent_section(&recent));
+    layout("주문하기", &body)
+}
+
+async fn create_order(State(shop): State<Shop>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let field = |key: &str| form.get(key).map(|v| v.trim().to_string()).unwrap_or_default();
+    let amount = match field("amount").parse::<i64>() {
+        Ok(amount) => amount,
+        Err(_) => {
+            let body = format!(
+                "<section class=\"error\" id=\"error\"><h2>금액을 확인해 주세요</h2><p>amount must be a whole number of won, got {}</p></section>{}",
+                escape(&field("amount")),
+                order_form(&form)
+            );
+            return (StatusCode::UNPROCESSABLE_ENTITY, layout("주문하기", &body)).into_response();
+        }
+    };
+    let request = json!({
+        "amount": amount,
+        "goods_name": field("goods_name"),
+        "pay_method": field("pay_method"),
+        "buyer": {
+            "name": field("buyer_name"),
+            "tel": field("buyer_tel"),
+            "email": field("buyer_email"),
+        },
+        "return_url": format!("{}/result", shop.inner.shop_url),
+    });
+    let created: Result<Order, ShopError> = shop
+        .call(shop.request(reqwest::Method::POST, "/v1/orders").json(&request))
+        .await;
+    match created {
+        Ok(order) => {
+            tracing::info!(order_id = %order.order_id, "demo shop: order created, sending the buyer to checkout");
+            Redirect::to(&order.checkout_url).into_response()
+        }
+        Err(e) => {
+            let body = format!(
+                "{}{}",
+                error_section("주문을 만들지 못했습니다 (the gateway refused the order)", &e),
+                order_form(&form)
+            );
+            (e.status(), layout("주문하기", &body)).into_response()
+        }
+    }
+}
+
+fn order_section(order: &Order) -> String {
+    let mut rows = format!(
+        r#"<tr><th>주문번호 <small class="hint">order id</small></th><td id="order-id">{id}</td></tr>
+<tr><th>상태 <small class="hint">status</small></th><td><span class="status" id="order-status" data-status="{status}">{status}</span> {label}</td></tr>
+<tr><th>상품명 <small class="hint">goods</small></th><td id="order-goods-name">{goods}</td></tr>
+<tr><th>구매자 <small class="hint">buyer</small></th><td><span id="order-buyer-name">{buyer}</span> · {tel} · {email}</td></tr>
+<tr><th>결제수단 <small class="hint">method</small></th><td>{method}</td></tr>
+<tr><th>주문금액 <small class="hint">amount</small></th><td id="order-amount">{amount}</td></tr>
+<tr><th>결제금액 <small class="hint">paid</small></th><td id="order-paid-amount">{paid}</td></tr>
+<tr><th>취소금액 <small class="hint">cancelled</small></th><td id="order-cancelled-amount">{cancelled}</td></tr>
+<tr><th>TID</th><td id="order-tid">{tid}</td></tr>
+<tr><th>주문일시 <small class="hint">created</small></th><td>{created}</td></tr>"#,
+        id = escape(&order.order_id),
+        status = escape(&order.status),
+        label = status_label(&order.status),
+        goods = escape(&order.goods_name),
+        buyer = escape(&order.buyer.name),
+        tel = escape(&order.buyer.tel),
+        email = escape(&order.buyer.email),
+        method = escape(&order.pay_method),
+        amount = won(order.amount),
+        paid = won(order.paid_amount),
+        cancelled = won(order.cancelled_amount),
+        tid = escape(order.tid.as_deref().unwrap_or("-")),
+        created = escape(&order.created_at),
+    );
+    if let Some(paid_at) = &order.paid_at {
+        rows.push_str(&format!("<tr><th>결제일시 <small class=\"hint\">paid at</small></th><td>{}</td></tr>", escape(paid_at)));
+    }
+    if let Some(code) = &order.result_code {
+        rows.push_str(&format!(
+            "<tr><th>결과 <small class=\"hint\">result</small></th><td id=\"order-result\">[{}] {}</td></tr>",
+            escape(code),
+            escape(order.result_message.as_deref().unwrap_or(""))
+        ));
+    }
+    if let Some(card) = &order.card {
+        rows.push_str(&format!(
+            "<tr><th>카드 <small class=\"hint\">card</small></th><td>{} {} · 할부 {}</td></tr>",
+            escape(card.issuer_name.as_deref().unwrap_or("")),
+            escape(card.masked_number.as_deref().unwrap_or("")),
+            escape(card.quota.as_deref().unwrap_or("00")),
+        ));
+    }
+    if let Some(vbank) = &order.vbank {
+        rows.push_str(&format!(
+            "<tr><th>가상계좌 <small class=\"hint\">virtual account</small></th><td id=\"order-vbank\">{} {} (입금기한 {})</td></tr>",
+            escape(vbank.bank_name.as_deref().unwrap_or("")),
+            escape(vbank.account.as_deref().unwrap_or("")),
+            escape(vbank.expires.as_deref().unwrap_or("-")),
+        ));
+    }
+    let mut out = format!("<section><h1>주문 결과 <span class=\"hint\">(order)</span></h1><table>{rows}</table>");
+    if order.status == "pending" {
+        out.push_str(&format!(
+            "<p><a id=\"retry-link\" href=\"{}\">다시 결제하기 (pay again)</a></p>",
+            escape(&order.checkout_url)
+        ));
+    }
+    out.push_str("</section>");
+    if !order.payments.is_empty() {
+        let rows: String = order
+            .payments
+            .iter()
+            .map(|p| {
+                format!(
+                    "<tr><td>{}</td><td>[{}] {}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&p.tid),
+                    escape(&p.result_code),
+                    escape(&p.result_message),
+                    won(p.amount),
+                    escape(p.auth_code.as_deref().unwrap_or("-")),
+                    escape(&p.source),
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<section id=\"payments\"><h2>결제 내역 <span class=\"hint\">(payments)</span></h2><table><tr><th>TID</th><th>결과</th><th class=\"num\">금액</th><th>승인번호</th><th>경로</th></tr>{rows}</table></section>"
+        ));
+    }
+    if !order.cancellations.is_empty() {
+        let rows: String = order
+            .cancellations
+            .iter()
+            .map(|c| {
+                format!(
+                    "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>[{}] {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    won(c.amount),
+                    if c.partial { "부분 (partial)" } else { "전체 (full)" },
+                    escape(&c.status),
+                    escape(c.result_code.as_deref().unwrap_or("-")),
+                    escape(c.result_message.as_deref().unwrap_or("")),
+                    escape(c.cancel_num.as_deref().unwrap_or("-")),
+                    escape(c.ptid.as_deref().unwrap_or("-")),
+                    escape(&c.requested_at),
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<section id=\"cancellations\"><h2>취소 내역 <span class=\"hint\">(cancellations)</span></h2><table><tr><th class=\"num\">금액</th><th>구분</th><th>상태</th><th>결과</th><th>취소번호</th><th>PTID</th><th>요청일시</th></tr>{rows}</table></section>"
+        ));
+    }
+    let remaining = order.paid_amount - order.cancelled_amount;
+    let path = path_segment(&order.order_id);
+    if remaining > 0 && matches!(order.status.as_str(), "paid" | "partially_cancelled") {
+        out.push_str(&format!(
+            r#"<section><h2>결제 취소 <span class="hint">(cancel)</span></h2>
+<form method="post" action="/orders/{path}/cancel" accept-charset="UTF-8">
+<input type="hidden" name="idempotency_key" value="{key}">
+<label for="cancel-amount">취소금액 (원) <small>amount; empty = all that is left ({remaining})</small></label>
+<input id="cancel-amount" name="amount" type="number" min="1" max="{max}" step="1" placeholder="비우면 전액 취소 (empty: cancel all)">
+<label for="cancel-reason">취소사유 <small>reason</small></label>
+<input id="cancel-reason" name="reason" value="고객 요청" required maxlength="50">
+<button type="submit" class="danger" id="cancel-submit">취소하기 <small>(cancel)</small></button>
+</form></section>"#,
+            key = uuid::Uuid::new_v4(),
+            remaining = won(remaining),
+            max = remaining,
+        ));
+    }
+    if order.tid.is_some() {
+        out.push_str(&format!(
+            "<section><h2>영수증 <span class=\"hint\">(receipt)</span></h2><p><a id=\"receipt-link\" href=\"/orders/{path}/receipt\">영수증 조회 (receipt data from GET /v1/orders/{{id}}/receipt)</a></p></section>"
+        ));
+    }
+    out.push_str("<p><a href=\"/\">← 상점으로 돌아가기 (back to the shop)</a></p>");
+    out
+}
+
+async fn render_order_page(shop: &Shop, order_id: &str, banner: String, status: StatusCode) -> Response {
+    match shop.order(order_id).await {
+        Ok(order) => (status, layout("주문 결과", &format!("{banner}{}", order_section(&order)))).into_response(),
+        Err(e) => {
+            let body = format!(
+                "{banner}{}<p><a href=\"/\">← 상점으로 돌아가기 (back to the shop)</a></p>",
+                error_section("주문을 불러오지 못했습니다 (could not load the order)", &e)
+            );
+            (e.status(), layout("주문 결과", &body)).into_response()
+        }
+    }
+}
+
+/// The shop's ReturnURL page: the gateway redirects here with `order_id` and `status`; the shop trusts neither
+/// and reads the order from the API.
+async fn result(State(shop): State<Shop>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let Some(order_id) = query.get("order_id").filter(|id| !id.is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            layout("주문 결과", "<section class=\"error\" id=\"error\"><h2>주문번호가 없습니다</h2><p>order_id is missing</p></section>"),
+        )
+            .into_response();
+    };
+    let banner = if query.contains_key("cancelled") {
+        "<section class=\"notice\" id=\"notice\"><p>취소 요청이 처리되었습니다. (The cancel was processed.)</p></section>".to_string()
+    } else {
+        String::new()
+    };
+    render_order_page(&shop, order_id, banner, StatusCode::OK).await
+}
+
+async fn cancel(
+    State(shop): State<Shop>,
+    Path(order_id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let amount_text = form.get("amount").map(|v| v.trim()).unwrap_or("");
+    let amount = if amount_text.is_empty() {
+        None
+    } else {
+        match amount_text.parse::<i64>() {
+            Ok(amount) => Some(amount),
+            Err(_) => {
+                let banner = format!(
+                    "<section class=\"error\" id=\"error\"><h2>취소금액을 확인해 주세요</h2><p>amount must be a whole number of won, got {}</p></section>",
+                    escape(amount_text)
+                );
+                return render_order_page(&shop, &order_id, banner, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+        }
+    };
+    let reason = form.get("reason").map(|r| r.trim()).filter(|r| !r.is_empty()).unwrap_or("고객 요청");
+    let mut body = json!({ "reason": reason });
+    if let Some(amount) = amount {
+        body["amount"] = json!(amount);
+    }
+    let mut request = shop
+        .request(reqwest::Method::POST, &format!("/v1/orders/{}/cancel", path_segment(&order_id)))
+        .json(&body);
+    // One key per rendered form: a double click or a resubmitted page never cancels twice.
+    if let Some(key) = form.get("idempotency_key").filter(|k| !k.is_empty()) {
+        request = request.header("Idempotency-Key", key.as_str());
+    }
+    let cancelled: Result<Order, ShopError> = shop.call(request).await;
+    match cancelled {
+        Ok(order) => {
+            Redirect::to(&query_url("/result", &[("order_id", &order.order_id), ("cancelled", "1")])).into_response()
+        }
+        Err(e) => {
+            let banner = error_section("취소하지 못했습니다 (the cancel was refused)", &e);
+            render_order_page(&shop, &order_id, banner, e.status()).await
+        }
+    }
+}
+
+async fn receipt(State(shop): State<Shop>, Path(order_id): Path<String>) -> Response {
+    let path = format!("/v1/orders/{}/receipt", path_segment(&order_id));
+    let answer: Result<serde_json::Value, ShopError> = shop.call(shop.request(reqwest::Method::GET, &path)).await;
+    let back = format!(
+        "<p><a href=\"{}\">← 주문으로 돌아가기 (back to the order)</a></p>",
+        escape(&query_url("/result", &[("order_id", &order_id)]))
+    );
+    let (status, receipt_url, content) = match &answer {
+        Ok(receipt) => {
+            let pretty = serde_json::to_string_pretty(receipt).unwrap_or_default();
+            (
+                StatusCode::OK,
+                receipt.get("receipt_url").and_then(|v| v.as_str()).map(str::to_string),
+                format!("<section><h2>영수증 데이터 <span class=\"hint\">(receipt JSON)</span></h2><pre id=\"receipt-json\">{}</pre></section>", escape(&pretty)),
+            )
+        }
+        Err(e) => {
+            let url = match e {
+                ShopError::Problem { body, .. } => body.get("receipt_url").and_then(|v| v.as_str()).map(str::to_string),
+                _ => None,
+            };
+            (e.status(), url, error_section("영수증을 불러오지 못했습니다 (receipt lookup failed)", e))
+        }
+    };
+    let link = receipt_url
+        .map(|url| {
+            format!(
+                "<section><p><a id=\"receipt-url\" href=\"{0}\" target=\"_blank\" rel=\"noopener\">영수증 페이지 열기 (open the receipt page)</a></p><p class=\"hint\">{0}</p></section>",
+                escape(&url)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!("<h1>영수증 <span class=\"hint\">(receipt of {})</span></h1>{link}{content}{back}", escape(&order_id));
+    let mut response = (status, layout("영수증", &body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids_are_encoded_for_paths() {
+        assert_eq!(path_segment("ORD-2024_01.a~"), "ORD-2024_01.a~");
+        assert_eq!(path_segment("a/b?c"), "a%2Fb%3Fc");
+        assert_eq!(path_segment("주문"), "%EC%A3%BC%EB%AC%B8");
+    }
+
+    #[test]
+    fn won_groups_thousands() {
+        assert_eq!(won(1004), "1,004원");
+        assert_eq!(won(-1_000_000), "-1,000,000원");
+    }
+
+    #[test]
+    fn demo_settings_point_smartro_at_the_sandbox() {
+        let settings = match Settings::load_from(None, &[]) {
+            Ok(s) => s,
+            Err(e) => panic!("default settings: {e}"),
+        };
+        let endpoints = sandbox::endpoints_for("http://127.0.0.1:9999");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 18080));
+        let demo = demo_settings(settings, addr, &endpoints);
+        assert_eq!(demo.server.public_url, "http://127.0.0.1:18080");
+        let effective = demo.smartro.endpoints();
+        assert_eq!(effective.pay_url, "http://127.0.0.1:9999/interfaceURL.jsp");
+        assert_eq!(effective.cancel_url, "http://127.0.0.1:9999/cancel/payCancelNVProcess.jsp");
+        assert_eq!(effective.receipt_api_url, "http://127.0.0.1:9999/receipt");
+        assert_eq!(effective.receipt_page_url, "http://127.0.0.1:9999/issue/IssueLoader.jsp");
+    }
+
+    #[test]
+    fn the_sandbox_knows_the_configured_merchants() {
+        let settings = match Settings::load_from(None, &[]) {
+            Ok(s) => s,
+            Err(e) => panic!("default settings: {e}"),
+        };
+        let config = sandbox_config(&settings, &DemoOptions::ephemeral());
+        assert_eq!(config.merchants.len(), settings.merchants.len());
+        for (m, s) in config.merchants.iter().zip(&settings.merchants) {
+            assert_eq!(m.mid, s.mid);
+            assert_eq!(m.merchant_key, s.merchant_key.expose_secret());
+        }
+    }
+}
