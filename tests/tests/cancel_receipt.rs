@@ -4,6 +4,7 @@ mod harness;
 
 use std::time::Duration;
 
+use gateway::clock::Clock;
 use harness::*;
 use reqwest::Method;
 use sandbox::{AutoDecision, Faults, SandboxConfig};
@@ -411,6 +412,7 @@ async fn receipt_lookups_when_smartro_is_gone() {
         sandbox,
         db,
         http,
+        clock,
     } = stack;
     sandbox.shutdown().await;
     let stack = Stack {
@@ -420,6 +422,7 @@ async fn receipt_lookups_when_smartro_is_gone() {
             .unwrap(),
         db,
         http,
+        clock,
     };
     // the original sandbox is gone: connection refused is "no answer"
     let (status, problem) = stack
@@ -458,4 +461,93 @@ async fn a_cancel_settled_by_smartros_notification_while_the_call_hangs_is_a_suc
     assert_eq!(order["status"], "cancelled");
     assert_eq!(order["cancellations"][0]["status"], "succeeded");
     assert_eq!(order["cancelled_amount"], 8000);
+}
+
+#[tokio::test]
+async fn unknown_cancels_are_reconciled_from_smartros_receipt() {
+    let stack = start_with(Options {
+        sandbox: SandboxConfig {
+            auto: Some(AutoDecision::Approve),
+            faults: Faults {
+                cancel_no_answer: true,
+                // Smartro's notifications never arrive: only the receipt API can tell.
+                drop_ratio: 1.0,
+                ..Faults::default()
+            },
+            ..SandboxConfig::for_tests(Duration::from_millis(50))
+        },
+        gateway_env: vec![("GATEWAY__SMARTRO__TIMEOUT_SECS".into(), "1".into())],
+    })
+    .await;
+    stack
+        .pay(&stack.create_order("E2E-RECON-1", 9000, "CARD").await)
+        .await;
+    let (status, _) = stack
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-RECON-1/cancel",
+            Some(json!({ "amount": 4000, "reason": "lost answer" })),
+        )
+        .await;
+    assert_eq!(status, 504);
+
+    let reconciler = gateway::workers::Reconciler::new(stack.gateway.state.clone());
+    assert_eq!(
+        reconciler.run_once().await.unwrap(),
+        0,
+        "a fresh unknown gets time for Smartro's notification"
+    );
+    stack.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(reconciler.run_once().await.unwrap(), 1);
+    let order = stack.order("E2E-RECON-1").await;
+    assert_eq!(order["cancellations"][0]["status"], "succeeded");
+    assert_eq!(order["cancelled_amount"], 4000);
+    assert_eq!(order["status"], "partially_cancelled");
+    assert_eq!(reconciler.run_once().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_cancel_that_never_reached_smartro_is_reconciled_as_failed() {
+    let stack = start().await;
+    stack
+        .pay(&stack.create_order("E2E-RECON-2", 9000, "CARD").await)
+        .await;
+    // The process recorded the cancel, then died before calling Smartro.
+    let begun = stack
+        .gateway
+        .state
+        .store
+        .begin_cancel("E2E-RECON-2", Some(2000), "crash", stack.clock.now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        begun,
+        gateway::store::cancellations::BeginCancel::Planned { .. }
+    ));
+    let (status, _) = stack
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-RECON-2/cancel",
+            Some(json!({ "reason": "x" })),
+        )
+        .await;
+    assert_eq!(status, 409, "blocked while open");
+
+    stack.clock.advance(chrono::Duration::seconds(120));
+    let reconciler = gateway::workers::Reconciler::new(stack.gateway.state.clone());
+    assert_eq!(reconciler.run_once().await.unwrap(), 1);
+    let order = stack.order("E2E-RECON-2").await;
+    assert_eq!(order["cancellations"][0]["status"], "failed");
+    assert_eq!(order["cancelled_amount"], 0);
+    assert_eq!(order["status"], "paid");
+
+    let (status, order) = stack
+        .api(
+            Method::POST,
+            "/v1/orders/E2E-RECON-2/cancel",
+            Some(json!({ "reason": "now for real" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["status"], "cancelled");
 }

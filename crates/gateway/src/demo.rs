@@ -105,13 +105,18 @@ impl DemoHandle {
         let shop = self.shop.await;
         let gateway = self.gateway.shutdown().await;
         self.sandbox.shutdown().await;
-        shop.context("demo shop task")?.context("demo shop server")?;
+        shop.context("demo shop task")?
+            .context("demo shop server")?;
         gateway
     }
 }
 
 /// `settings` with the gateway on `gateway_addr` and every Smartro endpoint pointed at the sandbox.
-pub fn demo_settings(mut settings: Settings, gateway_addr: SocketAddr, sandbox: &Endpoints) -> Settings {
+pub fn demo_settings(
+    mut settings: Settings,
+    gateway_addr: SocketAddr,
+    sandbox: &Endpoints,
+) -> Settings {
     settings.server.bind = gateway_addr;
     settings.server.public_url = format!("http://{gateway_addr}");
     settings.smartro.pay_url = Some(sandbox.pay_url.clone());
@@ -148,7 +153,8 @@ fn concrete_addr(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    let probe = std::net::TcpListener::bind(addr).with_context(|| format!("finding a free port on {}", addr.ip()))?;
+    let probe = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("finding a free port on {}", addr.ip()))?;
     Ok(probe.local_addr()?)
 }
 
@@ -161,14 +167,24 @@ pub async fn start_demo(
 ) -> anyhow::Result<DemoHandle> {
     let sandbox = Sandbox::start(sandbox_config(&settings, opts))
         .await
-        .with_context(|| format!("starting the sandbox on {}:{}", opts.host, opts.sandbox_port))?;
+        .with_context(|| {
+            format!(
+                "starting the sandbox on {}:{}",
+                opts.host, opts.sandbox_port
+            )
+        })?;
     let gateway_addr = concrete_addr(SocketAddr::new(opts.host, opts.gateway_port))?;
     let settings = Arc::new(demo_settings(settings, gateway_addr, &sandbox.endpoints()));
     let gateway = Gateway::start(settings.clone(), pool, clock).await?;
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.host, opts.shop_port))
         .await
-        .with_context(|| format!("could not bind the demo shop on {}:{}", opts.host, opts.shop_port))?;
+        .with_context(|| {
+            format!(
+                "could not bind the demo shop on {}:{}",
+                opts.host, opts.shop_port
+            )
+        })?;
     let shop_addr = listener.local_addr()?;
     let shop = Shop::new(
         settings.server.public_url.clone(),
@@ -199,7 +215,9 @@ pub async fn start_demo(
 pub async fn run(mut settings: Settings, opts: DemoOptions) -> anyhow::Result<()> {
     if settings.database.url.take().is_some() {
         // The demo creates throwaway orders; they never belong in a real database.
-        tracing::warn!("demo: database.url is ignored; using the embedded PostgreSQL under database.data_dir");
+        tracing::warn!(
+            "demo: database.url is ignored; using the embedded PostgreSQL under database.data_dir"
+        );
     }
     let db = app::open_database(&settings).await?;
     let started = async {
@@ -382,14 +400,23 @@ impl Shop {
             .bearer_auth(self.inner.api_key.expose_secret())
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ShopError> {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ShopError> {
         let response = request.send().await.map_err(ShopError::Unreachable)?;
-        let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let status =
+            StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let bytes = response.bytes().await.map_err(ShopError::Unreachable)?;
         if !status.is_success() {
             let body: serde_json::Value = serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| json!({ "detail": String::from_utf8_lossy(&bytes) }));
-            let text = |key: &str| body.get(key).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let text = |key: &str| {
+                body.get(key)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
             return Err(ShopError::Problem {
                 status,
                 title: text("title"),
@@ -508,7 +535,8 @@ button.danger {{ background: #dc2626; }}
 table {{ width: 100%; border-collapse: collapse; font-size: .92rem; }}
 th, td {{ text-align: left; padding: .35rem .4rem; border-bottom: 1px solid #e5e7eb; vertical-align: top; }}
 th {{ color: #475569; font-weight: 600; white-space: nowrap; }}
-.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+.scroll {{ overflow-x: auto; }}
 .status {{ display: inline-block; padding: .1rem .5rem; border-radius: 999px; background: #e0e7ff; font-weight: 700; }}
 .notice {{ background: #ecfdf5; border: 1px solid #10b981; }}
 .error {{ background: #fef2f2; border: 1px solid #ef4444; }}
@@ -538,7 +566,11 @@ fn error_section(title: &str, err: &ShopError) -> String {
             for e in errors {
                 let field = e.get("field").and_then(|v| v.as_str()).unwrap_or("");
                 let message = e.get("message").and_then(|v| v.as_str()).unwrap_or("");
-                text.push_str(&format!("<li><b>{}</b>: {}</li>", escape(field), escape(message)));
+                text.push_str(&format!(
+                    "<li><b>{}</b>: {}</li>",
+                    escape(field),
+                    escape(message)
+                ));
             }
             text.push_str("</ul>");
         }
@@ -548,8 +580,12 @@ fn error_section(title: &str, err: &ShopError) -> String {
 }
 
 fn order_form(values: &HashMap<String, String>) -> String {
-    let value = |key: &str, default: &str| escape(values.get(key).map(String::as_str).unwrap_or(default));
-    let chosen = values.get("pay_method").map(String::as_str).unwrap_or("CARD");
+    let value =
+        |key: &str, default: &str| escape(values.get(key).map(String::as_str).unwrap_or(default));
+    let chosen = values
+        .get("pay_method")
+        .map(String::as_str)
+        .unwrap_or("CARD");
     let options: String = PAY_METHODS
         .iter()
         .map(|(code, label)| {
@@ -589,7 +625,9 @@ fn order_form(values: &HashMap<String, String>) -> String {
 fn recent_section(orders: &Result<Vec<Order>, ShopError>) -> String {
     let orders = match orders {
         Ok(orders) => orders,
-        Err(e) => return error_section("최근 주문을 불러오지 못했습니다 (could not list orders)", e),
+        Err(e) => {
+            return error_section("최근 주문을 불러오지 못했습니다 (could not list orders)", e)
+        }
     };
     if orders.is_empty() {
         return "<section><h2>최근 주문 <span class=\"hint\">(recent orders)</span></h2><p class=\"hint\">아직 주문이 없습니다. (No orders yet.)</p></section>".to_string();
@@ -611,19 +649,30 @@ fn recent_section(orders: &Result<Vec<Order>, ShopError>) -> String {
         .collect();
     format!(
         r#"<section id="recent-orders"><h2>최근 주문 <span class="hint">(recent orders)</span></h2>
-<table><tr><th>주문번호</th><th>상품명</th><th>수단</th><th class="num">금액</th><th>상태</th><th>주문일시</th></tr>
-{rows}</table></section>"#
+<div class="scroll"><table><tr><th>주문번호</th><th>상품명</th><th>수단</th><th class="num">금액</th><th>상태</th><th>주문일시</th></tr>
+{rows}</table></div></section>"#
     )
 }
 
 async fn index(State(shop): State<Shop>) -> Html<String> {
     let recent = shop.recent_orders().await;
-    let body = format!("{}\n{}", order_form(&HashMap::new()), recent_section(&recent));
+    let body = format!(
+        "{}\n{}",
+        order_form(&HashMap::new()),
+        recent_section(&recent)
+    );
     layout("주문하기", &body)
 }
 
-async fn create_order(State(shop): State<Shop>, Form(form): Form<HashMap<String, String>>) -> Response {
-    let field = |key: &str| form.get(key).map(|v| v.trim().to_string()).unwrap_or_default();
+async fn create_order(
+    State(shop): State<Shop>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let field = |key: &str| {
+        form.get(key)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let amount = match field("amount").parse::<i64>() {
         Ok(amount) => amount,
         Err(_) => {
@@ -647,7 +696,10 @@ async fn create_order(State(shop): State<Shop>, Form(form): Form<HashMap<String,
         "return_url": format!("{}/result", shop.inner.shop_url),
     });
     let created: Result<Order, ShopError> = shop
-        .call(shop.request(reqwest::Method::POST, "/v1/orders").json(&request))
+        .call(
+            shop.request(reqwest::Method::POST, "/v1/orders")
+                .json(&request),
+        )
         .await;
     match created {
         Ok(order) => {
@@ -657,7 +709,10 @@ async fn create_order(State(shop): State<Shop>, Form(form): Form<HashMap<String,
         Err(e) => {
             let body = format!(
                 "{}{}",
-                error_section("주문을 만들지 못했습니다 (the gateway refused the order)", &e),
+                error_section(
+                    "주문을 만들지 못했습니다 (the gateway refused the order)",
+                    &e
+                ),
                 order_form(&form)
             );
             (e.status(), layout("주문하기", &body)).into_response()
@@ -692,7 +747,10 @@ fn order_section(order: &Order) -> String {
         created = escape(&order.created_at),
     );
     if let Some(paid_at) = &order.paid_at {
-        rows.push_str(&format!("<tr><th>결제일시 <small class=\"hint\">paid at</small></th><td>{}</td></tr>", escape(paid_at)));
+        rows.push_str(&format!(
+            "<tr><th>결제일시 <small class=\"hint\">paid at</small></th><td>{}</td></tr>",
+            escape(paid_at)
+        ));
     }
     if let Some(code) = &order.result_code {
         rows.push_str(&format!(
@@ -717,7 +775,7 @@ fn order_section(order: &Order) -> String {
             escape(vbank.expires.as_deref().unwrap_or("-")),
         ));
     }
-    let mut out = format!("<section><h1>주문 결과 <span class=\"hint\">(order)</span></h1><table>{rows}</table>");
+    let mut out = format!("<section><h1>주문 결과 <span class=\"hint\">(order)</span></h1><div class=\"scroll\"><table>{rows}</table></div>");
     if order.status == "pending" {
         out.push_str(&format!(
             "<p><a id=\"retry-link\" href=\"{}\">다시 결제하기 (pay again)</a></p>",
@@ -742,7 +800,7 @@ fn order_section(order: &Order) -> String {
             })
             .collect();
         out.push_str(&format!(
-            "<section id=\"payments\"><h2>결제 내역 <span class=\"hint\">(payments)</span></h2><table><tr><th>TID</th><th>결과</th><th class=\"num\">금액</th><th>승인번호</th><th>경로</th></tr>{rows}</table></section>"
+            "<section id=\"payments\"><h2>결제 내역 <span class=\"hint\">(payments)</span></h2><div class=\"scroll\"><table><tr><th>TID</th><th>결과</th><th class=\"num\">금액</th><th>승인번호</th><th>경로</th></tr>{rows}</table></div></section>"
         ));
     }
     if !order.cancellations.is_empty() {
@@ -764,7 +822,7 @@ fn order_section(order: &Order) -> String {
             })
             .collect();
         out.push_str(&format!(
-            "<section id=\"cancellations\"><h2>취소 내역 <span class=\"hint\">(cancellations)</span></h2><table><tr><th class=\"num\">금액</th><th>구분</th><th>상태</th><th>결과</th><th>취소번호</th><th>PTID</th><th>요청일시</th></tr>{rows}</table></section>"
+            "<section id=\"cancellations\"><h2>취소 내역 <span class=\"hint\">(cancellations)</span></h2><div class=\"scroll\"><table><tr><th class=\"num\">금액</th><th>구분</th><th>상태</th><th>결과</th><th>취소번호</th><th>PTID</th><th>요청일시</th></tr>{rows}</table></div></section>"
         ));
     }
     let remaining = order.paid_amount - order.cancelled_amount;
@@ -794,9 +852,18 @@ fn order_section(order: &Order) -> String {
     out
 }
 
-async fn render_order_page(shop: &Shop, order_id: &str, banner: String, status: StatusCode) -> Response {
+async fn render_order_page(
+    shop: &Shop,
+    order_id: &str,
+    banner: String,
+    status: StatusCode,
+) -> Response {
     match shop.order(order_id).await {
-        Ok(order) => (status, layout("주문 결과", &format!("{banner}{}", order_section(&order)))).into_response(),
+        Ok(order) => (
+            status,
+            layout("주문 결과", &format!("{banner}{}", order_section(&order))),
+        )
+            .into_response(),
         Err(e) => {
             let body = format!(
                 "{banner}{}<p><a href=\"/\">← 상점으로 돌아가기 (back to the shop)</a></p>",
@@ -809,7 +876,10 @@ async fn render_order_page(shop: &Shop, order_id: &str, banner: String, status: 
 
 /// The shop's ReturnURL page: the gateway redirects here with `order_id` and `status`; the shop trusts neither
 /// and reads the order from the API.
-async fn result(State(shop): State<Shop>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn result(
+    State(shop): State<Shop>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let Some(order_id) = query.get("order_id").filter(|id| !id.is_empty()) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -841,17 +911,30 @@ async fn cancel(
                     "<section class=\"error\" id=\"error\"><h2>취소금액을 확인해 주세요</h2><p>amount must be a whole number of won, got {}</p></section>",
                     escape(amount_text)
                 );
-                return render_order_page(&shop, &order_id, banner, StatusCode::UNPROCESSABLE_ENTITY).await;
+                return render_order_page(
+                    &shop,
+                    &order_id,
+                    banner,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
             }
         }
     };
-    let reason = form.get("reason").map(|r| r.trim()).filter(|r| !r.is_empty()).unwrap_or("고객 요청");
+    let reason = form
+        .get("reason")
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("고객 요청");
     let mut body = json!({ "reason": reason });
     if let Some(amount) = amount {
         body["amount"] = json!(amount);
     }
     let mut request = shop
-        .request(reqwest::Method::POST, &format!("/v1/orders/{}/cancel", path_segment(&order_id)))
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/orders/{}/cancel", path_segment(&order_id)),
+        )
         .json(&body);
     // One key per rendered form: a double click or a resubmitted page never cancels twice.
     if let Some(key) = form.get("idempotency_key").filter(|k| !k.is_empty()) {
@@ -859,9 +942,11 @@ async fn cancel(
     }
     let cancelled: Result<Order, ShopError> = shop.call(request).await;
     match cancelled {
-        Ok(order) => {
-            Redirect::to(&query_url("/result", &[("order_id", &order.order_id), ("cancelled", "1")])).into_response()
-        }
+        Ok(order) => Redirect::to(&query_url(
+            "/result",
+            &[("order_id", &order.order_id), ("cancelled", "1")],
+        ))
+        .into_response(),
         Err(e) => {
             let banner = error_section("취소하지 못했습니다 (the cancel was refused)", &e);
             render_order_page(&shop, &order_id, banner, e.status()).await
@@ -871,7 +956,8 @@ async fn cancel(
 
 async fn receipt(State(shop): State<Shop>, Path(order_id): Path<String>) -> Response {
     let path = format!("/v1/orders/{}/receipt", path_segment(&order_id));
-    let answer: Result<serde_json::Value, ShopError> = shop.call(shop.request(reqwest::Method::GET, &path)).await;
+    let answer: Result<serde_json::Value, ShopError> =
+        shop.call(shop.request(reqwest::Method::GET, &path)).await;
     let back = format!(
         "<p><a href=\"{}\">← 주문으로 돌아가기 (back to the order)</a></p>",
         escape(&query_url("/result", &[("order_id", &order_id)]))
@@ -887,10 +973,17 @@ async fn receipt(State(shop): State<Shop>, Path(order_id): Path<String>) -> Resp
         }
         Err(e) => {
             let url = match e {
-                ShopError::Problem { body, .. } => body.get("receipt_url").and_then(|v| v.as_str()).map(str::to_string),
+                ShopError::Problem { body, .. } => body
+                    .get("receipt_url")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
                 _ => None,
             };
-            (e.status(), url, error_section("영수증을 불러오지 못했습니다 (receipt lookup failed)", e))
+            (
+                e.status(),
+                url,
+                error_section("영수증을 불러오지 못했습니다 (receipt lookup failed)", e),
+            )
         }
     };
     let link = receipt_url
@@ -901,11 +994,15 @@ async fn receipt(State(shop): State<Shop>, Path(order_id): Path<String>) -> Resp
             )
         })
         .unwrap_or_default();
-    let body = format!("<h1>영수증 <span class=\"hint\">(receipt of {})</span></h1>{link}{content}{back}", escape(&order_id));
+    let body = format!(
+        "<h1>영수증 <span class=\"hint\">(receipt of {})</span></h1>{link}{content}{back}",
+        escape(&order_id)
+    );
     let mut response = (status, layout("영수증", &body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -938,9 +1035,15 @@ mod tests {
         assert_eq!(demo.server.public_url, "http://127.0.0.1:18080");
         let effective = demo.smartro.endpoints();
         assert_eq!(effective.pay_url, "http://127.0.0.1:9999/interfaceURL.jsp");
-        assert_eq!(effective.cancel_url, "http://127.0.0.1:9999/cancel/payCancelNVProcess.jsp");
+        assert_eq!(
+            effective.cancel_url,
+            "http://127.0.0.1:9999/cancel/payCancelNVProcess.jsp"
+        );
         assert_eq!(effective.receipt_api_url, "http://127.0.0.1:9999/receipt");
-        assert_eq!(effective.receipt_page_url, "http://127.0.0.1:9999/issue/IssueLoader.jsp");
+        assert_eq!(
+            effective.receipt_page_url,
+            "http://127.0.0.1:9999/issue/IssueLoader.jsp"
+        );
     }
 
     #[test]

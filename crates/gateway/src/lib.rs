@@ -12,3 +12,4 @@ pub mod store;
 pub mod telemetry;
 pub mod testkit;
 pub mod views;
+pub mod workers;

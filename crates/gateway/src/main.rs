@@ -85,7 +85,11 @@ fn main() -> ExitCode {
                 let options = DemoOptions {
                     gateway_port: args.port,
                     sandbox_port: args.sandbox_port,
-                    shop_port: args.shop_port.unwrap_or_else(|| args.port.saturating_add(1)),
+                    shop_port: args.shop_port.unwrap_or(if args.port == 0 {
+                        0
+                    } else {
+                        args.port.saturating_add(1)
+                    }),
                     auto: args.auto,
                     ..DemoOptions::default()
                 };
@@ -117,9 +121,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app::migrate(db.pool()).await?;
     let gateway =
         Gateway::start(Arc::new(settings), db.pool().clone(), Arc::new(SystemClock)).await?;
+    let workers = gateway::workers::Workers::spawn(&gateway.state)?;
     app::shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests");
-    gateway.shutdown().await?;
+    tracing::info!("shutting down: finishing in-flight requests and worker passes");
+    let (served, ()) = tokio::join!(gateway.shutdown(), workers.stop());
+    served?;
     db.pool().close().await;
     if let app::Database::Embedded(_, pg) = db {
         pg.stop().await.map_err(|e| anyhow::anyhow!("{e}"))?;

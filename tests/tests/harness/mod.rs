@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gateway::app::Gateway;
-use gateway::clock::SystemClock;
+use gateway::clock::ManualClock;
 use gateway::config::Settings;
 use gateway::testkit::{fresh_database, TestDatabase};
 use sandbox::{AutoDecision, Sandbox, SandboxConfig};
@@ -19,6 +19,8 @@ pub struct Stack {
     pub sandbox: Sandbox,
     pub db: TestDatabase,
     pub http: reqwest::Client,
+    /// The gateway's clock: real time until a test moves it (the sandbox keeps real time).
+    pub clock: ManualClock,
 }
 
 pub struct Options {
@@ -68,11 +70,12 @@ pub async fn start_with(options: Options) -> Stack {
     ];
     env.extend(options.gateway_env);
     let settings = Settings::load_from(None, &env).expect("settings");
+    let clock = ManualClock::new(chrono::Utc::now());
     let gateway = Gateway::start_on(
         listener,
         Arc::new(settings),
         db.pool.clone(),
-        Arc::new(SystemClock),
+        Arc::new(clock.clone()),
     )
     .await
     .expect("gateway starts");
@@ -85,6 +88,7 @@ pub async fn start_with(options: Options) -> Stack {
         sandbox,
         db,
         http,
+        clock,
     }
 }
 

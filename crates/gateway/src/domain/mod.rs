@@ -39,6 +39,8 @@ pub struct OrderState {
     pub review_reason: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
+    /// The end of the VbankExpDate asked of Smartro: an issued virtual account's order expires then.
+    pub vbank_deadline: Option<DateTime<Utc>>,
     pub cancellations: Vec<CancellationState>,
 }
 
@@ -111,6 +113,17 @@ impl Decision {
             order: order.clone(),
             effects: Vec::new(),
         }
+    }
+
+    /// The webhook events this decision emits.
+    pub fn events(&self) -> Vec<EventType> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Emit(t) => Some(*t),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn changed(&self, before: &OrderState) -> bool {
@@ -292,6 +305,9 @@ fn apply_vbank_issued(
             }
             let mut next = order.clone();
             next.status = OrderStatus::AwaitingDeposit;
+            if let Some(deadline) = order.vbank_deadline {
+                next.expires_at = deadline;
+            }
             next.tid = Some(result.tid.clone());
             next.result_code = Some(result.result_code.clone());
             next.result_message = Some(result.result_message.clone());

@@ -21,6 +21,7 @@ fn order(method: PayMethod) -> OrderState {
         review_reason: None,
         paid_at: None,
         expires_at: now() + Duration::minutes(60),
+        vbank_deadline: Some(now() + Duration::days(3)),
         cancellations: Vec::new(),
     }
 }
@@ -167,6 +168,11 @@ fn vbank_issue_then_deposit() {
     });
     let d = apply_result(&o, &issued, now());
     assert_eq!(d.order.status, OrderStatus::AwaitingDeposit);
+    assert_eq!(
+        d.order.expires_at,
+        now() + Duration::days(3),
+        "the deposit deadline now rules"
+    );
     assert_eq!(d.order.paid_amount, 0);
     assert_eq!(emitted(&d), vec![EventType::PaymentAwaitingDeposit]);
     assert!(d

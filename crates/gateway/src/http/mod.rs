@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cancel;
 pub mod checkout;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod ops;
 pub mod pages;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(cancel::routes())
+        .merge(events::routes())
         .merge(checkout::routes().layer(cors_layer(&state.settings.server.cors_origins)))
         .merge(smartro::routes())
         .merge(ops::routes())

@@ -4,7 +4,7 @@ use uuid::Uuid;
 use super::orders::{load_record, save_state};
 use super::outbox::insert_events;
 use super::{OrderRecord, Store, StoreError};
-use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal, Effect};
+use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal};
 
 pub enum BeginCancel {
     /// Recorded as `requested`; now call Smartro.
@@ -98,15 +98,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let events: Vec<_> = decision
-            .effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Emit(t) => Some(*t),
-                _ => None,
-            })
-            .collect();
-        insert_events(&mut tx, order_id, &events, &self.public_url, now).await?;
+        insert_events(&mut tx, order_id, &decision.events(), &self.public_url, now).await?;
         let record = load_record(&mut tx, order_id, false)
             .await?
             .ok_or_else(|| {
@@ -114,5 +106,38 @@ impl Store {
             })?;
         tx.commit().await?;
         Ok(record)
+    }
+}
+
+/// A cancellation whose outcome is still open.
+#[derive(Debug, Clone)]
+pub struct OpenCancellation {
+    pub id: uuid::Uuid,
+    pub order_id: String,
+    pub mid: String,
+    pub tid: String,
+    pub amount: i64,
+    pub requested_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Cancellations still `unknown`, or `requested` by a process that died before recording the answer, asked
+    /// before `before`.
+    pub async fn open_cancellations(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OpenCancellation>, StoreError> {
+        Ok(sqlx::query_as!(
+            OpenCancellation,
+            "SELECT c.id, c.order_id, o.mid, c.tid, c.amount, c.requested_at
+             FROM cancellations c JOIN orders o ON o.order_id = c.order_id
+             WHERE c.status IN ('requested', 'unknown') AND c.requested_at <= $1
+             ORDER BY c.requested_at LIMIT $2",
+            before,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

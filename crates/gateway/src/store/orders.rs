@@ -113,6 +113,7 @@ pub struct CancellationRow {
     pub notified: bool,
     pub requested_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub seq: i64,
 }
 
 impl CancellationRow {
@@ -130,6 +131,16 @@ impl CancellationRow {
             notified: self.notified,
         })
     }
+}
+
+/// The last second of a `YYYYMMDD` deposit date in Korea (UTC+9), as an instant.
+pub fn vbank_deadline(date: &str) -> Option<DateTime<Utc>> {
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y%m%d").ok()?;
+    let end_kst = day.and_hms_opt(23, 59, 59)?;
+    Some(DateTime::from_naive_utc_and_offset(
+        end_kst - chrono::Duration::hours(9),
+        Utc,
+    ))
 }
 
 /// An order with everything shown of it.
@@ -158,6 +169,7 @@ impl OrderRecord {
             review_reason: o.review_reason.clone(),
             paid_at: o.paid_at,
             expires_at: o.expires_at,
+            vbank_deadline: o.vbank_exp_date.as_deref().and_then(vbank_deadline),
             cancellations: self
                 .cancellations
                 .iter()
@@ -253,7 +265,7 @@ impl Store {
         .await?;
         let mut cancellations = sqlx::query_as!(
             CancellationRow,
-            "SELECT * FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, id",
+            "SELECT * FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, seq",
             &ids
         )
         .fetch_all(&self.pool)
@@ -324,7 +336,7 @@ pub(crate) async fn load_record(
     .await?;
     let cancellations = sqlx::query_as!(
         CancellationRow,
-        "SELECT * FROM cancellations WHERE order_id = $1 ORDER BY requested_at, id",
+        "SELECT * FROM cancellations WHERE order_id = $1 ORDER BY requested_at, seq",
         order_id
     )
     .fetch_all(&mut *conn)
@@ -344,7 +356,7 @@ pub(crate) async fn save_state(
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE orders SET status = $2, paid_amount = $3, cancelled_amount = $4, tid = $5, result_code = $6,
-           result_message = $7, review_reason = $8, paid_at = $9, updated_at = $10
+           result_message = $7, review_reason = $8, paid_at = $9, updated_at = $10, expires_at = $11
          WHERE order_id = $1",
         state.order_id,
         state.status.as_str(),
@@ -355,9 +367,26 @@ pub(crate) async fn save_state(
         state.result_message,
         state.review_reason,
         state.paid_at,
-        now
+        now,
+        state.expires_at
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vbank_deadline;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_deposit_deadline_is_the_end_of_the_korean_day() {
+        assert_eq!(
+            vbank_deadline("20261124"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 24, 14, 59, 59).unwrap())
+        );
+        assert_eq!(vbank_deadline("2026-11-24"), None);
+        assert_eq!(vbank_deadline("20261301"), None);
+    }
 }

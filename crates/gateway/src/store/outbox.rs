@@ -31,8 +31,9 @@ pub(crate) async fn insert_events(
             "data": { "order": order },
         });
         sqlx::query!(
-            "INSERT INTO outbox_events (id, order_id, event_type, payload, created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO outbox_events (id, order_id, event_type, payload, created_at, next_attempt_at,
+               window_started_at)
+             VALUES ($1, $2, $3, $4, $5, $5, $5)",
             id,
             order_id,
             event.as_str(),

@@ -77,7 +77,6 @@ impl Store {
 
         let decision = domain::apply_result(&before, result, now);
         save_state(&mut tx, &decision.order, now).await?;
-        let mut events = Vec::new();
         for effect in &decision.effects {
             match effect {
                 Effect::RecordPayment(p) => {
@@ -155,10 +154,17 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                Effect::Emit(event) => events.push(*event),
+                Effect::Emit(_) => {}
             }
         }
-        insert_events(&mut tx, &result.order_id, &events, &self.public_url, now).await?;
+        insert_events(
+            &mut tx,
+            &result.order_id,
+            &decision.events(),
+            &self.public_url,
+            now,
+        )
+        .await?;
         mark(
             &mut *tx,
             notification_id,
