@@ -79,6 +79,8 @@ pub struct DemoHandle {
     pub shop_addr: SocketAddr,
     stop_shop: watch::Sender<bool>,
     shop: JoinHandle<std::io::Result<()>>,
+    /// Expiry, reconciliation (and webhooks, if configured) run in the demo as in `serve`.
+    workers: crate::workers::Workers,
 }
 
 impl DemoHandle {
@@ -104,6 +106,7 @@ impl DemoHandle {
         let _ = self.stop_shop.send(true);
         let shop = self.shop.await;
         let gateway = self.gateway.shutdown().await;
+        self.workers.stop().await;
         self.sandbox.shutdown().await;
         shop.context("demo shop task")?
             .context("demo shop server")?;
@@ -148,16 +151,6 @@ fn sandbox_config(settings: &Settings, opts: &DemoOptions) -> SandboxConfig {
     }
 }
 
-/// Port 0 resolved to a free port now: the gateway's public_url must name its port before it binds.
-fn concrete_addr(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-    if addr.port() != 0 {
-        return Ok(addr);
-    }
-    let probe = std::net::TcpListener::bind(addr)
-        .with_context(|| format!("finding a free port on {}", addr.ip()))?;
-    Ok(probe.local_addr()?)
-}
-
 /// Starts the sandbox, the gateway (on an already migrated `pool`) and the demo shop.
 pub async fn start_demo(
     settings: Settings,
@@ -173,9 +166,19 @@ pub async fn start_demo(
                 opts.host, opts.sandbox_port
             )
         })?;
-    let gateway_addr = concrete_addr(SocketAddr::new(opts.host, opts.gateway_port))?;
+    // Bound first, so that public_url can name the port even when port 0 picked it.
+    let gateway_listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(opts.host, opts.gateway_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "could not bind the gateway on {}:{}",
+                    opts.host, opts.gateway_port
+                )
+            })?;
+    let gateway_addr = gateway_listener.local_addr()?;
     let settings = Arc::new(demo_settings(settings, gateway_addr, &sandbox.endpoints()));
-    let gateway = Gateway::start(settings.clone(), pool, clock).await?;
+    let gateway = Gateway::start_on(gateway_listener, settings.clone(), pool, clock).await?;
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.host, opts.shop_port))
         .await
@@ -200,6 +203,7 @@ pub async fn start_demo(
             })
             .await
     });
+    let workers = crate::workers::Workers::spawn(&gateway.state)?;
     Ok(DemoHandle {
         gateway,
         sandbox,
@@ -207,6 +211,7 @@ pub async fn start_demo(
         shop_addr,
         stop_shop,
         shop,
+        workers,
     })
 }
 
@@ -496,15 +501,15 @@ fn status_label(status: &str) -> &'static str {
 
 fn won(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
+    // ASCII digits, so every chunk is valid UTF-8.
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|group| std::str::from_utf8(group).unwrap_or(""))
+        .collect();
     let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}{out}원")
+    format!("{sign}{}원", groups.join(","))
 }
 
 fn layout(title: &str, body: &str) -> Html<String> {
@@ -1019,6 +1024,8 @@ mod tests {
 
     #[test]
     fn won_groups_thousands() {
+        assert_eq!(won(0), "0원");
+        assert_eq!(won(999), "999원");
         assert_eq!(won(1004), "1,004원");
         assert_eq!(won(-1_000_000), "-1,000,000원");
     }

@@ -20,9 +20,11 @@ use sha2::Sha256;
 
 const SECRET: &str = "whsec_test_secret";
 
+type Deliveries = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
 struct Receiver {
-    received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    received: Deliveries,
     /// Status codes to answer, in order; 200 once they run out.
     script: Arc<Mutex<Vec<u16>>>,
 }

@@ -1,0 +1,245 @@
+//! The demo shop in headless Chromium: order → the gateway's checkout page → the sandbox's payment window → the
+//! auto-submitted returnPay → the shop's result page, then a partial cancel from that page. Korean text goes
+//! through the EUC-KR form on the way and must arrive intact on both sides.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use gateway::clock::SystemClock;
+use gateway::config::Settings;
+use gateway::demo::{start_demo, DemoHandle, DemoOptions};
+use gateway::testkit::fresh_database;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use support::Browser;
+
+const GOODS_NAME: &str = "테스트 상품";
+const BUYER_NAME: &str = "홍길동";
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn api_order(demo: &DemoHandle, order_id: &str) -> Value {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client")
+        .get(format!("{}/v1/orders/{order_id}", demo.gateway_url()))
+        .bearer_auth(demo.api_key().expose_secret())
+        .send()
+        .await
+        .expect("GET /v1/orders/{id}");
+    assert_eq!(response.status(), 200, "GET /v1/orders/{order_id}");
+    response.json().await.expect("order JSON")
+}
+
+async fn wait_for(client: &Client, id: &str) -> fantoccini::elements::Element {
+    match client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id(id))
+        .await
+    {
+        Ok(element) => element,
+        Err(e) => {
+            let url = client
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let source = client.source().await.unwrap_or_default();
+            panic!("#{id} did not appear within {WAIT:?} on {url}: {e}\n{source}");
+        }
+    }
+}
+
+async fn text_of(client: &Client, id: &str) -> String {
+    wait_for(client, id)
+        .await
+        .text()
+        .await
+        .expect("element text")
+}
+
+async fn type_into(client: &Client, id: &str, text: &str) {
+    let input = wait_for(client, id).await;
+    input.clear().await.expect("clear input");
+    input.send_keys(text).await.expect("type into input");
+    let typed = input.prop("value").await.expect("input value");
+    assert_eq!(typed.as_deref(), Some(text), "#{id} holds what was typed");
+}
+
+/// Polls the API until the order reaches `status` (the result page may be rendered a moment before).
+async fn wait_for_status(demo: &DemoHandle, order_id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let order = api_order(demo, order_id).await;
+        if order["status"] == status {
+            return order;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "order {order_id} never became {status}: {order:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_pays_in_the_browser_and_the_shop_cancels_part_of_it() {
+    let db = fresh_database().await;
+    let settings = Settings::load_from(None, &[]).expect("default settings");
+    let demo = start_demo(
+        settings,
+        db.pool.clone(),
+        Arc::new(SystemClock),
+        &DemoOptions::ephemeral(),
+    )
+    .await
+    .expect("demo starts");
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // The shop's order form, filled in as a person would.
+    client
+        .goto(&format!("{}/", demo.shop_url()))
+        .await
+        .expect("open the shop");
+    type_into(client, "goods_name", GOODS_NAME).await;
+    type_into(client, "amount", "1004").await;
+    type_into(client, "buyer_name", BUYER_NAME).await;
+    let method = wait_for(client, "pay_method").await;
+    method.select_by_value("CARD").await.expect("choose CARD");
+    browser.screenshot("1-shop").await;
+    wait_for(client, "submit")
+        .await
+        .click()
+        .await
+        .expect("submit the order");
+
+    // The gateway's mainPay page.
+    let pay_button = wait_for(client, "pay-button").await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .starts_with("/pay/"),
+        "the shop sent the buyer to the gateway's checkout page"
+    );
+    assert_eq!(text_of(client, "goods-name").await, GOODS_NAME);
+    browser.screenshot("2-checkout").await;
+    pay_button.click().await.expect("pay");
+
+    // The sandbox's payment window, reached through the EUC-KR form.
+    let approve = wait_for(client, "approve").await;
+    assert_eq!(
+        text_of(client, "goods-name").await,
+        GOODS_NAME,
+        "goods name decoded by the sandbox"
+    );
+    assert_eq!(
+        text_of(client, "buyer-name").await,
+        BUYER_NAME,
+        "buyer name decoded by the sandbox"
+    );
+    browser.screenshot("3-sandbox-window").await;
+    approve.click().await.expect("approve");
+
+    // returnPay is submitted by script, the gateway answers 303 to the shop's result page.
+    let status = wait_for(client, "order-status").await;
+    let url = client.current_url().await.expect("url");
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/result", demo.shop_url())),
+        "the buyer ends on the shop's result page, not {url}"
+    );
+    assert_eq!(status.text().await.expect("status text"), "paid");
+    assert_eq!(text_of(client, "order-goods-name").await, GOODS_NAME);
+    assert_eq!(text_of(client, "order-buyer-name").await, BUYER_NAME);
+    browser.screenshot("4-result-paid").await;
+
+    let order_id = text_of(client, "order-id").await;
+    let order = wait_for_status(&demo, &order_id, "paid").await;
+    assert_eq!(order["goods_name"], GOODS_NAME);
+    assert_eq!(order["buyer"]["name"], BUYER_NAME);
+    assert_eq!(order["paid_amount"], 1004);
+    let tid = order["tid"]
+        .as_str()
+        .expect("a paid order has a TID")
+        .to_string();
+    let transaction = demo
+        .sandbox
+        .transactions()
+        .into_iter()
+        .find(|t| t.tid == tid)
+        .expect("the sandbox knows the transaction");
+    assert_eq!(
+        transaction.goods_name, GOODS_NAME,
+        "what Smartro received as GoodsName"
+    );
+    assert_eq!(
+        transaction.buyer_name, BUYER_NAME,
+        "what Smartro received as BuyerName"
+    );
+    assert_eq!(transaction.moid, order_id);
+    assert_eq!(transaction.amt, 1004);
+
+    // The receipt, through the shop.
+    wait_for(client, "receipt-link")
+        .await
+        .click()
+        .await
+        .expect("open the receipt");
+    let receipt_json = text_of(client, "receipt-json").await;
+    assert!(
+        receipt_json.contains(&tid),
+        "the receipt is about this TID: {receipt_json}"
+    );
+    let receipt_url = wait_for(client, "receipt-url")
+        .await
+        .attr("href")
+        .await
+        .expect("href");
+    assert!(
+        receipt_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with(&demo.sandbox_url())),
+        "the receipt page is the sandbox's: {receipt_url:?}"
+    );
+    browser.screenshot("5-receipt").await;
+    client.back().await.expect("back to the result page");
+
+    // A partial cancel from the result page.
+    type_into(client, "cancel-amount", "400").await;
+    wait_for(client, "cancel-submit")
+        .await
+        .click()
+        .await
+        .expect("cancel part");
+    wait_for(client, "notice").await;
+    assert_eq!(text_of(client, "order-status").await, "partially_cancelled");
+    browser.screenshot("6-result-partially-cancelled").await;
+
+    let order = wait_for_status(&demo, &order_id, "partially_cancelled").await;
+    assert_eq!(order["cancelled_amount"], 400);
+    let cancellations = order["cancellations"].as_array().expect("cancellations");
+    assert_eq!(cancellations.len(), 1, "{order:#}");
+    assert_eq!(cancellations[0]["status"], "succeeded");
+    assert_eq!(cancellations[0]["partial"], true);
+    let transaction = demo
+        .sandbox
+        .transactions()
+        .into_iter()
+        .find(|t| t.tid == tid)
+        .expect("the sandbox knows the transaction");
+    assert_eq!(
+        transaction.cancelled_amt, 400,
+        "Smartro cancelled exactly 400 once"
+    );
+
+    browser.close().await;
+    demo.shutdown().await.expect("demo stops cleanly");
+}
