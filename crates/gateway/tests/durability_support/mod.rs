@@ -77,6 +77,8 @@ impl GatewayEnv {
             ("GATEWAY__SMARTRO__TIMEOUT_SECS".into(), "5".into()),
             ("RUST_LOG".into(), "info,sqlx=warn".into()),
             ("RUST_BACKTRACE".into(), "1".into()),
+            // Plain text in the log files.
+            ("NO_COLOR".into(), "1".into()),
         ];
         if let Some(url) = &self.webhook_url {
             vars.push(("GATEWAY__WEBHOOKS__URL".into(), url.clone()));
@@ -664,8 +666,13 @@ impl InformStream {
         }
     }
 
-    pub fn acknowledged(&self) -> usize {
-        self.acknowledged.load(Ordering::SeqCst)
+    /// Waits until the queue is empty (with `requeue`, until every inform is acknowledged) and returns every record.
+    pub async fn drain(self) -> Vec<InformRecord> {
+        for task in self.tasks {
+            task.await.expect("inform sender task");
+        }
+        let records = self.records.lock().unwrap().clone();
+        records
     }
 
     /// Stops the senders (each finishes its request in flight) and returns every record.
