@@ -52,7 +52,6 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
             let embedded = EmbeddedPostgres::start(&settings.database.data_dir)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tracing::info!(port = embedded.port(), data_dir = %settings.database.data_dir.display(), "embedded PostgreSQL started");
             let pool = pool_options(settings)
                 .connect(&embedded.url("gateway"))
                 .await
