@@ -79,7 +79,7 @@ impl Store {
         })?;
         let before = record.state()?;
         let decision = domain::complete_cancel(&before, id, answer);
-        save_state(&mut tx, &decision.order, now).await?;
+        save_state(&mut tx, &decision.order, None, now).await?;
         if let Some(c) = decision.order.cancellations.iter().find(|c| c.id == id) {
             let completed = (c.status != domain::CancellationStatus::Unknown).then_some(now);
             sqlx::query!(

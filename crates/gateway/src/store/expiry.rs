@@ -32,7 +32,7 @@ impl Store {
             let Some(decision) = domain::expire(&record.state()?, now) else {
                 continue;
             };
-            save_state(&mut tx, &decision.order, now).await?;
+            save_state(&mut tx, &decision.order, None, now).await?;
             insert_events(
                 &mut tx,
                 &order_id,

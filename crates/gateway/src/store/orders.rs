@@ -5,8 +5,10 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 use crate::domain::{
-    CancellationOrigin, CancellationState, CancellationStatus, OrderState, OrderStatus,
+    CancellationOrigin, CancellationState, CancellationStatus, CardDetails, OrderState, OrderStatus,
+    PaymentDetails, VbankDetails,
 };
+use sqlx::types::Json;
 
 /// An order as the shop asked for it, validated by the API layer.
 #[derive(Debug, Clone)]
@@ -31,7 +33,7 @@ pub struct NewOrder {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct OrderRow {
     pub order_id: String,
     pub seq: i64,
@@ -79,7 +81,7 @@ impl OrderRow {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct PaymentRow {
     pub tid: String,
     pub order_id: String,
@@ -96,7 +98,7 @@ pub struct PaymentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct CancellationRow {
     pub id: Uuid,
     pub order_id: String,
@@ -300,63 +302,81 @@ impl Store {
     }
 }
 
+/// The order row with its payments and cancellations as JSON, so that one round trip loads the whole record.
+struct RecordJson {
+    order: Json<OrderRow>,
+    payments: Json<Vec<PaymentRow>>,
+    cancellations: Json<Vec<CancellationRow>>,
+}
+
+impl From<RecordJson> for OrderRecord {
+    fn from(r: RecordJson) -> Self {
+        OrderRecord {
+            order: r.order.0,
+            payments: r.payments.0,
+            cancellations: r.cancellations.0,
+        }
+    }
+}
+
 /// Loads an order with its payments and cancellations; `for_update` locks the order row for the transaction.
 pub(crate) async fn load_record(
     conn: &mut PgConnection,
     order_id: &str,
     for_update: bool,
 ) -> Result<Option<OrderRecord>, StoreError> {
-    // Two literal queries rather than one built at run time, so that both are checked at compile time.
-    let order = if for_update {
-        sqlx::query_as!(
-            OrderRow,
-            "SELECT order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders WHERE order_id = $1 FOR UPDATE",
+    if for_update {
+        // The lock is taken by a statement of its own: the load below then runs on a snapshot taken after the
+        // lock was granted. Locking in the same statement would re-read the order row once a concurrent
+        // transaction committed, but not the payments and cancellations beside it (READ COMMITTED re-checks only
+        // the locked row), and a cancellation could be counted twice.
+        let locked = sqlx::query_scalar!(
+            "SELECT order_id FROM orders WHERE order_id = $1 FOR UPDATE",
             order_id
         )
         .fetch_optional(&mut *conn)
-        .await?
-    } else {
-        sqlx::query_as!(
-            OrderRow,
-            "SELECT order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders WHERE order_id = $1",
-            order_id
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-    };
-    let Some(order) = order else {
-        return Ok(None);
-    };
-    let payments = sqlx::query_as!(
-        PaymentRow,
-        "SELECT * FROM payments WHERE order_id = $1 ORDER BY created_at, tid",
+        .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    let record = sqlx::query_as!(
+        RecordJson,
+        r#"SELECT row_to_json(o) AS "order!: Json<OrderRow>",
+             COALESCE((SELECT json_agg(p ORDER BY p.created_at, p.tid) FROM payments p
+                       WHERE p.order_id = o.order_id), '[]') AS "payments!: Json<Vec<PaymentRow>>",
+             COALESCE((SELECT json_agg(c ORDER BY c.requested_at, c.seq) FROM cancellations c
+                       WHERE c.order_id = o.order_id), '[]') AS "cancellations!: Json<Vec<CancellationRow>>"
+           FROM orders o WHERE o.order_id = $1"#,
         order_id
     )
-    .fetch_all(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let cancellations = sqlx::query_as!(
-        CancellationRow,
-        "SELECT * FROM cancellations WHERE order_id = $1 ORDER BY requested_at, seq",
-        order_id
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Some(OrderRecord {
-        order,
-        payments,
-        cancellations,
-    }))
+    Ok(record.map(OrderRecord::from))
 }
 
-/// Writes the state machine's view of the order back to its row.
+/// Writes the state machine's view of the order back to its row, with the card or vbank details a result brought.
 pub(crate) async fn save_state(
     tx: &mut Transaction<'_, Postgres>,
     state: &OrderState,
+    details: Option<&PaymentDetails>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let card = details.and_then(|d| d.card.as_ref());
+    let vbank = details.and_then(|d| d.vbank.as_ref());
+    let card_field = |f: fn(&CardDetails) -> &Option<String>| card.and_then(|c| f(c).clone());
+    let vbank_field = |f: fn(&VbankDetails) -> &Option<String>| vbank.and_then(|v| f(v).clone());
     sqlx::query!(
         "UPDATE orders SET status = $2, paid_amount = $3, cancelled_amount = $4, tid = $5, result_code = $6,
-           result_message = $7, review_reason = $8, paid_at = $9, updated_at = $10, expires_at = $11
+           result_message = $7, review_reason = $8, paid_at = $9, updated_at = $10, expires_at = $11,
+           card_issuer_code = CASE WHEN $12 THEN $13 ELSE card_issuer_code END,
+           card_issuer_name = CASE WHEN $12 THEN $14 ELSE card_issuer_name END,
+           card_acquirer_code = CASE WHEN $12 THEN $15 ELSE card_acquirer_code END,
+           card_quota = CASE WHEN $12 THEN $16 ELSE card_quota END,
+           card_masked_number = CASE WHEN $12 THEN $17 ELSE card_masked_number END,
+           vbank_bank_code = COALESCE($18, vbank_bank_code),
+           vbank_bank_name = COALESCE($19, vbank_bank_name),
+           vbank_account = COALESCE($20, vbank_account)
          WHERE order_id = $1",
         state.order_id,
         state.status.as_str(),
@@ -368,7 +388,16 @@ pub(crate) async fn save_state(
         state.review_reason,
         state.paid_at,
         now,
-        state.expires_at
+        state.expires_at,
+        card.is_some(),
+        card_field(|c| &c.issuer_code),
+        card_field(|c| &c.issuer_name),
+        card_field(|c| &c.acquirer_code),
+        card_field(|c| &c.quota),
+        card_field(|c| &c.masked_number),
+        vbank_field(|v| &v.bank_code),
+        vbank_field(|v| &v.bank_name),
+        vbank_field(|v| &v.account)
     )
     .execute(&mut **tx)
     .await?;

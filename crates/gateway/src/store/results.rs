@@ -1,11 +1,10 @@
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Transaction};
 
 use super::notifications::{mark, NotificationLabels, NotificationOutcome};
 use super::orders::{load_record, save_state};
 use super::outbox::insert_events;
 use super::{Store, StoreError};
-use crate::domain::{self, Effect, OrderStatus, PaymentDetails, VerifiedResult};
+use crate::domain::{self, Effect, OrderStatus, VerifiedResult};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyOutcome {
@@ -76,7 +75,11 @@ impl Store {
         }
 
         let decision = domain::apply_result(&before, result, now);
-        save_state(&mut tx, &decision.order, now).await?;
+        let details = decision.effects.iter().find_map(|e| match e {
+            Effect::RecordDetails(d) => Some(d),
+            _ => None,
+        });
+        save_state(&mut tx, &decision.order, details, now).await?;
         for effect in &decision.effects {
             match effect {
                 Effect::RecordPayment(p) => {
@@ -107,9 +110,8 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                Effect::RecordDetails(details) => {
-                    record_details(&mut tx, &result.order_id, details).await?;
-                }
+                // Written with the order row above.
+                Effect::RecordDetails(_) => {}
                 Effect::ConfirmCancellation {
                     id,
                     ptid,
@@ -179,39 +181,4 @@ impl Store {
             status: decision.order.status,
         })
     }
-}
-
-async fn record_details(
-    tx: &mut Transaction<'_, Postgres>,
-    order_id: &str,
-    details: &PaymentDetails,
-) -> Result<(), StoreError> {
-    if let Some(card) = &details.card {
-        sqlx::query!(
-            "UPDATE orders SET card_issuer_code = $2, card_issuer_name = $3, card_acquirer_code = $4,
-               card_quota = $5, card_masked_number = $6 WHERE order_id = $1",
-            order_id,
-            card.issuer_code,
-            card.issuer_name,
-            card.acquirer_code,
-            card.quota,
-            card.masked_number
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
-    if let Some(vbank) = &details.vbank {
-        sqlx::query!(
-            "UPDATE orders SET vbank_bank_code = COALESCE($2, vbank_bank_code),
-               vbank_bank_name = COALESCE($3, vbank_bank_name), vbank_account = COALESCE($4, vbank_account)
-             WHERE order_id = $1",
-            order_id,
-            vbank.bank_code,
-            vbank.bank_name,
-            vbank.account
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
