@@ -194,6 +194,36 @@ fn flag_for_review(order: &OrderState, result: &VerifiedResult, reason: String) 
     }
 }
 
+/// The result moves the order to `status` under its TID, recording the payment and its details.
+fn accept(
+    order: &OrderState,
+    result: &VerifiedResult,
+    status: OrderStatus,
+    event: EventType,
+) -> Decision {
+    let mut next = order.clone();
+    next.status = status;
+    next.tid = Some(result.tid.clone());
+    next.result_code = Some(result.result_code.clone());
+    next.result_message = Some(result.result_message.clone());
+    let mut effects = vec![Effect::RecordPayment(payment_record(result))];
+    if !result.details.is_empty() {
+        effects.push(Effect::RecordDetails(result.details.clone()));
+    }
+    effects.push(Effect::Emit(event));
+    Decision {
+        order: next,
+        effects,
+    }
+}
+
+fn record_only(order: &OrderState, result: &VerifiedResult) -> Decision {
+    Decision {
+        order: order.clone(),
+        effects: vec![Effect::RecordPayment(payment_record(result))],
+    }
+}
+
 fn record_failure(order: &OrderState, result: &VerifiedResult) -> Decision {
     let mut next = order.clone();
     let mut effects = vec![Effect::RecordPayment(payment_record(result))];
@@ -223,13 +253,8 @@ fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc
             // Already applied through the other channel or an earlier delivery.
             Decision::unchanged(order)
         }
-        OrderStatus::NeedsReview => {
-            let mut decision = Decision::unchanged(order);
-            decision
-                .effects
-                .push(Effect::RecordPayment(payment_record(result)));
-            decision
-        }
+        // Under review, results are kept for the person who settles it, and change nothing else.
+        OrderStatus::NeedsReview => record_only(order, result),
         _ => {
             if let Some(reason) = disagreement(order, result) {
                 return flag_for_review(order, result, reason);
@@ -249,22 +274,10 @@ fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc
             }
             // An approval after our own expiry still marks the order paid: the buyer's money moved, and hiding
             // it would lose a payment. The shop learns of it through payment.paid like any other.
-            let mut next = order.clone();
-            next.status = OrderStatus::Paid;
-            next.paid_amount = result.amount;
-            next.tid = Some(result.tid.clone());
-            next.paid_at = Some(now);
-            next.result_code = Some(result.result_code.clone());
-            next.result_message = Some(result.result_message.clone());
-            let mut effects = vec![Effect::RecordPayment(payment_record(result))];
-            if !result.details.is_empty() {
-                effects.push(Effect::RecordDetails(result.details.clone()));
-            }
-            effects.push(Effect::Emit(EventType::PaymentPaid));
-            Decision {
-                order: next,
-                effects,
-            }
+            let mut decision = accept(order, result, OrderStatus::Paid, EventType::PaymentPaid);
+            decision.order.paid_amount = result.amount;
+            decision.order.paid_at = Some(now);
+            decision
         }
     }
 }
@@ -292,34 +305,22 @@ fn apply_vbank_issued(
             }
             decision
         }
-        OrderStatus::NeedsReview => {
-            let mut decision = Decision::unchanged(order);
-            decision
-                .effects
-                .push(Effect::RecordPayment(payment_record(result)));
-            decision
-        }
+        // Under review, results are kept for the person who settles it, and change nothing else.
+        OrderStatus::NeedsReview => record_only(order, result),
         OrderStatus::Pending | OrderStatus::Expired => {
             if let Some(reason) = disagreement(order, result) {
                 return flag_for_review(order, result, reason);
             }
-            let mut next = order.clone();
-            next.status = OrderStatus::AwaitingDeposit;
+            let mut decision = accept(
+                order,
+                result,
+                OrderStatus::AwaitingDeposit,
+                EventType::PaymentAwaitingDeposit,
+            );
             if let Some(deadline) = order.vbank_deadline {
-                next.expires_at = deadline;
+                decision.order.expires_at = deadline;
             }
-            next.tid = Some(result.tid.clone());
-            next.result_code = Some(result.result_code.clone());
-            next.result_message = Some(result.result_message.clone());
-            let mut effects = vec![Effect::RecordPayment(payment_record(result))];
-            if !result.details.is_empty() {
-                effects.push(Effect::RecordDetails(result.details.clone()));
-            }
-            effects.push(Effect::Emit(EventType::PaymentAwaitingDeposit));
-            Decision {
-                order: next,
-                effects,
-            }
+            decision
         }
         _ => {
             let reason = format!(

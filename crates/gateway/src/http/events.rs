@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
 use serde_json::json;
 
 use super::auth::ShopAuth;
 use super::error::ApiError;
 use super::extract::RawQuery;
+use super::paging;
 use super::AppState;
 use crate::domain::EventType;
 
@@ -29,34 +29,12 @@ const EVENT_TYPES: [EventType; 6] = [
     EventType::OrderExpired,
 ];
 
-fn encode_cursor(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("evt:{seq}"))
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("evt:")?
-        .parse()
-        .ok()
-}
-
 async fn list_events(
     State(state): State<AppState>,
     _auth: ShopAuth,
     query: RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    for (name, _) in &query.0 {
-        if !["order_id", "type", "limit", "cursor"].contains(&name.as_str()) {
-            return Err(ApiError::bad_request(
-                Some(name.clone()),
-                "unknown query parameter (use order_id, type, limit, cursor)",
-            ));
-        }
-    }
+    paging::only_known(&query, &["order_id", "type", "limit", "cursor"])?;
     let event_type = match query.get("type").filter(|t| !t.is_empty()) {
         Some(t) if EVENT_TYPES.iter().any(|e| e.as_str() == t) => Some(t),
         Some(t) => {
@@ -70,33 +48,14 @@ async fn list_events(
         }
         None => None,
     };
-    let limit = match query.get("limit") {
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| {
-                ApiError::bad_request(Some("limit".into()), "must be an integer from 1 to 100")
-            })?,
-        None => 20,
-    };
-    let before = match query.get("cursor").filter(|c| !c.is_empty()) {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad_request(Some("cursor".into()), "not a cursor returned by this API")
-        })?),
-        None => None,
-    };
+    let limit = paging::limit(&query)?;
+    let before = paging::cursor(&query, "evt")?;
     let order_id = query.get("order_id").filter(|o| !o.is_empty());
-    let mut events = state
+    let events = state
         .store
         .list_events(order_id, event_type, limit + 1, before)
         .await?;
-    let next_cursor = if events.len() as i64 > limit {
-        events.truncate(limit as usize);
-        events.last().map(|e| encode_cursor(e.seq))
-    } else {
-        None
-    };
+    let (events, next_cursor) = paging::page(events, limit, |e| e.seq, "evt");
     Ok(Json(json!({ "data": events, "next_cursor": next_cursor })))
 }
 

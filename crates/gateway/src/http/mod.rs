@@ -9,6 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod ops;
 pub mod pages;
+pub mod paging;
 pub mod smartro;
 
 use std::sync::Arc;

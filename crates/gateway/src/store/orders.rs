@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 use crate::domain::{
-    CancellationOrigin, CancellationState, CancellationStatus, CardDetails, OrderState, OrderStatus,
-    PaymentDetails, VbankDetails,
+    CancellationOrigin, CancellationState, CancellationStatus, CardDetails, OrderState,
+    OrderStatus, PaymentDetails, VbankDetails,
 };
 use sqlx::types::Json;
 
