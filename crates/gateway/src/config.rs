@@ -443,27 +443,21 @@ fn error_key(err: &config::ConfigError) -> Option<String> {
 fn convert_error(err: &config::ConfigError) -> ConfigError {
     let key = error_key(err).unwrap_or_default();
     let message = error_message(err);
-    if let Some(field) = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next())
-    {
-        let key = if key.is_empty() {
-            field.to_string()
-        } else {
-            format!("{key}.{field}")
-        };
-        return ConfigError::new(key, "unknown key");
-    }
-    if let Some(field) = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-    {
-        let key = if key.is_empty() {
-            field.to_string()
-        } else {
-            format!("{key}.{field}")
-        };
-        return ConfigError::new(key, "missing");
+    for (prefix, what) in [
+        ("unknown field `", "unknown key"),
+        ("missing field `", "missing"),
+    ] {
+        if let Some(field) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+        {
+            let key = if key.is_empty() {
+                field.to_string()
+            } else {
+                format!("{key}.{field}")
+            };
+            return ConfigError::new(key, what);
+        }
     }
     let key = if key.is_empty() {
         "config".to_string()

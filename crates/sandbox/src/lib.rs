@@ -13,6 +13,7 @@
 //! ```
 //! Or mount [`router`] on a server of your own with a [`SandboxState`].
 
+pub mod browser;
 mod cancel;
 pub mod config;
 mod html;

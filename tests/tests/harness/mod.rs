@@ -10,7 +10,6 @@ use gateway::config::Settings;
 use gateway::testkit::{fresh_database, TestDatabase};
 use sandbox::{AutoDecision, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
-use smartro::form::{decode_text, encode_form, Charset};
 
 pub const API_KEY: &str = "sk_test_change_me";
 
@@ -90,36 +89,6 @@ pub async fn start_with(options: Options) -> Stack {
         http,
         clock,
     }
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-fn inputs(html: &str) -> Vec<(String, String)> {
-    html.split("<input")
-        .skip(1)
-        .filter_map(|rest| {
-            let tag = &rest[..rest.find('>')?];
-            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
-        })
-        .collect()
-}
-
-fn form_tag<'a>(html: &'a str, id: &str) -> Option<&'a str> {
-    let start = html.find(&format!("<form id=\"{id}\""))?;
-    Some(&html[start..start + html[start..].find('>')?])
 }
 
 impl Stack {
@@ -204,37 +173,7 @@ impl Stack {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
             .collect();
-        let pairs: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let window = self
-            .http
-            .post(form["action_url"].as_str().unwrap())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode_form(&pairs, Charset::EucKr))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(window.status(), 200);
-        let html = decode_text(&window.bytes().await.unwrap());
-        let tag = form_tag(&html, "resultForm").unwrap_or_else(|| panic!("no result form: {html}"));
-        let action = attr(tag, "action").unwrap();
-        let charset = match attr(tag, "accept-charset").as_deref() {
-            Some("EUC-KR") => Charset::EucKr,
-            _ => Charset::Utf8,
-        };
-        let result = inputs(&html);
-        let pairs: Vec<(&str, &str)> = result
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let back = self
-            .http
-            .post(action)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode_form(&pairs, charset))
-            .send()
+        let back = sandbox::browser::pay(&self.http, form["action_url"].as_str().unwrap(), &fields)
             .await
             .unwrap();
         assert!(

@@ -21,7 +21,6 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use smartro::endpoints::Endpoints;
-use smartro::form::{decode_text, encode_form, Charset};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -345,31 +344,6 @@ pub async fn post_inform(
     Ok((status, text))
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-fn inputs(html: &str) -> Vec<(String, String)> {
-    html.split("<input")
-        .skip(1)
-        .filter_map(|rest| {
-            let tag = &rest[..rest.find('>')?];
-            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
-        })
-        .collect()
-}
-
 /// What a browser does against a sandbox with `auto = approve`: load the checkout form from the gateway at
 /// `base`, post it to the sandbox in EUC-KR, post the sandbox's result form to the gateway's ReturnURL. Returns the
 /// order afterwards.
@@ -393,40 +367,13 @@ pub async fn pay_through_sandbox(http: &reqwest::Client, base: &str, order: &Val
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
-    let pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let window = http
-        .post(form["action_url"].as_str().expect("action_url"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode_form(&pairs, Charset::EucKr))
-        .send()
-        .await
-        .expect("sandbox payment window");
-    assert_eq!(window.status(), 200);
-    let html = decode_text(&window.bytes().await.expect("payment window body"));
-    let start = html
-        .find("<form id=\"resultForm\"")
-        .unwrap_or_else(|| panic!("no result form: {html}"));
-    let tag = &html[start..start + html[start..].find('>').expect("form tag end")];
-    let action = attr(tag, "action").expect("result form action");
-    let charset = match attr(tag, "accept-charset").as_deref() {
-        Some("EUC-KR") => Charset::EucKr,
-        _ => Charset::Utf8,
-    };
-    let result = inputs(&html);
-    let pairs: Vec<(&str, &str)> = result
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let back = http
-        .post(action)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode_form(&pairs, charset))
-        .send()
-        .await
-        .expect("returnPay");
+    let back = sandbox::browser::pay(
+        http,
+        form["action_url"].as_str().expect("action_url"),
+        &fields,
+    )
+    .await
+    .expect("paying through the sandbox");
     assert!(
         back.status().is_success() || back.status().is_redirection(),
         "returnPay answered {}",
