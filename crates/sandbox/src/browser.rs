@@ -28,27 +28,35 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     Some(unescape(&tag[start..end]))
 }
 
+/// `(name, value)` of every `<input>` of a page (the sandbox's pages hold one form each).
+pub fn inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Attribute `name` of the page's `<form id="{id}"` tag.
+pub fn form_attr(html: &str, id: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("<form id=\"{id}\""))?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    attr(tag, name)
+}
+
 impl ResultForm {
     /// Reads the result form of a page, or `None` when the page has none (an error page, the payment window).
     pub fn read(html: &str) -> Option<ResultForm> {
-        let start = html.find("<form id=\"resultForm\"")?;
-        let tag = &html[start..start + html[start..].find('>')?];
-        let charset = match attr(tag, "accept-charset").as_deref() {
+        let charset = match form_attr(html, "resultForm", "accept-charset").as_deref() {
             Some("EUC-KR") => Charset::EucKr,
             _ => Charset::Utf8,
         };
-        let fields = html[start..]
-            .split("<input")
-            .skip(1)
-            .filter_map(|rest| {
-                let tag = &rest[..rest.find('>')?];
-                Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
-            })
-            .collect();
         Some(ResultForm {
-            action: attr(tag, "action")?,
+            action: form_attr(html, "resultForm", "action")?,
             charset,
-            fields,
+            fields: inputs(html),
         })
     }
 

@@ -134,38 +134,7 @@ pub async fn post_form(url: &str, body: impl Into<reqwest::Body>) -> Answer {
     }
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-/// `(name, value)` of every `<input>` of the page.
-pub fn inputs(html: &str) -> Vec<(String, String)> {
-    html.split("<input")
-        .skip(1)
-        .filter_map(|rest| {
-            let tag = &rest[..rest.find('>')?];
-            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
-        })
-        .collect()
-}
-
-/// Attribute `name` of the `<form id="{id}"` tag.
-pub fn form_attr(html: &str, id: &str, name: &str) -> Option<String> {
-    let start = html.find(&format!("<form id=\"{id}\""))?;
-    let tag = &html[start..start + html[start..].find('>')?];
-    attr(tag, name)
-}
+pub use sandbox::browser::{form_attr, inputs};
 
 /// Post the result page's form the way the browser would (in the page's charset) and parse it as the
 /// merchant does.
