@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use config::{FileFormat, Map, Source, Value, ValueKind};
+use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
 use smartro::endpoints::{Endpoints, Environment};
@@ -23,7 +24,13 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 const ENV_PREFIX: &str = "GATEWAY__";
 const ENV_SEPARATOR: &str = "__";
 /// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &["api.secret_keys", "server.cors_origins"];
+const LIST_KEYS: &[&str] = &[
+    "api.secret_keys",
+    "server.cors_origins",
+    "server.trusted_proxies",
+    "smartro.notify_allow_cidrs",
+    "checkout.frame_ancestors",
+];
 /// The API key shipped in default.toml: public, so never acceptable against Smartro's production system.
 const EXAMPLE_API_KEY: &str = "sk_test_change_me";
 const MIN_API_KEY_LEN: usize = 16;
@@ -57,6 +64,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub orders: OrderSettings,
     pub workers: WorkerSettings,
+    pub checkout: CheckoutSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +74,14 @@ pub struct ServerSettings {
     pub public_url: String,
     pub cors_origins: Vec<String>,
     pub request_timeout_secs: u64,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed (a load balancer, a reverse proxy).
+    pub trusted_proxies: Vec<IpNet>,
+    /// A connection whose request headers have not fully arrived after this long is closed.
+    pub header_timeout_secs: u64,
+    /// A connection on which nothing moves for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the accept queue.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +100,8 @@ pub struct SmartroSettings {
     pub receipt_api_url: Option<String>,
     pub receipt_page_url: Option<String>,
     pub timeout_secs: u64,
+    /// Sources whose informs are trusted without asking the receipt API (Smartro's notification servers).
+    pub notify_allow_cidrs: Vec<IpNet>,
 }
 
 impl SmartroSettings {
@@ -137,6 +155,14 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     /// `None`: raw notifications are kept forever.
     pub notification_retention_days: Option<u32>,
+    /// Raw bodies that failed parsing or the signature check are deleted after this many days.
+    pub rejected_retention_days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckoutSettings {
+    /// Origins allowed to frame the checkout page (`frame-ancestors`); empty: none.
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Settings {
@@ -212,6 +238,14 @@ impl Settings {
             "request_timeout_secs = {}",
             server.request_timeout_secs
         )?;
+        let nets = |nets: &[IpNet]| {
+            let text: Vec<String> = nets.iter().map(IpNet::to_string).collect();
+            toml_array(text.iter().map(String::as_str))
+        };
+        writeln!(out, "trusted_proxies = {}", nets(&server.trusted_proxies))?;
+        writeln!(out, "header_timeout_secs = {}", server.header_timeout_secs)?;
+        writeln!(out, "idle_timeout_secs = {}", server.idle_timeout_secs)?;
+        writeln!(out, "max_connections = {}", server.max_connections)?;
 
         let database = &self.database;
         writeln!(out, "\n[database]")?;
@@ -259,6 +293,11 @@ impl Settings {
             }
         }
         writeln!(out, "timeout_secs = {}", smartro.timeout_secs)?;
+        writeln!(
+            out,
+            "notify_allow_cidrs = {}",
+            nets(&smartro.notify_allow_cidrs)
+        )?;
 
         for merchant in &self.merchants {
             writeln!(out, "\n[[merchants]]")?;
@@ -299,6 +338,18 @@ impl Settings {
                 "# notification_retention_days not set: raw notifications are kept"
             )?,
         }
+        writeln!(
+            out,
+            "rejected_retention_days = {}",
+            workers.rejected_retention_days
+        )?;
+
+        writeln!(out, "\n[checkout]")?;
+        writeln!(
+            out,
+            "frame_ancestors = {}",
+            toml_array(self.checkout.frame_ancestors.iter().map(String::as_str))
+        )?;
         Ok(())
     }
 }
@@ -479,6 +530,7 @@ struct RawSettings {
     webhooks: RawWebhooks,
     orders: RawOrders,
     workers: RawWorkers,
+    checkout: RawCheckout,
 }
 
 #[derive(Deserialize)]
@@ -489,6 +541,11 @@ struct RawServer {
     #[serde(default)]
     cors_origins: Vec<String>,
     request_timeout_secs: u64,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    header_timeout_secs: u64,
+    idle_timeout_secs: u64,
+    max_connections: usize,
 }
 
 #[derive(Deserialize)]
@@ -508,6 +565,8 @@ struct RawSmartro {
     receipt_api_url: Option<String>,
     receipt_page_url: Option<String>,
     timeout_secs: u64,
+    #[serde(default)]
+    notify_allow_cidrs: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -545,6 +604,14 @@ struct RawOrders {
 struct RawWorkers {
     poll_interval_ms: u64,
     notification_retention_days: Option<u32>,
+    rejected_retention_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheckout {
+    #[serde(default)]
+    frame_ancestors: Vec<String>,
 }
 
 /// An empty value (e.g. from `GATEWAY__WEBHOOKS__URL=`) clears an optional setting.
@@ -634,6 +701,27 @@ fn validate_origin(key: &str, origin: &str) -> Result<String, ConfigError> {
     Ok(origin.trim_end_matches('/').to_string())
 }
 
+/// CIDRs (`10.0.0.0/8`, `2001:db8::/32`) or single addresses (`203.0.113.7`, taken as /32 or /128).
+fn parse_cidrs(key: &str, values: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let value = value.trim();
+            value
+                .parse::<IpNet>()
+                .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        format!("{key}[{index}]"),
+                        format!("`{value}` is not an IP address or CIDR (e.g. 203.0.113.0/24)"),
+                    )
+                })
+        })
+        .collect()
+}
+
 fn validate_environment(name: &str) -> Result<Environment, ConfigError> {
     match name.trim().to_ascii_lowercase().as_str() {
         "test" => Ok(Environment::Test),
@@ -673,6 +761,17 @@ impl RawSettings {
             ttl_minutes: at_least("orders.ttl_minutes", self.orders.ttl_minutes, 1)?,
         };
         let workers = self.workers.validate()?;
+        let checkout = CheckoutSettings {
+            frame_ancestors: self
+                .checkout
+                .frame_ancestors
+                .iter()
+                .enumerate()
+                .map(|(index, origin)| {
+                    validate_origin(&format!("checkout.frame_ancestors[{index}]"), origin.trim())
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         Ok(Settings {
             server,
             database,
@@ -682,6 +781,7 @@ impl RawSettings {
             webhooks,
             orders,
             workers,
+            checkout,
         })
     }
 }
@@ -713,6 +813,14 @@ impl RawServer {
             public_url,
             cors_origins,
             request_timeout_secs,
+            trusted_proxies: parse_cidrs("server.trusted_proxies", &self.trusted_proxies)?,
+            header_timeout_secs: at_least(
+                "server.header_timeout_secs",
+                self.header_timeout_secs,
+                1,
+            )?,
+            idle_timeout_secs: at_least("server.idle_timeout_secs", self.idle_timeout_secs, 1)?,
+            max_connections: at_least("server.max_connections", self.max_connections, 1)?,
         })
     }
 }
@@ -760,6 +868,10 @@ impl RawSmartro {
             receipt_api_url: endpoint("smartro.receipt_api_url", self.receipt_api_url)?,
             receipt_page_url: endpoint("smartro.receipt_page_url", self.receipt_page_url)?,
             timeout_secs: at_least("smartro.timeout_secs", self.timeout_secs, 1)?,
+            notify_allow_cidrs: parse_cidrs(
+                "smartro.notify_allow_cidrs",
+                &self.notify_allow_cidrs,
+            )?,
         })
     }
 }
@@ -879,6 +991,11 @@ impl RawWorkers {
         Ok(WorkerSettings {
             poll_interval_ms: at_least("workers.poll_interval_ms", self.poll_interval_ms, 1)?,
             notification_retention_days,
+            rejected_retention_days: at_least(
+                "workers.rejected_retention_days",
+                self.rejected_retention_days,
+                1,
+            )?,
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod cancel;
 pub mod checkout;
+pub mod client_ip;
 pub mod error;
 pub mod events;
 pub mod extract;
