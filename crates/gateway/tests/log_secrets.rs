@@ -54,6 +54,8 @@ async fn logs_never_carry_secrets_or_card_numbers() {
             "http://127.0.0.1:9/receipt",
         )
         .env("GATEWAY__SMARTRO__TIMEOUT_SECS", "1")
+        // The test plays Smartro's notification servers.
+        .env("GATEWAY__SMARTRO__NOTIFY_ALLOW_CIDRS", "127.0.0.1/32")
         .env("GATEWAY__WEBHOOKS__URL", "http://127.0.0.1:9/hooks")
         .env("GATEWAY__WEBHOOKS__SECRET", WEBHOOK_SECRET)
         .env("GATEWAY__WORKERS__POLL_INTERVAL_MS", "50")

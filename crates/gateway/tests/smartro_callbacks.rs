@@ -229,6 +229,7 @@ async fn return_pay_redirects_to_the_shop_with_the_status() {
     let mut body = card_order("RET-1", 1004);
     body["return_url"] = "https://shop.example.com/done?from=gw".into();
     app.create_order(body).await;
+    app.smartro.knows(&tid(10), "RET-1", 1004);
     let response = app.return_pay(card_return("RET-1", &tid(10), 1004)).await;
     assert_eq!(response.status(), 303);
     assert_eq!(
@@ -244,6 +245,7 @@ async fn return_pay_redirects_to_the_shop_with_the_status() {
 async fn return_pay_without_return_url_shows_a_result_page() {
     let app = spawn_app().await;
     app.create_order(card_order("RET-2", 1004)).await;
+    app.smartro.knows(&tid(11), "RET-2", 1004);
     let response = app.return_pay(card_return("RET-2", &tid(11), 1004)).await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
@@ -276,14 +278,45 @@ async fn return_pay_with_a_bad_signature_changes_nothing() {
 async fn a_failed_payment_is_kept_and_the_order_stays_payable() {
     let app = spawn_app().await;
     app.create_order(card_order("RET-4", 1004)).await;
+    // Through the buyer's browser a failure cannot be confirmed (the receipt API lists approvals and cancels
+    // only): it is kept raw, the buyer sees the signed code, and the order does not change.
     let body = payment_result("RET-4", &tid(14), 1004, "3011")
         .to_form_body(smartro::types::EncodingType::Utf8, true);
     let response = app.return_pay(body).await;
     assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("결제가 완료되지 않았습니다"), "{html}");
+    assert!(html.contains("3011"), "{html}");
+    assert!(!html.contains("홍길동") && !html.contains("테스트 상품"), "{html}");
+    let order = app.order("RET-4").await;
+    assert_eq!(order["status"], "pending");
+    assert!(order["result_code"].is_null());
+    assert_eq!(order["payments"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'unconfirmed' AND next_check_at IS NULL")
+            .await,
+        1,
+        "kept, and not chased"
+    );
+    // From Smartro's notifier the same failure is confirmed and recorded.
+    let failed = notification(
+        "RET-4",
+        &tid(14),
+        1004,
+        "3011",
+        StateCd::Approval,
+        PayMethod::Card,
+    );
+    assert_eq!(app.inform(failed.to_form_body()).await.1, "OK");
     let order = app.order("RET-4").await;
     assert_eq!(order["status"], "pending");
     assert_eq!(order["result_code"], "3011");
     assert_eq!(order["payments"][0]["success"], false);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.failed'")
+            .await,
+        1
+    );
     // then the retry succeeds
     assert_eq!(
         app.inform(card_inform("RET-4", &tid(15), 1004)).await.1,
@@ -298,6 +331,7 @@ async fn the_same_payment_delivered_24_times_at_once_is_applied_once() {
     let app = spawn_app().await;
     app.create_order(card_order("RACE-1", 77_000)).await;
     let tid = tid(16);
+    app.smartro.knows(&tid, "RACE-1", 77_000);
     let inform = card_inform("RACE-1", &tid, 77_000);
     let ret = card_return("RACE-1", &tid, 77_000);
     let mut informs = Vec::new();

@@ -15,7 +15,8 @@ pub use cancel::{
     begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal,
 };
 pub use result::{
-    CardDetails, PaymentDetails, ResultKind, ResultSource, VbankDetails, VerifiedResult,
+    CardDetails, ConfirmedBy, PaymentDetails, ResultKind, ResultSource, VbankDetails,
+    VerifiedResult,
 };
 pub use status::{CancellationOrigin, CancellationStatus, EventType, OrderStatus};
 

@@ -25,6 +25,28 @@ impl ResultSource {
     }
 }
 
+/// How a result was confirmed server to server before it was allowed to change an order. SignValue alone proves
+/// only that Smartro made the transaction, not which order or amount it was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmedBy {
+    /// Smartro's receipt data API has a record of the TID with the result's order and amount.
+    ReceiptApi,
+    /// An inform from an address of `smartro.notify_allow_cidrs` (Smartro's notification servers).
+    Notifier,
+    /// A returnPay repeating a result already confirmed (same TID, order and amount).
+    EarlierResult,
+}
+
+impl ConfirmedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmedBy::ReceiptApi => "receipt_api",
+            ConfirmedBy::Notifier => "notifier",
+            ConfirmedBy::EarlierResult => "earlier_result",
+        }
+    }
+}
+
 /// What a Smartro result is about, whichever channel brought it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultKind {
@@ -142,6 +164,20 @@ impl VerifiedResult {
             ResultKind::Cancel => CANCEL_SUCCESS.contains(&self.result_code.as_str()),
             ResultKind::Other => false,
         }
+    }
+
+    /// Whether the result, once confirmed, would change the order in a way worth waiting for: a success of a
+    /// kind that moves money or issues an account. Failed attempts move no money, and Smartro's receipt API lists
+    /// approvals and cancellations only, so a failure can never be confirmed through it.
+    pub fn worth_confirming(&self) -> bool {
+        self.kind != ResultKind::Other && self.is_success()
+    }
+
+    /// The original TID a (partial) cancel refers to, when it differs from the result's own TID.
+    pub fn other_tid(&self) -> Option<&str> {
+        self.original_tid
+            .as_deref()
+            .filter(|otid| !otid.is_empty() && *otid != self.tid)
     }
 
     /// What identifies one result across channels and re-deliveries: TID, StateCd, ResultCode, amount.

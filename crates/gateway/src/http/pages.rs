@@ -171,6 +171,43 @@ pub fn result(record: &OrderRecord) -> Response {
     Html(layout(title, &body)).into_response()
 }
 
+/// Shown while a returnPay's result waits for confirmation. It shows nothing of the order (the result may be a
+/// forgery) and reloads `follow_url`, which redirects as soon as the result is confirmed.
+pub fn confirming(follow_url: &str) -> Response {
+    let body = format!(
+        r#"<h1 id="title">결제 확인 중</h1>
+<p id="status" data-status="confirming">스마트로에 결제 내용을 확인하고 있습니다. 잠시만 기다려 주세요.
+(Confirming the payment with Smartro. This page updates by itself.)</p>
+<p class="note"><a href="{url}">새로고침 (Refresh)</a></p>"#,
+        url = escape(follow_url)
+    );
+    let page = layout("결제 확인 중", &body).replacen(
+        "<head>",
+        &format!(
+            "<head>\n<meta http-equiv=\"refresh\" content=\"2;url={}\">",
+            escape(follow_url)
+        ),
+        1,
+    );
+    (StatusCode::OK, Html(page)).into_response()
+}
+
+/// A payment attempt that did not complete, for a buyer with no shop page to go back to. Only the (signed)
+/// result code is shown, with the catalogue's words for it; nothing of the order.
+pub fn not_completed(result_code: &str) -> Response {
+    let meaning = smartro::codes::result_code(result_code)
+        .map(|c| c.message)
+        .unwrap_or("");
+    let body = format!(
+        r#"<h1 id="title">결제 미완료</h1>
+<p id="status" data-status="not_completed">결제가 완료되지 않았습니다. 다시 시도해 주세요. (Payment not completed.)</p>
+<p class="note" id="result">[{}] {}</p>"#,
+        escape(result_code),
+        escape(meaning)
+    );
+    (StatusCode::OK, Html(layout("결제 미완료", &body))).into_response()
+}
+
 pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
     let body = format!(
         "<h1>{}</h1>\n<p id=\"reason\">{}</p>",

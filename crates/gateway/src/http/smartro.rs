@@ -1,308 +1,70 @@
-//! Smartro-facing endpoints: returnPay (the buyer's browser) and inform (Smartro's notification daemon).
+//! Smartro-facing endpoints: returnPay (the buyer's browser) and inform (Smartro's notification daemon), and the
+//! page a buyer's browser follows while its result is being confirmed.
 //!
-//! Both store the raw message first, parse it into a typed `smartro` message, verify its SignValue with the key of
-//! its MID, and hand the verified result to the one apply path, which dedupes in the database.
+//! The handlers only map what [`crate::service::results::receive`] decided to answers: the raw message is stored
+//! first, verified, confirmed server to server and applied once there.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
-use secrecy::ExposeSecret;
-use smartro::notification::Notification;
-use smartro::result::PaymentResult;
-use smartro::types::StateCd;
+use serde::Deserialize;
 
+use super::client_ip::ClientIp;
 use super::{pages, AppState};
-use crate::config::MerchantSettings;
-use crate::domain::{
-    CardDetails, PaymentDetails, ResultKind, ResultSource, VbankDetails, VerifiedResult,
-};
-use crate::store::notifications::{NotificationLabels, NotificationOutcome, RawNotification};
-use crate::store::results::ApplyOutcome;
-use crate::store::StoreError;
+use crate::domain::ResultSource;
+use crate::service::results::{receive, Received};
+use crate::store::notifications::NotificationOutcome;
+
+/// Smartro's messages are a few KiB; anything larger is not one, and is not stored.
+pub const SMARTRO_BODY_LIMIT: usize = 16 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/smartro/return", post(return_pay))
         .route("/smartro/inform", post(inform))
+        .layer(DefaultBodyLimit::max(SMARTRO_BODY_LIMIT))
+        .route("/smartro/return/status", get(follow))
 }
 
-/// Why a message was not applied: the outcome recorded, the HTTP status, and a short reason.
-struct Refusal {
-    outcome: NotificationOutcome,
-    status: StatusCode,
-    detail: String,
-    // Boxed: a refusal is the rare path, and it keeps the Result of every parse small.
-    labels: Box<NotificationLabels>,
-}
-
-fn headers_json(headers: &HeaderMap) -> serde_json::Value {
-    let map: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .filter(|(name, _)| {
-            *name != axum::http::header::AUTHORIZATION && *name != axum::http::header::COOKIE
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                serde_json::Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            )
-        })
-        .collect();
-    serde_json::Value::Object(map)
-}
-
-/// Masks all but the first six and last four digits, in case a card number ever arrives unmasked.
-pub fn mask_card_number(pin: &str) -> String {
-    let digits = pin.chars().filter(|c| c.is_ascii_digit()).count();
-    if digits <= 10 {
-        return pin.to_string();
-    }
-    let mut seen = 0;
-    pin.chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                seen += 1;
-                if seen > 6 && seen <= digits - 4 {
-                    return '*';
-                }
-            }
-            c
-        })
-        .collect()
-}
-
-fn non_empty(value: &Option<String>) -> Option<String> {
-    value
-        .as_ref()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn merchant<'a>(
-    state: &'a AppState,
-    mid: &str,
-    labels: &NotificationLabels,
-) -> Result<&'a MerchantSettings, Refusal> {
-    state.settings.merchant(mid).ok_or_else(|| Refusal {
-        outcome: NotificationOutcome::UnknownMerchant,
-        status: StatusCode::FORBIDDEN,
-        detail: format!("unknown MID {mid}"),
-        labels: Box::new(labels.clone()),
-    })
-}
-
-fn bad_signature(labels: &NotificationLabels) -> Refusal {
-    Refusal {
-        outcome: NotificationOutcome::BadSignature,
-        status: StatusCode::FORBIDDEN,
-        detail: "SignValue does not verify".to_string(),
-        labels: Box::new(labels.clone()),
+fn rejection_status(outcome: NotificationOutcome) -> StatusCode {
+    match outcome {
+        NotificationOutcome::Malformed => StatusCode::BAD_REQUEST,
+        NotificationOutcome::UnknownOrder => StatusCode::NOT_FOUND,
+        _ => StatusCode::FORBIDDEN,
     }
 }
 
-fn malformed(err: impl std::fmt::Display) -> Refusal {
-    Refusal {
-        outcome: NotificationOutcome::Malformed,
-        status: StatusCode::BAD_REQUEST,
-        detail: err.to_string(),
-        labels: Box::default(),
-    }
-}
-
-/// Parses and verifies a returnPay body.
-fn verify_return(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusal> {
-    let r = PaymentResult::parse(body).map_err(malformed)?;
-    let labels = NotificationLabels {
-        mid: Some(r.mid.clone()),
-        tid: Some(r.tid.clone()),
-        order_id: Some(r.oid.clone()),
-        dedupe_key: None,
-    };
-    let key = merchant(state, &r.mid, &labels)?;
-    if !r.verify(key.merchant_key.expose_secret()) {
-        return Err(bad_signature(&labels));
-    }
-    let kind = ResultKind::classify(None, &r.result_code);
-    let details = PaymentDetails {
-        card: (non_empty(&r.fn_cd).is_some() || non_empty(&r.acqu_card_code).is_some()).then(
-            || CardDetails {
-                issuer_code: non_empty(&r.fn_cd),
-                issuer_name: non_empty(&r.fn_name),
-                acquirer_code: non_empty(&r.acqu_card_code),
-                quota: non_empty(&r.card_quota),
-                masked_number: None,
-            },
-        ),
-        vbank: non_empty(&r.vbank_num).map(|account| VbankDetails {
-            bank_code: non_empty(&r.bank_code),
-            bank_name: non_empty(&r.vbank_name).or_else(|| non_empty(&r.bank_name)),
-            account: Some(account),
-        }),
-    };
-    Ok(VerifiedResult {
-        source: ResultSource::Return,
-        kind,
-        state_code: ResultKind::state_code_for_return(&r.result_code).to_string(),
-        tid: r.tid,
-        original_tid: None,
-        order_id: r.oid,
-        mid: r.mid,
-        amount: r.amt,
-        pay_method: r.pay_method,
-        result_code: r.result_code,
-        result_message: r.result_msg,
-        auth_code: non_empty(&r.auth_code),
-        auth_date: non_empty(&r.auth_date),
-        details,
-    })
-}
-
-/// Parses and verifies an inform body.
-fn verify_inform(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusal> {
-    let n = Notification::parse(body).map_err(malformed)?;
-    let labels = NotificationLabels {
-        mid: Some(n.mid.clone()),
-        tid: Some(n.tid.clone()),
-        order_id: Some(n.oid.clone()),
-        dedupe_key: Some(n.dedupe_key()),
-    };
-    let key = merchant(state, &n.mid, &labels)?;
-    if !n.verify(key.merchant_key.expose_secret()) {
-        return Err(bad_signature(&labels));
-    }
-    let kind = ResultKind::classify(Some(&n.state_cd), &n.result_code);
-    let vbank_like = matches!(kind, ResultKind::VbankIssued | ResultKind::VbankDeposit)
-        || n.state_cd == StateCd::VbankIssued;
-    let details = if vbank_like {
-        PaymentDetails {
-            card: None,
-            vbank: non_empty(&n.vbank_num).map(|account| VbankDetails {
-                bank_code: non_empty(&n.fn_cd),
-                bank_name: non_empty(&n.vbank_name).or_else(|| non_empty(&n.fn_name)),
-                account: Some(account),
-            }),
-        }
-    } else {
-        PaymentDetails {
-            card: (non_empty(&n.fn_cd).is_some() || non_empty(&n.pin_no).is_some()).then(|| {
-                CardDetails {
-                    issuer_code: non_empty(&n.fn_cd),
-                    issuer_name: non_empty(&n.fn_name),
-                    acquirer_code: None,
-                    quota: non_empty(&n.card_quota),
-                    masked_number: non_empty(&n.pin_no).map(|p| mask_card_number(&p)),
-                }
-            }),
-            vbank: None,
-        }
-    };
-    Ok(VerifiedResult {
-        source: ResultSource::Inform,
-        kind,
-        state_code: n.state_cd.as_str().to_string(),
-        tid: n.tid,
-        original_tid: non_empty(&n.otid),
-        order_id: n.oid,
-        mid: n.mid,
-        amount: n.amt,
-        pay_method: n.pay_method,
-        result_code: n.result_code,
-        result_message: n.result_msg,
-        auth_code: non_empty(&n.auth_code),
-        auth_date: non_empty(&n.auth_date),
-        details,
-    })
-}
-
-enum Handled {
-    Applied(ApplyOutcome, String),
-    Refused(Refusal),
-    /// The database could not be used: nothing may be acknowledged.
-    Unavailable(StoreError),
-}
-
-/// Stores the raw message, verifies it, applies it once.
-async fn handle(
-    state: &AppState,
-    source: ResultSource,
-    headers: &HeaderMap,
-    peer: Option<std::net::SocketAddr>,
-    body: &[u8],
-) -> Handled {
-    let now = state.clock.now();
-    let raw = RawNotification {
-        source,
-        body,
-        headers: headers_json(headers),
-        remote_addr: peer.map(|p| p.ip().to_string()),
-        received_at: now,
-    };
-    let id = match state.store.insert_notification(&raw).await {
-        Ok(id) => id,
-        Err(e) => return Handled::Unavailable(e),
-    };
-    let verified = match source {
-        ResultSource::Return => verify_return(state, body),
-        ResultSource::Inform => verify_inform(state, body),
-    };
-    let handled = match verified {
-        Err(refusal) => {
-            if let Err(e) = state
-                .store
-                .reject_notification(id, refusal.outcome, &refusal.detail, &refusal.labels, now)
-                .await
-            {
-                return Handled::Unavailable(e);
-            }
-            Handled::Refused(refusal)
-        }
-        Ok(result) => match state.store.apply_result(id, &result, now).await {
-            Ok(ApplyOutcome::UnknownOrder) => Handled::Refused(Refusal {
-                outcome: NotificationOutcome::UnknownOrder,
-                status: StatusCode::NOT_FOUND,
-                detail: format!("no order {}", result.order_id),
-                labels: Box::default(),
-            }),
-            Ok(outcome) => Handled::Applied(outcome, result.order_id),
-            Err(e) => Handled::Unavailable(e),
-        },
-    };
-    let outcome = match &handled {
-        Handled::Applied(ApplyOutcome::Duplicate { .. }, _) => "duplicate",
-        Handled::Applied(..) => "applied",
-        Handled::Refused(r) => r.outcome.as_str(),
-        Handled::Unavailable(_) => "unavailable",
-    };
-    state.metrics.observe_notification(source.as_str(), outcome);
-    handled
-}
-
-/// RetryURL: `OK` only once the result is durably applied (or was already); anything else makes Smartro re-send.
+/// RetryURL: `OK` only once the result is durably applied (or was already), or is kept and can never be confirmed
+/// by a re-send; anything else makes Smartro re-send.
 async fn inform(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Bytes,
 ) -> Response {
-    match handle(
-        &state,
-        ResultSource::Inform,
-        &headers,
-        peer.map(|c| c.0 .0),
-        &body,
-    )
-    .await
-    {
-        Handled::Applied(..) => (StatusCode::OK, "OK").into_response(),
-        Handled::Refused(r) => {
-            tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "inform refused");
-            // The body must not contain "OK", or Smartro would take it as acknowledged.
-            (r.status, format!("FAIL {}", r.outcome.as_str())).into_response()
+    // The body must never contain "OK" unless acknowledged, or Smartro would take it as acknowledged.
+    match receive(&state, ResultSource::Inform, &headers, client, &body).await {
+        Received::Applied { .. } | Received::Duplicate { .. } => (StatusCode::OK, "OK").into_response(),
+        Received::Unconfirmed { checking: true, .. } => {
+            // Smartro re-sends, and each re-send is another chance to confirm it.
+            (StatusCode::SERVICE_UNAVAILABLE, "FAIL unconfirmed").into_response()
         }
-        Handled::Unavailable(e) => {
+        Received::Unconfirmed {
+            checking: false, ..
+        } => (StatusCode::OK, "OK").into_response(),
+        Received::Refuted { .. } => (StatusCode::FORBIDDEN, "FAIL refuted").into_response(),
+        Received::Rejected(r) => {
+            tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "inform refused");
+            (
+                rejection_status(r.outcome),
+                format!("FAIL {}", r.outcome.as_str()),
+            )
+                .into_response()
+        }
+        Received::Unavailable(e) => {
             tracing::error!(error = %e, "inform not stored: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "FAIL unavailable").into_response()
         }
@@ -312,63 +74,163 @@ async fn inform(
 /// returnPay: record the result, then send the buyer back to the shop (or show a small result page).
 async fn return_pay(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Bytes,
 ) -> Response {
-    match handle(
-        &state,
-        ResultSource::Return,
-        &headers,
-        peer.map(|c| c.0 .0),
-        &body,
-    )
-    .await
-    {
-        Handled::Applied(_, order_id) => {
-            let record = match state.store.get_order(&order_id).await {
-                Ok(Some(record)) => record,
-                Ok(None) => {
-                    return pages::message(StatusCode::NOT_FOUND, "주문 없음", "order not found")
+    match receive(&state, ResultSource::Return, &headers, client, &body).await {
+        Received::Applied { order_id, .. } | Received::Duplicate { order_id } => {
+            confirmed_result(&state, &order_id).await
+        }
+        Received::Unconfirmed {
+            follow_token: Some(token),
+            checking: true,
+            ..
+        } => pages::confirming(&follow_url(&token)),
+        Received::Unconfirmed {
+            order_id,
+            result_code,
+            ..
+        } => not_completed(&state, &order_id, &result_code).await,
+        Received::Refuted { .. } => unverifiable_page(),
+        Received::Rejected(r) => {
+            tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "returnPay refused");
+            match r.outcome {
+                NotificationOutcome::BadSignature | NotificationOutcome::UnknownMerchant => {
+                    unverifiable_page()
                 }
-                Err(_) => return unavailable_page(),
-            };
-            match &record.order.return_url {
-                Some(url) => {
-                    let sep = if url.contains('?') { '&' } else { '?' };
-                    let target = format!(
-                        "{url}{sep}{}",
-                        form_urlencoded::Serializer::new(String::new())
-                            .append_pair("order_id", &record.order.order_id)
-                            .append_pair("status", &record.order.status)
-                            .finish()
-                    );
-                    Redirect::to(&target).into_response()
-                }
-                None => pages::result(&record),
+                NotificationOutcome::UnknownOrder => pages::message(
+                    StatusCode::NOT_FOUND,
+                    "결제 결과 오류",
+                    "주문을 찾을 수 없습니다. (Unknown order.)",
+                ),
+                _ => pages::message(
+                    StatusCode::BAD_REQUEST,
+                    "결제 결과 오류",
+                    "결제 결과를 읽을 수 없습니다. (The payment result could not be read.)",
+                ),
             }
         }
-        Handled::Refused(r) => {
-            tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "returnPay refused");
-            let text = match r.outcome {
-                NotificationOutcome::BadSignature | NotificationOutcome::UnknownMerchant => {
-                    "결제 결과를 확인할 수 없습니다. (The payment result could not be verified.)"
-                }
-                NotificationOutcome::UnknownOrder => "주문을 찾을 수 없습니다. (Unknown order.)",
-                _ => "결제 결과를 읽을 수 없습니다. (The payment result could not be read.)",
-            };
-            let status = if r.outcome == NotificationOutcome::UnknownOrder {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            pages::message(status, "결제 결과 오류", text)
-        }
-        Handled::Unavailable(e) => {
+        Received::Unavailable(e) => {
             tracing::error!(error = %e, "returnPay not stored: database unavailable");
             unavailable_page()
         }
     }
+}
+
+#[derive(Deserialize)]
+struct FollowQuery {
+    t: Option<String>,
+}
+
+/// The token travels in the query, which the request log leaves out.
+fn follow_url(token: &str) -> String {
+    format!("/smartro/return/status?t={token}")
+}
+
+/// Where a buyer's unconfirmed returnPay stands: the result page once confirmed, a neutral page if refuted.
+async fn follow(State(state): State<AppState>, Query(query): Query<FollowQuery>) -> Response {
+    let token = query.t.unwrap_or_default();
+    let valid = token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !valid {
+        return not_found_page();
+    }
+    let followed = match state.store.follow_result(&token).await {
+        Ok(Some(followed)) => followed,
+        Ok(None) => return not_found_page(),
+        Err(_) => return unavailable_page(),
+    };
+    match (followed.outcome, followed.order_id) {
+        (NotificationOutcome::Applied | NotificationOutcome::Duplicate, Some(order_id)) => {
+            confirmed_result(&state, &order_id).await
+        }
+        (NotificationOutcome::Unconfirmed, _) if followed.checking => {
+            pages::confirming(&follow_url(&token))
+        }
+        (NotificationOutcome::Unconfirmed, _) => pages::message(
+            StatusCode::OK,
+            "결제 확인 지연",
+            "결제 내용을 아직 확인하지 못했습니다. 상점에 문의해 주세요. (The payment could not be confirmed yet: please contact the shop.)",
+        ),
+        _ => unverifiable_page(),
+    }
+}
+
+/// The shop's return_url with `order_id` and `status` (before any `#fragment`), or the gateway's result page.
+async fn confirmed_result(state: &AppState, order_id: &str) -> Response {
+    let record = match state.store.get_order(order_id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return not_found_page(),
+        Err(_) => return unavailable_page(),
+    };
+    match &record.order.return_url {
+        Some(url) => Redirect::to(&return_target(
+            url,
+            &record.order.order_id,
+            &record.order.status,
+        ))
+        .into_response(),
+        None => pages::result(&record),
+    }
+}
+
+/// A failed attempt moves no money and is not confirmable: the buyer goes back to the shop (which reads the
+/// order through the API) or sees the signed result code; nothing of the order is shown.
+async fn not_completed(state: &AppState, order_id: &str, result_code: &str) -> Response {
+    match state.store.get_order(order_id).await {
+        Ok(Some(record)) => match &record.order.return_url {
+            Some(url) => Redirect::to(&return_target(
+                url,
+                &record.order.order_id,
+                &record.order.status,
+            ))
+            .into_response(),
+            None => pages::not_completed(result_code),
+        },
+        Ok(None) => not_found_page(),
+        Err(_) => unavailable_page(),
+    }
+}
+
+/// `url` with the gateway's query parameters added before its fragment, if it has one.
+pub fn return_target(url: &str, order_id: &str, status: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let sep = if base.contains('?') {
+        if base.ends_with('?') || base.ends_with('&') {
+            ""
+        } else {
+            "&"
+        }
+    } else {
+        "?"
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("order_id", order_id)
+        .append_pair("status", status)
+        .finish();
+    match fragment {
+        Some(fragment) => format!("{base}{sep}{query}#{fragment}"),
+        None => format!("{base}{sep}{query}"),
+    }
+}
+
+fn unverifiable_page() -> Response {
+    pages::message(
+        StatusCode::BAD_REQUEST,
+        "결제 결과 오류",
+        "결제 결과를 확인할 수 없습니다. (The payment result could not be verified.)",
+    )
+}
+
+fn not_found_page() -> Response {
+    pages::message(
+        StatusCode::NOT_FOUND,
+        "결제 결과 없음",
+        "결제 결과를 찾을 수 없습니다. (No such payment result.)",
+    )
 }
 
 fn unavailable_page() -> Response {
@@ -381,16 +243,25 @@ fn unavailable_page() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_card_number;
+    use super::return_target;
 
     #[test]
-    fn masks_full_card_numbers_only() {
-        assert_eq!(mask_card_number("4111111111111111"), "411111******1111");
+    fn the_gateways_parameters_go_before_the_fragment() {
         assert_eq!(
-            mask_card_number("4111-1111-1111-1111"),
-            "4111-11**-****-1111"
+            return_target("https://shop.example.com/done", "A-1", "paid"),
+            "https://shop.example.com/done?order_id=A-1&status=paid"
         );
-        assert_eq!(mask_card_number("411111******1111"), "411111******1111");
-        assert_eq!(mask_card_number(""), "");
+        assert_eq!(
+            return_target("https://shop.example.com/done?from=gw", "A-1", "paid"),
+            "https://shop.example.com/done?from=gw&order_id=A-1&status=paid"
+        );
+        assert_eq!(
+            return_target("https://shop.example.com/#/orders/A-1", "A-1", "paid"),
+            "https://shop.example.com/?order_id=A-1&status=paid#/orders/A-1"
+        );
+        assert_eq!(
+            return_target("https://shop.example.com/done?x=1#top", "A 1", "paid"),
+            "https://shop.example.com/done?x=1&order_id=A+1&status=paid#top"
+        );
     }
 }

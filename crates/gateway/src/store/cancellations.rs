@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use super::orders::{load_record, save_state};
 use super::outbox::insert_events;
+use super::results::bind_tid;
 use super::{OrderRecord, Store, StoreError};
 use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal};
 
@@ -97,6 +98,13 @@ impl Store {
             )
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(ptid) = ptid {
+            // Smartro's answer to our own cancel names the PTID: it is this order's from now on, so that a
+            // notification carrying it can never be replayed onto another order.
+            if let Some(owner) = bind_tid(&mut tx, ptid, order_id, now).await? {
+                tracing::warn!(%order_id, %ptid, %owner, "cancel answer names a PTID bound to another order");
+            }
         }
         insert_events(&mut tx, order_id, &decision.events(), &self.public_url, now).await?;
         let record = load_record(&mut tx, order_id, false)

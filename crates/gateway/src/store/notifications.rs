@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
-use crate::domain::ResultSource;
+use crate::domain::{ConfirmedBy, ResultSource};
 
 /// How the gateway dealt with one inbound Smartro message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +12,10 @@ pub enum NotificationOutcome {
     UnknownMerchant,
     BadSignature,
     UnknownOrder,
+    /// Validly signed, but not (yet) confirmed by Smartro's records: nothing of the order changed.
+    Unconfirmed,
+    /// Validly signed, and contradicted by Smartro's records or by the TID's order: nothing changed, ever.
+    Refuted,
 }
 
 impl NotificationOutcome {
@@ -23,7 +27,24 @@ impl NotificationOutcome {
             NotificationOutcome::UnknownMerchant => "unknown_merchant",
             NotificationOutcome::BadSignature => "bad_signature",
             NotificationOutcome::UnknownOrder => "unknown_order",
+            NotificationOutcome::Unconfirmed => "unconfirmed",
+            NotificationOutcome::Refuted => "refuted",
         }
+    }
+
+    pub fn parse(value: &str) -> Option<NotificationOutcome> {
+        [
+            NotificationOutcome::Applied,
+            NotificationOutcome::Duplicate,
+            NotificationOutcome::Malformed,
+            NotificationOutcome::UnknownMerchant,
+            NotificationOutcome::BadSignature,
+            NotificationOutcome::UnknownOrder,
+            NotificationOutcome::Unconfirmed,
+            NotificationOutcome::Refuted,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == value)
     }
 }
 
@@ -45,6 +66,25 @@ pub struct NotificationLabels {
     pub dedupe_key: Option<String>,
 }
 
+/// An unconfirmed result handed to the confirmation worker, leased so that one replica asks about it at a time.
+#[derive(Debug, Clone)]
+pub struct UnconfirmedNotification {
+    pub id: i64,
+    pub source: ResultSource,
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+    pub check_attempts: i32,
+}
+
+/// Where the result behind a returnPay page's follow token stands.
+#[derive(Debug, Clone)]
+pub struct FollowedResult {
+    pub outcome: NotificationOutcome,
+    pub order_id: Option<String>,
+    /// Still being asked about (`unconfirmed` with a next check planned).
+    pub checking: bool,
+}
+
 impl Store {
     /// Stores the raw message and commits it at once: whatever happens next, the bytes are kept.
     pub async fn insert_notification(&self, raw: &RawNotification<'_>) -> Result<i64, StoreError> {
@@ -62,7 +102,7 @@ impl Store {
         Ok(id)
     }
 
-    /// Records why a message was not applied.
+    /// Records why a message was not applied (a final outcome: it is not looked at again).
     pub async fn reject_notification(
         &self,
         id: i64,
@@ -71,7 +111,145 @@ impl Store {
         labels: &NotificationLabels,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        mark(&self.pool, id, outcome, Some(detail), labels, now).await
+        mark(&self.pool, id, outcome, Some(detail), labels, None, now).await
+    }
+
+    /// Records that a result could not be confirmed yet. `next_check_at`: when the confirmation worker asks
+    /// Smartro again (`None`: not again). `follow_token`: the buyer's page handle, kept from the first time.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn mark_unconfirmed(
+        &self,
+        id: i64,
+        detail: &str,
+        labels: &NotificationLabels,
+        next_check_at: Option<DateTime<Utc>>,
+        follow_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE notifications SET outcome = 'unconfirmed', detail = $2, mid = $3, tid = $4, order_id = $5,
+               dedupe_key = $6, next_check_at = $7, follow_token = COALESCE(follow_token, $8),
+               check_attempts = check_attempts + 1, processed_at = $9
+             WHERE id = $1",
+            id,
+            detail,
+            labels.mid,
+            labels.tid,
+            labels.order_id,
+            labels.dedupe_key,
+            next_check_at,
+            follow_token,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether this very result (dedupe key) was already applied to this order.
+    pub async fn result_applied(
+        &self,
+        dedupe_key: &str,
+        order_id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM applied_results WHERE dedupe_key = $1 AND order_id = $2) AS "found!""#,
+            dedupe_key,
+            order_id
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Whether a confirmed payment with this TID, order and amount is recorded (payments are written only for
+    /// confirmed results).
+    pub async fn confirmed_payment_exists(
+        &self,
+        tid: &str,
+        order_id: &str,
+        amount: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM payments WHERE tid = $1 AND order_id = $2 AND amount = $3) AS "found!""#,
+            tid,
+            order_id,
+            amount
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The order a TID is bound to, if any.
+    pub async fn tid_owner(&self, tid: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar!("SELECT order_id FROM tid_bindings WHERE tid = $1", tid)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn order_exists(&self, order_id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = $1) AS "found!""#,
+            order_id
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Takes up to `limit` unconfirmed results due for another check and pushes their next check to
+    /// `lease_until`, so that no other replica asks about them meanwhile; a crashed replica's lease simply runs
+    /// out and the result is due again.
+    pub async fn lease_unconfirmed(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<UnconfirmedNotification>, StoreError> {
+        let rows = sqlx::query!(
+            "UPDATE notifications SET next_check_at = $2
+             WHERE id IN (SELECT id FROM notifications WHERE next_check_at <= $1
+                          ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING id, source, body, received_at, check_attempts",
+            now,
+            lease_until,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(UnconfirmedNotification {
+                    id: r.id,
+                    source: ResultSource::parse(&r.source).ok_or_else(|| {
+                        StoreError::Corrupt(format!("notification source {:?}", r.source))
+                    })?,
+                    body: r.body,
+                    received_at: r.received_at,
+                    check_attempts: r.check_attempts,
+                })
+            })
+            .collect()
+    }
+
+    /// The result a returnPay page follows.
+    pub async fn follow_result(&self, token: &str) -> Result<Option<FollowedResult>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT outcome, order_id, next_check_at FROM notifications WHERE follow_token = $1",
+            token
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(FollowedResult {
+                outcome: NotificationOutcome::parse(&r.outcome).ok_or_else(|| {
+                    StoreError::Corrupt(format!("notification outcome {:?}", r.outcome))
+                })?,
+                order_id: r.order_id,
+                checking: r.next_check_at.is_some(),
+            })
+        })
+        .transpose()
     }
 
     /// Deletes raw notifications older than the retention window; returns how many went.
@@ -85,14 +263,28 @@ impl Store {
         .await?;
         Ok(done.rows_affected())
     }
+
+    /// Deletes bodies that failed parsing or the signature check (anyone can send those) older than `before`.
+    pub async fn purge_rejected(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query!(
+            "DELETE FROM notifications WHERE received_at < $1
+             AND outcome IN ('malformed', 'unknown_merchant', 'bad_signature')",
+            before
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
 }
 
+/// Sets a final outcome: the message is not checked again.
 pub(crate) async fn mark<'e, E>(
     executor: E,
     id: i64,
     outcome: NotificationOutcome,
     detail: Option<&str>,
     labels: &NotificationLabels,
+    confirmed_by: Option<ConfirmedBy>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError>
 where
@@ -100,7 +292,7 @@ where
 {
     sqlx::query!(
         "UPDATE notifications SET outcome = $2, detail = $3, mid = $4, tid = $5, order_id = $6, dedupe_key = $7,
-           processed_at = $8 WHERE id = $1",
+           confirmed_by = $8, next_check_at = NULL, processed_at = $9 WHERE id = $1",
         id,
         outcome.as_str(),
         detail,
@@ -108,6 +300,7 @@ where
         labels.tid,
         labels.order_id,
         labels.dedupe_key,
+        confirmed_by.map(ConfirmedBy::as_str),
         now
     )
     .execute(executor)

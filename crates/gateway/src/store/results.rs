@@ -1,10 +1,11 @@
 use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
 
 use super::notifications::{mark, NotificationLabels, NotificationOutcome};
 use super::orders::{load_record, save_state};
 use super::outbox::insert_events;
 use super::{Store, StoreError};
-use crate::domain::{self, Effect, OrderStatus, VerifiedResult};
+use crate::domain::{self, ConfirmedBy, Effect, OrderStatus, VerifiedResult};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyOutcome {
@@ -14,16 +15,20 @@ pub enum ApplyOutcome {
     Duplicate { status: OrderStatus },
     /// No order has this Moid.
     UnknownOrder,
+    /// The result's TID (or the original TID it cancels) belongs to another order: nothing changed.
+    TidOfAnotherOrder { tid: String, owner: String },
 }
 
 impl Store {
-    /// Applies a verified Smartro result exactly once, in one transaction: the order row is locked, the result's
-    /// dedupe key is claimed (a unique key, so concurrent deliveries on any replica agree on one winner), the state
-    /// machine decides, and the order, payment, cancellation and outbox rows are written together.
+    /// Applies a confirmed Smartro result exactly once, in one transaction: the order row is locked, the result's
+    /// TIDs are bound to the order (refused, with nothing written, when they belong to another one), the
+    /// result's dedupe key is claimed (a unique key, so concurrent deliveries on any replica agree on one winner),
+    /// the state machine decides, and the order, payment, cancellation and outbox rows are written together.
     pub async fn apply_result(
         &self,
         notification_id: i64,
         result: &VerifiedResult,
+        confirmed_by: ConfirmedBy,
         now: DateTime<Utc>,
     ) -> Result<ApplyOutcome, StoreError> {
         let labels = NotificationLabels {
@@ -40,12 +45,34 @@ impl Store {
                 NotificationOutcome::UnknownOrder,
                 Some("no order has this OID"),
                 &labels,
+                None,
                 now,
             )
             .await?;
             tx.commit().await?;
             return Ok(ApplyOutcome::UnknownOrder);
         };
+        // Before anything of the order is written: every TID of the result must be (or become) this order's.
+        for tid in std::iter::once(result.tid.as_str()).chain(result.other_tid()) {
+            if let Some(owner) = bind_tid(&mut tx, tid, &result.order_id, now).await? {
+                tx.rollback().await?;
+                let detail = format!("TID {tid} belongs to order {owner}");
+                mark(
+                    &self.pool,
+                    notification_id,
+                    NotificationOutcome::Refuted,
+                    Some(&detail),
+                    &labels,
+                    None,
+                    now,
+                )
+                .await?;
+                return Ok(ApplyOutcome::TidOfAnotherOrder {
+                    tid: tid.to_string(),
+                    owner,
+                });
+            }
+        }
         let before = record.state()?;
 
         let claimed = sqlx::query_scalar!(
@@ -65,6 +92,7 @@ impl Store {
                 NotificationOutcome::Duplicate,
                 None,
                 &labels,
+                Some(confirmed_by),
                 now,
             )
             .await?;
@@ -83,7 +111,7 @@ impl Store {
         for effect in &decision.effects {
             match effect {
                 Effect::RecordPayment(p) => {
-                    sqlx::query!(
+                    let written = sqlx::query!(
                         "INSERT INTO payments (tid, order_id, mid, pay_method, amount, result_code, result_message,
                            success, auth_code, auth_date, source, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
@@ -109,6 +137,14 @@ impl Store {
                     )
                     .execute(&mut *tx)
                     .await?;
+                    // The TID was bound to this order above, so the row is this order's; if it were not, the
+                    // whole transaction must go rather than leave the order changed without its payment.
+                    if written.rows_affected() != 1 {
+                        return Err(StoreError::Corrupt(format!(
+                            "payment {} is recorded for another order",
+                            p.tid
+                        )));
+                    }
                 }
                 // Written with the order row above.
                 Effect::RecordDetails(_) => {}
@@ -173,12 +209,50 @@ impl Store {
             NotificationOutcome::Applied,
             None,
             &labels,
+            Some(confirmed_by),
             now,
         )
+        .await?;
+        // Other deliveries of this result still waiting for confirmation have nothing left to wait for.
+        sqlx::query!(
+            "UPDATE notifications SET outcome = 'duplicate', next_check_at = NULL, processed_at = $2
+             WHERE dedupe_key = $1 AND outcome = 'unconfirmed' AND order_id = $3",
+            result.dedupe_key(),
+            now,
+            result.order_id
+        )
+        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(ApplyOutcome::Applied {
             status: decision.order.status,
         })
     }
+}
+
+/// Binds `tid` to `order_id` unless it is bound already; returns the other order when it belongs to one. Two
+/// transactions binding one TID at once serialise on its primary key: the second waits for the first to commit,
+/// then sees its row.
+pub(crate) async fn bind_tid(
+    tx: &mut Transaction<'_, Postgres>,
+    tid: &str,
+    order_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    let bound = sqlx::query_scalar!(
+        "INSERT INTO tid_bindings (tid, order_id, bound_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tid) DO NOTHING RETURNING order_id",
+        tid,
+        order_id,
+        now
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if bound.is_some() {
+        return Ok(None);
+    }
+    let owner = sqlx::query_scalar!("SELECT order_id FROM tid_bindings WHERE tid = $1", tid)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok((owner != order_id).then_some(owner))
 }

@@ -1,8 +1,10 @@
 //! Background work, safe with any number of replicas: webhook delivery from the outbox, order expiry,
-//! reconciliation of cancels whose outcome is unknown, and retention of raw notifications.
+//! confirmation of results that arrived unconfirmed, reconciliation of cancels whose outcome is unknown, and
+//! retention of raw notifications.
 //!
 //! Every worker exposes `run_once` (what tests call, with a clock they control) and is looped by [`Workers`].
 
+pub mod confirm;
 pub mod delivery;
 pub mod reconcile;
 
@@ -39,6 +41,14 @@ pub async fn purge_once(state: &AppState) -> Result<u64, crate::store::StoreErro
     };
     let before = state.clock.now() - ChronoDuration::days(i64::from(days));
     state.store.purge_notifications(before).await
+}
+
+/// Deletes raw bodies that failed parsing or the signature check after `workers.rejected_retention_days`:
+/// anyone on the internet can send those, and keeping them forever would let anyone fill the disk.
+pub async fn purge_rejected_once(state: &AppState) -> Result<u64, crate::store::StoreError> {
+    let days = state.settings.workers.rejected_retention_days;
+    let before = state.clock.now() - ChronoDuration::days(i64::from(days));
+    state.store.purge_rejected(before).await
 }
 
 /// The running background workers of this process.
@@ -78,6 +88,17 @@ impl Workers {
             },
         )));
 
+        let confirm_state = state.clone();
+        handles.push(tokio::spawn(run_loop(
+            "result confirmation",
+            poll,
+            stop.clone(),
+            move || {
+                let state = confirm_state.clone();
+                async move { confirm::confirm_once(&state).await }
+            },
+        )));
+
         let reconciler = Reconciler::new(state.clone());
         handles.push(tokio::spawn(async move {
             run_loop("cancel reconciliation", poll * 5, stop.clone(), || {
@@ -94,7 +115,13 @@ impl Workers {
             stop_retention,
             move || {
                 let state = retention_state.clone();
-                async move { purge_once(&state).await }
+                async move {
+                    let rejected = purge_rejected_once(&state).await?;
+                    if rejected > 0 {
+                        tracing::info!(deleted = rejected, "rejected raw notifications purged");
+                    }
+                    purge_once(&state).await
+                }
             },
         )));
         Ok(Workers { shutdown, handles })

@@ -1,8 +1,9 @@
 //! Shared test support: a real gateway on a fresh database, and signed Smartro messages.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
 use gateway::app::Gateway;
@@ -29,6 +30,101 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub http: reqwest::Client,
     pub base: String,
+    /// Smartro's receipt data API as these tests need it: it knows the transactions a test tells it of.
+    pub smartro: ReceiptApiDouble,
+}
+
+/// A stand-in for Smartro's receipt data API over real HTTP. It answers like the real one (weblink.md §9): the
+/// record of a TID it knows, `404` with an error object for one it does not, `503` while it is down. The apikey
+/// must be the MID's merchant key.
+#[derive(Clone)]
+pub struct ReceiptApiDouble {
+    pub url: String,
+    records: Arc<Mutex<HashMap<String, Value>>>,
+    down: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl ReceiptApiDouble {
+    pub async fn start() -> ReceiptApiDouble {
+        let double = ReceiptApiDouble {
+            url: String::new(),
+            records: Arc::default(),
+            down: Arc::default(),
+            calls: Arc::default(),
+        };
+        let state = double.clone();
+        let app = axum::Router::new().route(
+            "/receipt",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let state = state.clone();
+                    async move { state.answer(&headers, &body) }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/receipt", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ReceiptApiDouble { url, ..double }
+    }
+
+    fn answer(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> (axum::http::StatusCode, axum::Json<Value>) {
+        use axum::http::StatusCode;
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let error = |status: StatusCode, code: &str, msg: &str| {
+            (status, axum::Json(json!({ "resultCode": code, "resultMsg": msg })))
+        };
+        if self.down.load(Ordering::SeqCst) {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "R503", "일시적인 오류");
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return error(StatusCode::BAD_REQUEST, "R400", "요청 형식 오류");
+        };
+        let key = match request["mid"].as_str() {
+            Some(MID) => KEY,
+            Some(MID2) => KEY2,
+            _ => "",
+        };
+        let apikey = headers.get("apikey").and_then(|v| v.to_str().ok());
+        if key.is_empty() || apikey != Some(key) {
+            return error(StatusCode::FORBIDDEN, "R403", "인증키 오류");
+        }
+        let tid = request["tid"].as_str().unwrap_or_default();
+        match self.records.lock().unwrap().get(tid) {
+            Some(record) => (StatusCode::OK, axum::Json(record.clone())),
+            None => error(StatusCode::NOT_FOUND, "R404", "거래 정보가 없습니다"),
+        }
+    }
+
+    /// Smartro made `tid`, an approval of `amount` for order `moid`.
+    pub fn knows(&self, tid: &str, moid: &str, amount: i64) {
+        self.record(
+            tid,
+            json!({ "tid": tid, "moid": moid, "goodsAmt": amount.to_string(), "stateCd": "0",
+                    "stateNm": "승인", "svcCd": "01", "ordNm": "홍길동", "goodsNm": "테스트 상품" }),
+        );
+    }
+
+    /// Replaces the record of `tid`.
+    pub fn record(&self, tid: &str, record: Value) {
+        self.records.lock().unwrap().insert(tid.to_string(), record);
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many lookups were asked of it.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
 }
 
 pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
@@ -47,9 +143,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// A gateway whose informs from 127.0.0.1 come from an allow-listed notifier (these tests play Smartro's daemon),
+/// and whose receipt API is a [`ReceiptApiDouble`]; `extra` overrides either.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = fresh_database().await;
-    let settings = test_settings(extra);
+    let smartro = ReceiptApiDouble::start().await;
+    let mut vars: Vec<(&str, &str)> = vec![
+        ("GATEWAY__SMARTRO__NOTIFY_ALLOW_CIDRS", "127.0.0.1/32"),
+        ("GATEWAY__SMARTRO__RECEIPT_API_URL", smartro.url.as_str()),
+        ("GATEWAY__SMARTRO__TIMEOUT_SECS", "5"),
+    ];
+    vars.extend_from_slice(extra);
+    let settings = test_settings(&vars);
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap());
     let gateway = Gateway::start(Arc::new(settings), db.pool.clone(), Arc::new(clock.clone()))
         .await
@@ -65,6 +170,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         clock,
         http,
         base,
+        smartro,
     }
 }
 
