@@ -1,5 +1,7 @@
 //! `POST /cancel/payCancelNVProcess.jsp`: full and partial cancels with Smartro's 20xx answers.
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -241,6 +243,7 @@ fn evaluate(
         cancel_date: now.format("%Y%m%d").to_string(),
         cancel_time: now.format("%H%M%S").to_string(),
         msg: request.cancel_msg.clone(),
+        recorded: Instant::now(),
     };
     let updated = match store.get_mut(&tx.tid) {
         Some(stored) => {
@@ -274,7 +277,7 @@ fn evaluate(
             auth_date: now.format("%y%m%d%H%M%S").to_string(),
         },
     );
-    state.inner.notifier.enqueue(&tx.retry_url, notification);
+    state.notify(&updated, notification);
 
     let response = CancelResponse {
         pay_method: Some(tx.pay_method.as_str().to_string()),

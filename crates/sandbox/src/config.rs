@@ -72,6 +72,15 @@ pub struct Faults {
     /// Held before the first delivery of every notification, as when Smartro's daemon (which runs once a
     /// minute) is late: results then reach the merchant through the browser, or the API, first.
     pub notify_delay: Duration,
+    /// The receipt API answers every request `503` with `{"resultCode":"R503",...}`, as when Smartro's API is
+    /// down: results cannot be confirmed. Initial value; change it at run time with
+    /// [`crate::SandboxState::set_receipt_api_down`] or `POST /sandbox/faults`.
+    pub receipt_api_down: bool,
+    /// A transaction (and each partial cancel's `partCancelInfo` entry, and a full cancel) shows in the receipt
+    /// API only this long after it was made; before that the API has no record of it (404), as when Smartro's
+    /// receipt database lags behind its payment system. Initial value; change it at run time with
+    /// [`crate::SandboxState::set_receipt_delay`] or `POST /sandbox/faults`.
+    pub receipt_delay: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -213,6 +222,8 @@ impl SandboxConfig {
 /// cancel_latency_ms = 0
 /// notify_delay_ms = 0
 /// cancel_no_answer = false
+/// receipt_api_down = false         # also changeable at run time: POST /sandbox/faults
+/// receipt_delay_ms = 0             # also changeable at run time: POST /sandbox/faults
 /// ```
 #[derive(Debug, Default, Deserialize)]
 pub struct FileConfig {
@@ -233,6 +244,8 @@ pub struct FileFaults {
     pub cancel_latency_ms: Option<u64>,
     pub notify_delay_ms: Option<u64>,
     pub cancel_no_answer: Option<bool>,
+    pub receipt_api_down: Option<bool>,
+    pub receipt_delay_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -279,6 +292,12 @@ impl FileConfig {
             if let Some(v) = f.cancel_no_answer {
                 config.faults.cancel_no_answer = v;
             }
+            if let Some(v) = f.receipt_api_down {
+                config.faults.receipt_api_down = v;
+            }
+            if let Some(v) = f.receipt_delay_ms {
+                config.faults.receipt_delay = Duration::from_millis(v);
+            }
         }
         config.validate()
     }
@@ -305,7 +324,7 @@ mod tests {
         let path = dir.join("sandbox.toml");
         let toml = "bind = \"127.0.0.1:0\"\nauto = \"decline\"\nnotify_interval_ms = 50\nnotify_max_attempts = 3\n\
 [[merchants]]\nmid = \"TEST00001m\"\nmerchant_key = \"k\"\ncancel_password = \"pw\"\n\
-[faults]\ndrop_ratio = 0.5\ncancel_latency_ms = 10\n";
+[faults]\ndrop_ratio = 0.5\ncancel_latency_ms = 10\nreceipt_api_down = true\nreceipt_delay_ms = 1500\n";
         std::fs::write(&path, toml).unwrap_or_default();
         let mut c = SandboxConfig::default();
         let applied = c.apply_file(&path);
@@ -316,6 +335,8 @@ mod tests {
         assert_eq!(c.merchants, vec![Merchant::new("TEST00001m", "k", "pw")]);
         assert_eq!(c.faults.drop_ratio, 0.5);
         assert_eq!(c.faults.cancel_latency, Duration::from_millis(10));
+        assert!(c.faults.receipt_api_down);
+        assert_eq!(c.faults.receipt_delay, Duration::from_millis(1500));
 
         std::fs::write(&path, "[faults]\nduplicate_ratio = 1.5\n").unwrap_or_default();
         let err = SandboxConfig::default().apply_file(&path);

@@ -12,10 +12,24 @@
 //! # Ok(()) }
 //! ```
 //! Or mount [`router`] on a server of your own with a [`SandboxState`].
+//!
+//! Besides Smartro's own endpoints the sandbox has a control surface for tests, scripts and the demo (it is a
+//! test tool: no authentication):
+//! - `GET /sandbox/faults` → `{"receipt_api_down": false, "receipt_delay_ms": 0}`, the fault knobs that can
+//!   change while it runs; `POST /sandbox/faults` with any of those fields (e.g. `{"receipt_api_down": true}`)
+//!   changes them and answers `200` with the new state; an unknown field or a bad value → `400`
+//!   `{"error": "..."}` and nothing changes. In process: [`SandboxState::runtime_faults`],
+//!   [`SandboxState::set_receipt_api_down`], [`SandboxState::set_receipt_delay`].
+//! - `POST /sandbox/transactions` with `{"mid", "moid", "amt", "pay_method"?, "goods_name"?, "buyer_name"?}` →
+//!   `201` with the approved transaction (`tid`, `auth_date`, `auth_code`, `result_code`, …), recorded as a
+//!   payment-window approval would be but with no returnPay and no notification: for load generators that send
+//!   their own signed messages. Bad input → `400` `{"error": "...", "field": "..."}`. In process:
+//!   [`SandboxState::create_transaction`].
 
 pub mod browser;
 mod cancel;
 pub mod config;
+mod control;
 mod html;
 mod notify;
 mod pay;
@@ -32,12 +46,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
 use smartro::endpoints::Endpoints;
+use smartro::notification::Notification;
 use smartro::types::{generate_tid, kst_naive, PayMethod};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{AutoDecision, ConfigError, Faults, FileConfig, Merchant, SandboxConfig};
 pub use notify::DeliverySnapshot;
+pub use pay::{NewTransaction, NewTransactionError};
 pub use store::{CancelRecord, TransactionSnapshot, TxStatus};
 
 use notify::Notifier;
@@ -46,6 +62,16 @@ use store::Store;
 /// A lock that survives a panicked holder: the book stays usable (every mutation is a single step).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The fault knobs that can change while the sandbox runs (the rest of [`Faults`] is fixed at start). They start
+/// from the config's [`Faults`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeFaults {
+    /// See [`Faults::receipt_api_down`].
+    pub receipt_api_down: bool,
+    /// See [`Faults::receipt_delay`].
+    pub receipt_delay: Duration,
 }
 
 /// Shared state of the sandbox's handlers. Cheap to clone.
@@ -62,6 +88,7 @@ struct Inner {
     notifier: Notifier,
     seq: AtomicU32,
     shutdown: watch::Sender<bool>,
+    runtime_faults: Mutex<RuntimeFaults>,
 }
 
 impl SandboxState {
@@ -80,8 +107,13 @@ impl SandboxState {
             shutdown_rx,
         )?;
         let public_url = public_url.into().trim_end_matches('/').to_string();
+        let runtime_faults = RuntimeFaults {
+            receipt_api_down: config.faults.receipt_api_down,
+            receipt_delay: config.faults.receipt_delay,
+        };
         Ok(SandboxState {
             inner: Arc::new(Inner {
+                runtime_faults: Mutex::new(runtime_faults),
                 config,
                 public_url,
                 store: Mutex::new(Store::default()),
@@ -115,6 +147,51 @@ impl SandboxState {
         self.inner.notifier.snapshot()
     }
 
+    /// The run-time fault knobs as they stand now.
+    pub fn runtime_faults(&self) -> RuntimeFaults {
+        *lock(&self.inner.runtime_faults)
+    }
+
+    /// Take the receipt API down (`true`: every request answers 503) or bring it back.
+    pub fn set_receipt_api_down(&self, down: bool) {
+        self.update_runtime_faults(|f| f.receipt_api_down = down);
+    }
+
+    /// How long a transaction or cancel stays out of the receipt API after it was made. Applies at once to
+    /// every transaction, old ones included: the delay is measured from each one's recording.
+    pub fn set_receipt_delay(&self, delay: Duration) {
+        self.update_runtime_faults(|f| f.receipt_delay = delay);
+    }
+
+    /// Change the run-time knobs in one step (so that concurrent partial updates do not undo each other) and
+    /// return the new state.
+    pub(crate) fn update_runtime_faults(
+        &self,
+        change: impl FnOnce(&mut RuntimeFaults),
+    ) -> RuntimeFaults {
+        let updated = {
+            let mut faults = lock(&self.inner.runtime_faults);
+            change(&mut faults);
+            *faults
+        };
+        tracing::info!(
+            receipt_api_down = updated.receipt_api_down,
+            receipt_delay_ms = control::millis(updated.receipt_delay),
+            "run-time faults set"
+        );
+        updated
+    }
+
+    /// Record an approved payment without the payment window: the book entry, TID and receipt record are those
+    /// of a window approval, but no returnPay page is made and nothing is notified, now or on a later cancel
+    /// (the caller sends its own signed messages). Cancellable like any other payment.
+    pub fn create_transaction(
+        &self,
+        new: NewTransaction,
+    ) -> Result<TransactionSnapshot, NewTransactionError> {
+        pay::approve_direct(self, new)
+    }
+
     /// Stop the notification daemon and release requests held by `cancel_no_answer`.
     pub fn stop(&self) {
         self.inner.shutdown.send_replace(true);
@@ -138,6 +215,16 @@ impl SandboxState {
         }
     }
 
+    /// Queue `notification` for the transaction's RetryURL. A transaction made by
+    /// [`SandboxState::create_transaction`] has none (its caller sends its own messages): nothing is queued.
+    fn notify(&self, tx: &TransactionSnapshot, notification: Notification) {
+        if tx.retry_url.is_empty() {
+            tracing::info!(tid = %notification.tid, "no RetryURL (direct transaction): not notified");
+            return;
+        }
+        self.inner.notifier.enqueue(&tx.retry_url, notification);
+    }
+
     /// Resolves when the sandbox is shutting down.
     async fn shutting_down(&self) {
         let mut rx = self.inner.shutdown.subscribe();
@@ -152,6 +239,11 @@ pub fn router(state: SandboxState) -> Router {
         .route("/", get(pay::index))
         .route("/interfaceURL.jsp", post(pay::interface))
         .route("/sandbox/decide", post(pay::decide))
+        .route(
+            "/sandbox/faults",
+            get(control::get_faults).post(control::set_faults),
+        )
+        .route("/sandbox/transactions", post(control::create_transaction))
         .route("/cancel/payCancelNVProcess.jsp", post(cancel::cancel))
         .route("/receipt", post(receipt::receipt_api))
         .route("/issue/IssueLoader.jsp", get(receipt::receipt_page))

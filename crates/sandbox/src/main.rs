@@ -1,5 +1,10 @@
 //! smartro-sandbox: a local stand-in for Smartro's servers.
+//!
+//! It stops gracefully on SIGTERM (`docker stop`) and SIGINT (Ctrl-C): the notification daemon stops, in-flight
+//! requests finish, and the process exits 0. The control endpoints (`/sandbox/faults`, `/sandbox/transactions`)
+//! are described in `--help` and in the library's documentation.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +17,8 @@ use sandbox::{AutoDecision, Sandbox, SandboxConfig};
 #[command(
     name = "smartro-sandbox",
     version,
-    about = "A local stand-in for Smartro's servers (payment window, cancel, receipt API, notifications)"
+    about = "A local stand-in for Smartro's servers (payment window, cancel, receipt API, notifications)",
+    after_help = CONTROL_HELP
 )]
 struct Cli {
     /// Address to listen on [default: 127.0.0.1:9090].
@@ -51,7 +57,31 @@ struct Cli {
     /// Milliseconds before the first delivery of each notification.
     #[arg(long)]
     notify_delay_ms: Option<u64>,
+    /// Start with the receipt API down: it answers every request 503 (changeable at run time: POST
+    /// /sandbox/faults).
+    #[arg(long)]
+    receipt_api_down: bool,
+    /// Milliseconds after which a transaction or cancel shows in the receipt API; before that it answers 404 no
+    /// record (changeable at run time: POST /sandbox/faults).
+    #[arg(long)]
+    receipt_delay_ms: Option<u64>,
 }
+
+/// Shown after the flags by `--help`.
+const CONTROL_HELP: &str = "\
+Control endpoints (JSON; for tests, scripts and the demo):
+  GET  /sandbox/faults        the fault knobs that can change at run time:
+                              {\"receipt_api_down\": false, \"receipt_delay_ms\": 0}
+  POST /sandbox/faults        change some of them, e.g. {\"receipt_api_down\": true} or
+                              {\"receipt_delay_ms\": 5000}; answers 200 with the new state,
+                              400 {\"error\": ...} for an unknown field or a bad value
+  POST /sandbox/transactions  {\"mid\", \"moid\", \"amt\", \"pay_method\"?, \"goods_name\"?, \"buyer_name\"?}
+                              -> 201 {\"tid\", \"auth_date\", \"auth_code\", \"result_code\", ...}: an approved
+                              payment without the payment window; no returnPay, no notification
+                              (also none for its cancels); 400 {\"error\", \"field\"} for bad input
+
+The listening address is printed on stdout as \"smartro-sandbox listening on ADDR (URL)\" (with
+--bind 127.0.0.1:0 the port is the one picked). SIGTERM and SIGINT stop it gracefully (exit 0).";
 
 fn parse_auto(s: &str) -> Result<AutoDecision, String> {
     s.parse()
@@ -95,23 +125,87 @@ fn build_config(cli: Cli) -> anyhow::Result<SandboxConfig> {
     if let Some(ms) = cli.notify_delay_ms {
         config.faults.notify_delay = Duration::from_millis(ms);
     }
+    if cli.receipt_api_down {
+        config.faults.receipt_api_down = true;
+    }
+    if let Some(ms) = cli.receipt_delay_ms {
+        config.faults.receipt_delay = Duration::from_millis(ms);
+    }
     config.validate()?;
     Ok(config)
 }
 
+/// The signals that stop the sandbox: SIGTERM (what `docker stop`, systemd and Kubernetes send) and SIGINT
+/// (Ctrl-C). Installed before the server starts, so that a signal arriving while it starts is not lost (nor kills
+/// the process the default way).
+struct StopSignals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Resolves with the name of the first signal received.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.terminate.recv() => "SIGTERM",
+                _ = self.interrupt.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(e) => {
+                    // Nothing to wait for: keep serving until the process is killed.
+                    eprintln!("smartro-sandbox: cannot wait for Ctrl-C: {e}");
+                    std::future::pending::<&'static str>().await
+                }
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Colours only for a person at a terminal: piped into docker logs, a file or a CI log, escape codes are noise.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let config = match build_config(Cli::parse()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("smartro-sandbox: {e}");
             return ExitCode::from(2);
+        }
+    };
+    let mut signals = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smartro-sandbox: cannot listen for stop signals: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let sandbox = match Sandbox::start(config).await {
@@ -126,9 +220,34 @@ async fn main() -> ExitCode {
         sandbox.addr,
         sandbox.url()
     );
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("smartro-sandbox: cannot wait for Ctrl-C: {e}");
-    }
+    let signal = signals.recv().await;
+    tracing::info!(signal, "stopping: notification daemon, then the server");
     sandbox.shutdown().await;
+    tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_fault_flags_reach_the_config() {
+        let cli = Cli::parse_from([
+            "smartro-sandbox",
+            "--receipt-api-down",
+            "--receipt-delay-ms",
+            "1500",
+        ]);
+        let config = build_config(cli);
+        assert!(config.is_ok(), "{config:?}");
+        let faults = config.map(|c| c.faults).unwrap_or_default();
+        assert!(faults.receipt_api_down);
+        assert_eq!(faults.receipt_delay, Duration::from_millis(1500));
+
+        let defaults = build_config(Cli::parse_from(["smartro-sandbox"]));
+        let faults = defaults.map(|c| c.faults).unwrap_or_default();
+        assert!(!faults.receipt_api_down);
+        assert_eq!(faults.receipt_delay, Duration::ZERO);
+    }
 }

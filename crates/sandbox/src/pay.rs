@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use rand::Rng;
+use serde::Deserialize;
 use smartro::codes::{self, Bank, CardCompany};
 use smartro::form::{Charset, RawForm};
 use smartro::notification::Notification;
@@ -30,6 +31,9 @@ pub(crate) struct Pending {
 
 /// A payment window session lives this long.
 const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// Amt has at most 12 digits (manual §3.1).
+const MAX_AMT: i64 = 999_999_999_999;
 
 /// How far `ediDate` may lie in the past or the future (KST).
 const EDI_DATE_MAX_AGE_HOURS: i64 = 24;
@@ -379,6 +383,90 @@ fn masked_card_number() -> String {
     format!("411111******{}", random_digits(4))
 }
 
+/// The card company and the bank a decided payment settles on: the buyer's (or `auto`'s) choice, else the
+/// window's defaults.
+fn instruments(
+    method: &PayMethod,
+    choice: &Choice,
+) -> (Option<&'static CardCompany>, Option<&'static Bank>) {
+    let card = if *method == PayMethod::Card {
+        choice.card.or_else(first_card)
+    } else {
+        None
+    };
+    let bank = if matches!(method, PayMethod::Bank | PayMethod::Vbank) {
+        choice.bank.or_else(first_bank)
+    } else {
+        None
+    };
+    (card, bank)
+}
+
+/// Enter a decided payment in the book under a fresh TID, as Smartro's payment system records it. The one place
+/// where payments are made, for the window and for [`approve_direct`] alike.
+fn record(state: &SandboxState, request: &PaymentRequest, choice: &Choice) -> TransactionSnapshot {
+    let method = request.pay_method.clone();
+    let result_code = if choice.approve {
+        method.success_code().unwrap_or("3002")
+    } else {
+        decline_code(&method)
+    };
+    let now = kst_naive(Utc::now());
+    let (card, bank) = instruments(&method, choice);
+    let issued_vbank = choice.approve && method == PayMethod::Vbank;
+    let status = match (choice.approve, &method) {
+        (false, _) => TxStatus::Declined,
+        (true, PayMethod::Vbank) => TxStatus::VbankIssued,
+        (true, _) => TxStatus::Approved,
+    };
+    let mut store = lock(&state.inner.store);
+    let tid = state.new_tid(&mut store, &request.mid, &method);
+    let tx = TransactionSnapshot {
+        tid,
+        mid: request.mid.clone(),
+        moid: request.moid.clone(),
+        pay_method: method.clone(),
+        amt: request.amt,
+        status,
+        result_code: result_code.to_string(),
+        result_msg: message_of(result_code),
+        goods_name: request.goods_name.clone(),
+        buyer_name: request.buyer_name.clone(),
+        buyer_tel: request.buyer_tel.clone(),
+        buyer_email: request.buyer_email.clone(),
+        mall_user_id: request.mall_user_id.clone(),
+        auth_code: (choice.approve && method != PayMethod::Vbank).then(|| random_digits(8)),
+        auth_date: now.format("%y%m%d%H%M%S").to_string(),
+        approved_at: now,
+        fn_cd: card
+            .map(|c| c.issuer_code.to_string())
+            .or_else(|| bank.map(|b| b.code.to_string())),
+        fn_name: card
+            .map(|c| c.name.to_string())
+            .or_else(|| bank.map(|b| b.name.to_string())),
+        acqu_card_code: card.map(|c| c.acquirer_code.unwrap_or(c.issuer_code).to_string()),
+        card_quota: card.map(|_| choice.quota.clone()),
+        pin_no: (choice.approve && card.is_some()).then(masked_card_number),
+        vbank_num: issued_vbank.then(|| format!("{}{}", "5", random_digits(13))),
+        vbank_exp_date: if method == PayMethod::Vbank {
+            request.vbank_exp_date.clone()
+        } else {
+            None
+        },
+        deposited_at: None,
+        return_url: request.return_url.clone(),
+        retry_url: request.retry_url.clone(),
+        divide_info: request.divide_info.as_ref().map(|d| d.encode()),
+        tax: request.tax,
+        svc_amt: request.svc_amt,
+        cancelled_amt: 0,
+        cancels: Vec::new(),
+        recorded: Instant::now(),
+    };
+    store.insert(tx.clone());
+    tx
+}
+
 /// Create the transaction, queue its notification and answer with the returnPay auto-submit page.
 fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Response {
     let Some(merchant) = state.merchant(&request.mid) else {
@@ -389,82 +477,11 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
         );
     };
     let key = merchant.merchant_key.clone();
-    let method = request.pay_method.clone();
-    let result_code = if choice.approve {
-        method.success_code().unwrap_or("3002")
-    } else {
-        decline_code(&method)
-    };
-    let result_msg = message_of(result_code);
-    let now = kst_naive(Utc::now());
-    let auth_date = now.format("%y%m%d%H%M%S").to_string();
-    let auth_code = (choice.approve && method != PayMethod::Vbank).then(|| random_digits(8));
-    let card = if method == PayMethod::Card {
-        choice.card.or_else(first_card)
-    } else {
-        None
-    };
-    let bank = if matches!(method, PayMethod::Bank | PayMethod::Vbank) {
-        choice.bank.or_else(first_bank)
-    } else {
-        None
-    };
-    let fn_cd = card
-        .map(|c| c.issuer_code.to_string())
-        .or_else(|| bank.map(|b| b.code.to_string()));
-    let fn_name = card
-        .map(|c| c.name.to_string())
-        .or_else(|| bank.map(|b| b.name.to_string()));
-    let issued_vbank = choice.approve && method == PayMethod::Vbank;
-    let status = match (choice.approve, &method) {
-        (false, _) => TxStatus::Declined,
-        (true, PayMethod::Vbank) => TxStatus::VbankIssued,
-        (true, _) => TxStatus::Approved,
-    };
-
-    let tx = {
-        let mut store = lock(&state.inner.store);
-        let tid = state.new_tid(&mut store, &request.mid, &method);
-        let tx = TransactionSnapshot {
-            tid,
-            mid: request.mid.clone(),
-            moid: request.moid.clone(),
-            pay_method: method.clone(),
-            amt: request.amt,
-            status,
-            result_code: result_code.to_string(),
-            result_msg: result_msg.clone(),
-            goods_name: request.goods_name.clone(),
-            buyer_name: request.buyer_name.clone(),
-            buyer_tel: request.buyer_tel.clone(),
-            buyer_email: request.buyer_email.clone(),
-            mall_user_id: request.mall_user_id.clone(),
-            auth_code: auth_code.clone(),
-            auth_date: auth_date.clone(),
-            approved_at: now,
-            fn_cd: fn_cd.clone(),
-            fn_name: fn_name.clone(),
-            acqu_card_code: card.map(|c| c.acquirer_code.unwrap_or(c.issuer_code).to_string()),
-            card_quota: card.map(|_| choice.quota.clone()),
-            pin_no: (choice.approve && card.is_some()).then(masked_card_number),
-            vbank_num: issued_vbank.then(|| format!("{}{}", "5", random_digits(13))),
-            vbank_exp_date: if method == PayMethod::Vbank {
-                request.vbank_exp_date.clone()
-            } else {
-                None
-            },
-            deposited_at: None,
-            return_url: request.return_url.clone(),
-            retry_url: request.retry_url.clone(),
-            divide_info: request.divide_info.as_ref().map(|d| d.encode()),
-            tax: request.tax,
-            svc_amt: request.svc_amt,
-            cancelled_amt: 0,
-            cancels: Vec::new(),
-        };
-        store.insert(tx.clone());
-        tx
-    };
+    let tx = record(state, &request, &choice);
+    let method = tx.pay_method.clone();
+    let result_code = tx.result_code.as_str();
+    let (card, bank) = instruments(&method, &choice);
+    let issued_vbank = tx.status == TxStatus::VbankIssued;
     tracing::info!(tid = %tx.tid, code = result_code, "payment decided");
 
     if choice.approve {
@@ -482,10 +499,10 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
                 amt: tx.amt,
                 result_code: result_code.to_string(),
                 state_cd,
-                auth_date: auth_date.clone(),
+                auth_date: tx.auth_date.clone(),
             },
         );
-        state.inner.notifier.enqueue(&tx.retry_url, n);
+        state.notify(&tx, n);
     }
 
     let result = PaymentResult {
@@ -497,10 +514,10 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
         mall_user_id: tx.mall_user_id.clone(),
         tid: tx.tid.clone(),
         oid: tx.moid.clone(),
-        auth_date: Some(auth_date),
-        auth_code,
+        auth_date: Some(tx.auth_date.clone()),
+        auth_code: tx.auth_code.clone(),
         result_code: result_code.to_string(),
-        result_msg,
+        result_msg: tx.result_msg.clone(),
         buyer_tel: Some(tx.buyer_tel.clone()),
         buyer_email: Some(tx.buyer_email.clone()),
         buyer_auth_num: None,
@@ -529,6 +546,133 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
         extra: BTreeMap::new(),
     };
     auto_submit_page(&request, &result)
+}
+
+/// A payment to approve without the payment window ([`crate::SandboxState::create_transaction`],
+/// `POST /sandbox/transactions`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTransaction {
+    pub mid: String,
+    /// The merchant's order number (Moid rules of the payment request apply).
+    pub moid: String,
+    pub amt: i64,
+    /// CARD when absent. VBANK is refused: it issues an account instead of approving a payment.
+    #[serde(default)]
+    pub pay_method: Option<PayMethod>,
+    /// At most 40 bytes; a default name when absent.
+    #[serde(default)]
+    pub goods_name: Option<String>,
+    /// At most 30 bytes; a default name when absent.
+    #[serde(default)]
+    pub buyer_name: Option<String>,
+}
+
+impl NewTransaction {
+    /// A card payment of `amt` for order `moid` with the default goods and buyer names.
+    pub fn new(mid: impl Into<String>, moid: impl Into<String>, amt: i64) -> NewTransaction {
+        NewTransaction {
+            mid: mid.into(),
+            moid: moid.into(),
+            amt,
+            pay_method: None,
+            goods_name: None,
+            buyer_name: None,
+        }
+    }
+}
+
+/// Why a [`NewTransaction`] was refused; `field` names the JSON field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct NewTransactionError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn refused(field: &'static str, reason: impl Into<String>) -> NewTransactionError {
+    NewTransactionError {
+        field,
+        reason: reason.into(),
+    }
+}
+
+const DIRECT_GOODS_NAME: &str = "샌드박스 상품";
+const DIRECT_BUYER_NAME: &str = "샌드박스 구매자";
+
+/// A text field within the byte limit of the payment request (manual §3.1), without control characters.
+fn check_text(
+    field: &'static str,
+    value: &str,
+    max_bytes: usize,
+) -> Result<(), NewTransactionError> {
+    if value.trim().is_empty() {
+        return Err(refused(field, "must not be empty"));
+    }
+    if value.len() > max_bytes {
+        return Err(refused(field, format!("longer than {max_bytes} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(refused(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Validate `new` as the payment window would its request, then record the approval as the window's `auto`
+/// mode does (its default card company and bank, a lump sum). No return page, no notification.
+pub(crate) fn approve_direct(
+    state: &SandboxState,
+    new: NewTransaction,
+) -> Result<TransactionSnapshot, NewTransactionError> {
+    if state.merchant(&new.mid).is_none() {
+        return Err(refused(
+            "mid",
+            format!("the sandbox knows no merchant {:?}", new.mid),
+        ));
+    }
+    smartro::request::validate_moid(&new.moid).map_err(|e| refused("moid", e.reason))?;
+    if new.amt <= 0 {
+        return Err(refused("amt", "must be greater than 0"));
+    }
+    if new.amt > MAX_AMT {
+        return Err(refused("amt", "longer than 12 digits"));
+    }
+    let method = new.pay_method.unwrap_or(PayMethod::Card);
+    match method {
+        PayMethod::Card
+        | PayMethod::Bank
+        | PayMethod::Cellphone
+        | PayMethod::Toss
+        | PayMethod::Kakao => {}
+        PayMethod::Vbank => {
+            return Err(refused(
+                "pay_method",
+                "VBANK issues an account to pay into rather than approving a payment; use the payment window",
+            ))
+        }
+        PayMethod::Clgift | PayMethod::Other(_) => {
+            return Err(refused(
+                "pay_method",
+                format!("{method} is not offered by the sandbox"),
+            ))
+        }
+    }
+    let goods_name = new
+        .goods_name
+        .unwrap_or_else(|| DIRECT_GOODS_NAME.to_string());
+    check_text("goods_name", &goods_name, 40)?;
+    let buyer_name = new
+        .buyer_name
+        .unwrap_or_else(|| DIRECT_BUYER_NAME.to_string());
+    check_text("buyer_name", &buyer_name, 30)?;
+    // No ReturnURL and no RetryURL: the empty RetryURL is what keeps later cancels of it from being notified.
+    let request = PaymentRequest::new(
+        method, goods_name, new.amt, new.moid, new.mid, "", "", buyer_name, "", "",
+    );
+    let choice = Choice::auto(AutoDecision::Approve, &request);
+    let tx = record(state, &request, &choice);
+    tracing::info!(tid = %tx.tid, moid = %tx.moid, amt = tx.amt, code = %tx.result_code, "direct transaction approved");
+    Ok(tx)
 }
 
 /// The page that makes the buyer's browser POST the result to ReturnURL.
@@ -700,7 +844,7 @@ pub(crate) async fn deposit(State(state): State<SandboxState>, body: Bytes) -> R
             auth_date: now.format("%y%m%d%H%M%S").to_string(),
         },
     );
-    state.inner.notifier.enqueue(&tx.retry_url, n);
+    state.notify(&tx, n);
     tracing::info!(tid = %tx.tid, "vbank deposit notified");
     plain(
         StatusCode::OK,

@@ -1,6 +1,7 @@
 //! The receipt data API (`POST /receipt`) and the receipt page (`GET /issue/IssueLoader.jsp`).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -22,6 +23,7 @@ const E_NO_APIKEY: &str = "R401";
 const E_BAD_APIKEY: &str = "R403";
 const E_BAD_BODY: &str = "R400";
 const E_NO_TX: &str = "R404";
+const E_UNAVAILABLE: &str = "R503";
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
@@ -37,11 +39,48 @@ fn supply_and_vat(amount: i64) -> (i64, i64) {
     (amount - vat, vat)
 }
 
+/// `tx` as the receipt API knows it `delay` after things happen: `None` while the transaction itself is younger
+/// than `delay`; otherwise without the cancels younger than `delay`, its cancelled amount and status as they
+/// stood before those.
+fn as_seen_with_delay(tx: TransactionSnapshot, delay: Duration) -> Option<TransactionSnapshot> {
+    // One reading of the clock, so that the transaction and its cancels are judged at the same instant.
+    let now = Instant::now();
+    let visible = |at: Instant| now.saturating_duration_since(at) >= delay;
+    if !visible(tx.recorded) {
+        return None;
+    }
+    let mut seen = tx;
+    let cancels = seen.cancels.len();
+    seen.cancels.retain(|c| visible(c.recorded));
+    if seen.cancels.len() == cancels {
+        return Some(seen);
+    }
+    seen.cancelled_amt = seen.cancels.iter().map(|c| c.amt).sum();
+    // Only approved payments are cancelled (the cancel rules refuse every other status), so without its cancels
+    // the payment stands approved.
+    seen.status = if seen.cancelled_amt == 0 {
+        TxStatus::Approved
+    } else if seen.remaining() == 0 {
+        TxStatus::Cancelled
+    } else {
+        TxStatus::PartiallyCancelled
+    };
+    Some(seen)
+}
+
 pub(crate) async fn receipt_api(
     State(state): State<SandboxState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let faults = state.runtime_faults();
+    if faults.receipt_api_down {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            E_UNAVAILABLE,
+            "일시적으로 서비스를 이용할 수 없습니다",
+        );
+    }
     let Some(apikey) = headers.get("apikey").and_then(|v| v.to_str().ok()) else {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -69,9 +108,12 @@ pub(crate) async fn receipt_api(
             "인증키(apikey)가 상점 아이디와 일치하지 않습니다",
         );
     }
+    // Approvals and cancellations only: a declined payment has no record, nor has a PTID (the store knows
+    // original TIDs only; a partial cancel shows in its payment's partCancelInfo), nor another merchant's TID.
     let Some(tx) = state
         .transaction(request.tid.trim())
         .filter(|t| t.mid == request.mid.trim() && t.status != TxStatus::Declined)
+        .and_then(|t| as_seen_with_delay(t, faults.receipt_delay))
     else {
         return error(StatusCode::NOT_FOUND, E_NO_TX, "거래 정보가 없습니다");
     };

@@ -1,6 +1,7 @@
 //! The sandbox's in-memory transaction book.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use chrono::NaiveDateTime;
 use smartro::types::PayMethod;
@@ -35,6 +36,8 @@ pub struct CancelRecord {
     /// `HHMMSS` (KST)
     pub cancel_time: String,
     pub msg: String,
+    /// When the sandbox accepted it, on the monotonic clock: the `receipt_delay` fault measures from here.
+    pub recorded: Instant,
 }
 
 /// A transaction as the sandbox keeps it (and hands to tests).
@@ -77,6 +80,8 @@ pub struct TransactionSnapshot {
     pub svc_amt: Option<i64>,
     pub cancelled_amt: i64,
     pub cancels: Vec<CancelRecord>,
+    /// When the sandbox recorded it, on the monotonic clock: the `receipt_delay` fault measures from here.
+    pub recorded: Instant,
 }
 
 impl TransactionSnapshot {

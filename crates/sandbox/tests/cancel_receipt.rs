@@ -7,47 +7,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use sandbox::{AutoDecision, Faults, Sandbox, SandboxConfig, TxStatus};
-use smartro::cancel::{CancelRequest, CancelResponse};
 use smartro::client::{CallOutcome, SmartroClient};
 use smartro::form::{encode_form, Charset};
 use smartro::notification::Notification;
 use smartro::receipt::Receipt;
 use smartro::sign;
 use smartro::types::{PayMethod, StateCd};
-
-fn cancel_request(tid: &str, amt: i64, partial: bool) -> CancelRequest {
-    CancelRequest {
-        tid: tid.to_string(),
-        cancel_pw: "123456".to_string(),
-        cancel_amt: amt,
-        cancel_msg: "고객 요청 취소".to_string(),
-        partial,
-        merchant_mode: None,
-        divide_info: None,
-    }
-}
-
-async fn send(sb: &Sandbox, body: String) -> CancelResponse {
-    let answer = post_form(&sb.endpoints().cancel_url, body).await;
-    assert_eq!(answer.status, 200);
-    assert_eq!(answer.content_type, "text/html; charset=euc-kr");
-    match CancelResponse::parse(&answer.body) {
-        Ok(r) => r,
-        Err(e) => panic!("cancel answer does not parse: {e}: {}", answer.text()),
-    }
-}
-
-async fn cancel_with(sb: &Sandbox, req: &CancelRequest, key: &str) -> CancelResponse {
-    let body = match req.to_form_body(key) {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    };
-    send(sb, body).await
-}
-
-async fn cancel(sb: &Sandbox, tid: &str, amt: i64, partial: bool) -> CancelResponse {
-    cancel_with(sb, &cancel_request(tid, amt, partial), KEY).await
-}
 
 fn tx(sb: &Sandbox, tid: &str) -> sandbox::TransactionSnapshot {
     match sb.state().transaction(tid) {
@@ -361,26 +326,6 @@ async fn cancel_latency_and_no_answer_faults() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
-async fn receipt_raw(sb: &Sandbox, apikey: Option<&str>, body: &str) -> (u16, serde_json::Value) {
-    let mut req = reqwest::Client::new()
-        .post(sb.endpoints().receipt_api_url)
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(k) = apikey {
-        req = req.header("apikey", k);
-    }
-    let response = match req.send().await {
-        Ok(r) => r,
-        Err(e) => panic!("{e}"),
-    };
-    let status = response.status().as_u16();
-    let json = match response.json().await {
-        Ok(j) => j,
-        Err(e) => panic!("receipt error is not JSON: {e}"),
-    };
-    (status, json)
-}
-
 #[tokio::test]
 async fn receipt_api_checks_apikey_and_reports_partial_cancels() {
     let sb = start(config(Some(AutoDecision::Approve))).await;
@@ -482,5 +427,201 @@ async fn receipt_page_shows_own_transactions() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!(status, 404);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn receipt_api_has_no_record_of_ptids_declines_or_other_merchants() {
+    let sb = start(config(Some(AutoDecision::Approve))).await;
+    let paid = pay(&sb, &request(PayMethod::Card, 20_000, DEAD_URL)).await;
+    let partial = cancel(&sb, &paid.tid, 5_000, true).await;
+    assert_eq!(partial.result_code, "2001");
+    let ptid = partial.ptid.clone().unwrap_or_default();
+    assert_eq!(ptid.len(), 30);
+
+    // The original TID's record is the truth about the order: its Moid, its whole amount, and the partial cancel
+    // in partCancelInfo.
+    let record = receipt_record(&sb, &paid.tid).await;
+    assert_eq!(record.moid.as_deref(), Some(paid.oid.as_str()));
+    assert_eq!(record.goods_amt.as_deref(), Some("20000"));
+    assert_eq!(record.part_cancel_info.len(), 1);
+    assert_eq!(
+        record.part_cancel_info[0].trans_amt.as_deref(),
+        Some("5000")
+    );
+
+    // A PTID names a cancel, not a transaction of its own.
+    assert_eq!(receipt_status(&sb, &ptid).await, (404, "R404".to_string()));
+    // Another merchant asking (with its own, valid key) for this merchant's TID.
+    let other = serde_json::json!({ "mid": "SMTPAY002m", "tid": paid.tid }).to_string();
+    let (status, json) = receipt_raw(&sb, Some(OTHER_KEY), &other).await;
+    assert_eq!((status, json["resultCode"].as_str()), (404, Some("R404")));
+    // A TID the sandbox never made.
+    assert_eq!(
+        receipt_status(&sb, "SMTPAY001m01012401010000000001").await,
+        (404, "R404".to_string())
+    );
+    sb.shutdown().await;
+
+    // A declined payment: the receipt API lists approvals and cancellations only.
+    let sb = start(config(Some(AutoDecision::Decline))).await;
+    let declined = pay(&sb, &request(PayMethod::Card, 7_000, DEAD_URL)).await;
+    assert_eq!(declined.result_code, "3095");
+    assert_eq!(
+        sb.state().transaction(&declined.tid).map(|t| t.status),
+        Some(TxStatus::Declined)
+    );
+    assert_eq!(
+        receipt_status(&sb, &declined.tid).await,
+        (404, "R404".to_string())
+    );
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn receipt_api_down_answers_503_until_it_is_back() {
+    let sb = start(SandboxConfig {
+        faults: Faults {
+            receipt_api_down: true,
+            ..Faults::default()
+        },
+        ..config(Some(AutoDecision::Approve))
+    })
+    .await;
+    assert!(sb.state().runtime_faults().receipt_api_down);
+    let paid = pay(&sb, &request(PayMethod::Card, 3_000, DEAD_URL)).await;
+    let body = serde_json::json!({ "mid": MID, "tid": paid.tid }).to_string();
+
+    let (status, json) = receipt_raw(&sb, Some(KEY), &body).await;
+    assert_eq!(status, 503);
+    assert_eq!(json["resultCode"], "R503");
+    assert_eq!(json["resultMsg"], "일시적으로 서비스를 이용할 수 없습니다");
+    // Down means down for everyone, whatever they send.
+    let (status, _) = receipt_raw(&sb, None, "{not json").await;
+    assert_eq!(status, 503);
+    // What the gateway's client makes of it: refused with the sandbox's code, no record.
+    match receipt(&sb, MID, &paid.tid, KEY).await {
+        CallOutcome::Refused { code, .. } => assert_eq!(code, "R503"),
+        other => panic!("{other:?}"),
+    }
+
+    sb.state().set_receipt_api_down(false);
+    let record = receipt_record(&sb, &paid.tid).await;
+    assert_eq!(record.moid.as_deref(), Some(paid.oid.as_str()));
+    assert_eq!(record.goods_amt.as_deref(), Some("3000"));
+
+    sb.state().set_receipt_api_down(true);
+    assert_eq!(receipt_raw(&sb, Some(KEY), &body).await.0, 503);
+    sb.shutdown().await;
+}
+
+/// Polls the receipt API until it has a record of `tid` (or panics after `within`).
+async fn wait_for_record(sb: &Sandbox, tid: &str, within: Duration) -> Receipt {
+    let deadline = Instant::now() + within;
+    loop {
+        if let CallOutcome::Answered(r) = receipt(sb, MID, tid, KEY).await {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no record of {tid} in time");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn receipt_delay_is_a_run_time_knob_over_every_transaction() {
+    let sb = start(SandboxConfig {
+        faults: Faults {
+            receipt_delay: Duration::from_secs(60),
+            ..Faults::default()
+        },
+        ..config(Some(AutoDecision::Approve))
+    })
+    .await;
+    let paid = pay(&sb, &request(PayMethod::Card, 4_000, DEAD_URL)).await;
+    // Made a moment ago, shown only after a minute: the same "no record" as for an unknown TID.
+    assert_eq!(
+        receipt_status(&sb, &paid.tid).await,
+        (404, "R404".to_string())
+    );
+    match receipt(&sb, MID, &paid.tid, KEY).await {
+        CallOutcome::Refused { code, .. } => assert_eq!(code, "R404"),
+        other => panic!("{other:?}"),
+    }
+    // The knob applies to transactions made before it changed: without the lag the record is there at once.
+    sb.state().set_receipt_delay(Duration::ZERO);
+    assert_eq!(sb.state().runtime_faults().receipt_delay, Duration::ZERO);
+    let record = receipt_record(&sb, &paid.tid).await;
+    assert_eq!(record.moid.as_deref(), Some(paid.oid.as_str()));
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn receipt_delay_holds_back_transactions_and_their_cancels() {
+    const DELAY: Duration = Duration::from_millis(1_000);
+    let sb = start(SandboxConfig {
+        faults: Faults {
+            receipt_delay: DELAY,
+            ..Faults::default()
+        },
+        ..config(Some(AutoDecision::Approve))
+    })
+    .await;
+    // Taken before the payment is made, so that it has lived at least as long as this when its record shows.
+    let before_payment = Instant::now();
+    let paid = pay(&sb, &request(PayMethod::Card, 10_000, DEAD_URL)).await;
+    assert_eq!(receipt_status(&sb, &paid.tid).await.0, 404);
+    let record = wait_for_record(&sb, &paid.tid, Duration::from_secs(5)).await;
+    assert!(before_payment.elapsed() >= DELAY);
+    assert_eq!(record.moid.as_deref(), Some(paid.oid.as_str()));
+    assert_eq!(record.goods_amt.as_deref(), Some("10000"));
+    assert!(record.part_cancel_info.is_empty());
+
+    // A partial cancel: the payment's record stays, its partCancelInfo entry lags behind.
+    let before_cancel = Instant::now();
+    assert_eq!(
+        cancel(&sb, &paid.tid, 4_000, true).await.result_code,
+        "2001"
+    );
+    let record = receipt_record(&sb, &paid.tid).await;
+    assert!(
+        record.part_cancel_info.is_empty(),
+        "{:?}",
+        record.part_cancel_info
+    );
+    assert_eq!(record.state_cd.as_deref(), Some("0"));
+    let deadline = before_cancel + Duration::from_secs(5);
+    let record = loop {
+        let r = receipt_record(&sb, &paid.tid).await;
+        if !r.part_cancel_info.is_empty() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "partCancelInfo never appeared");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(before_cancel.elapsed() >= DELAY);
+    assert_eq!(record.part_cancel_info.len(), 1);
+    assert_eq!(
+        record.part_cancel_info[0].trans_amt.as_deref(),
+        Some("4000")
+    );
+
+    // Cancelling the rest: the record shows the payment as it stood (not cancelled) until the lag has passed.
+    assert_eq!(
+        cancel(&sb, &paid.tid, 6_000, true).await.result_code,
+        "2001"
+    );
+    let record = receipt_record(&sb, &paid.tid).await;
+    assert_eq!(
+        (record.state_cd.as_deref(), record.part_cancel_info.len()),
+        (Some("0"), 1)
+    );
+    assert_eq!(record.cc_no, None);
+    sb.state().set_receipt_delay(Duration::ZERO);
+    let record = receipt_record(&sb, &paid.tid).await;
+    assert_eq!(
+        (record.state_cd.as_deref(), record.part_cancel_info.len()),
+        (Some("1"), 2)
+    );
+    assert!(record.cc_no.is_some());
     sb.shutdown().await;
 }

@@ -14,7 +14,10 @@ use axum::routing::post;
 use axum::Router;
 use chrono::Utc;
 use sandbox::{AutoDecision, DeliverySnapshot, Sandbox, SandboxConfig};
+use smartro::cancel::{CancelRequest, CancelResponse};
+use smartro::client::{CallOutcome, SmartroClient};
 use smartro::form::{decode_text, encode_form, Charset};
+use smartro::receipt::Receipt;
 use smartro::request::PaymentRequest;
 use smartro::result::PaymentResult;
 use smartro::types::{kst_now_edi_date, PayMethod};
@@ -245,4 +248,94 @@ impl Receiver {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+// Cancels and receipts, as the merchant's server sends them.
+
+pub fn cancel_request(tid: &str, amt: i64, partial: bool) -> CancelRequest {
+    CancelRequest {
+        tid: tid.to_string(),
+        cancel_pw: "123456".to_string(),
+        cancel_amt: amt,
+        cancel_msg: "고객 요청 취소".to_string(),
+        partial,
+        merchant_mode: None,
+        divide_info: None,
+    }
+}
+
+pub async fn send(sb: &Sandbox, body: String) -> CancelResponse {
+    let answer = post_form(&sb.endpoints().cancel_url, body).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.content_type, "text/html; charset=euc-kr");
+    match CancelResponse::parse(&answer.body) {
+        Ok(r) => r,
+        Err(e) => panic!("cancel answer does not parse: {e}: {}", answer.text()),
+    }
+}
+
+pub async fn cancel_with(sb: &Sandbox, req: &CancelRequest, key: &str) -> CancelResponse {
+    let body = match req.to_form_body(key) {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    send(sb, body).await
+}
+
+pub async fn cancel(sb: &Sandbox, tid: &str, amt: i64, partial: bool) -> CancelResponse {
+    cancel_with(sb, &cancel_request(tid, amt, partial), KEY).await
+}
+
+pub async fn receipt_raw(
+    sb: &Sandbox,
+    apikey: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(sb.endpoints().receipt_api_url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(k) = apikey {
+        req = req.header("apikey", k);
+    }
+    let response = match req.send().await {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let status = response.status().as_u16();
+    let json = match response.json().await {
+        Ok(j) => j,
+        Err(e) => panic!("receipt error is not JSON: {e}"),
+    };
+    (status, json)
+}
+
+/// The receipt API as the gateway calls it: `(mid, tid, key)` through the protocol crate's client.
+pub async fn receipt(sb: &Sandbox, mid: &str, tid: &str, key: &str) -> CallOutcome<Receipt> {
+    let endpoints = sb.endpoints();
+    let client = match SmartroClient::new(
+        endpoints.cancel_url,
+        endpoints.receipt_api_url,
+        Duration::from_secs(5),
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    client.receipt(mid, tid, key).await
+}
+
+/// The record the receipt API has of `tid` (of the test merchant), or a panic naming what came instead.
+pub async fn receipt_record(sb: &Sandbox, tid: &str) -> Receipt {
+    match receipt(sb, MID, tid, KEY).await {
+        CallOutcome::Answered(r) => r,
+        other => panic!("receipt of {tid}: {other:?}"),
+    }
+}
+
+/// `(status, resultCode)` of the receipt API for `tid` of the test merchant.
+pub async fn receipt_status(sb: &Sandbox, tid: &str) -> (u16, String) {
+    let body = serde_json::json!({ "mid": MID, "tid": tid }).to_string();
+    let (status, json) = receipt_raw(sb, Some(KEY), &body).await;
+    let code = json["resultCode"].as_str().unwrap_or_default().to_string();
+    (status, code)
 }
