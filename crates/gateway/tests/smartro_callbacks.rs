@@ -287,7 +287,10 @@ async fn a_failed_payment_is_kept_and_the_order_stays_payable() {
     let html = response.text().await.unwrap();
     assert!(html.contains("결제가 완료되지 않았습니다"), "{html}");
     assert!(html.contains("3011"), "{html}");
-    assert!(!html.contains("홍길동") && !html.contains("테스트 상품"), "{html}");
+    assert!(
+        !html.contains("홍길동") && !html.contains("테스트 상품"),
+        "{html}"
+    );
     let order = app.order("RET-4").await;
     assert_eq!(order["status"], "pending");
     assert!(order["result_code"].is_null());

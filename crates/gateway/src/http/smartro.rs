@@ -47,7 +47,9 @@ async fn inform(
 ) -> Response {
     // The body must never contain "OK" unless acknowledged, or Smartro would take it as acknowledged.
     match receive(&state, ResultSource::Inform, &headers, client, &body).await {
-        Received::Applied { .. } | Received::Duplicate { .. } => (StatusCode::OK, "OK").into_response(),
+        Received::Applied { .. } | Received::Duplicate { .. } => {
+            (StatusCode::OK, "OK").into_response()
+        }
         Received::Unconfirmed { checking: true, .. } => {
             // Smartro re-sends, and each re-send is another chance to confirm it.
             (StatusCode::SERVICE_UNAVAILABLE, "FAIL unconfirmed").into_response()

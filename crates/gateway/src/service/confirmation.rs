@@ -181,7 +181,9 @@ async fn ask_receipt_api(state: &AppState, result: &VerifiedResult) -> Confirmat
                 why = format!("receipt API for TID {tid}: no answer ({reason})");
             }
             CallOutcome::Unparseable { status, reason, .. } => {
-                why = format!("receipt API for TID {tid}: unreadable answer (HTTP {status}: {reason})");
+                why = format!(
+                    "receipt API for TID {tid}: unreadable answer (HTTP {status}: {reason})"
+                );
             }
         }
     }
@@ -245,10 +247,7 @@ mod tests {
             Verdict::Unconfirmed(_)
         ));
         let no_moid = receipt(r#"{"tid":"T1","goodsAmt":"1000"}"#);
-        assert!(matches!(
-            judge(&r, "T1", &no_moid),
-            Verdict::Unconfirmed(_)
-        ));
+        assert!(matches!(judge(&r, "T1", &no_moid), Verdict::Unconfirmed(_)));
         let another_tid = receipt(r#"{"tid":"T2","moid":"ORDER-1","goodsAmt":"1000"}"#);
         assert!(matches!(
             judge(&r, "T1", &another_tid),
@@ -282,10 +281,7 @@ mod tests {
         let other_order = receipt(
             r#"{"tid":"T1","moid":"CHEAP","goodsAmt":"1000","partCancelInfo":[{"transAmt":"300"}]}"#,
         );
-        assert!(matches!(
-            judge(&r, "T1", &other_order),
-            Verdict::Refuted(_)
-        ));
+        assert!(matches!(judge(&r, "T1", &other_order), Verdict::Refuted(_)));
         // The PTID's own record, where Smartro keeps one, carries the cancel amount.
         let own = receipt(r#"{"tid":"PTID","moid":"ORDER-1","goodsAmt":"300","stateCd":"1"}"#);
         assert_eq!(judge(&r, "PTID", &own), Verdict::Confirmed);

@@ -14,8 +14,8 @@ use smartro::types::StateCd;
 
 use super::confirmation::{self, Confirmation};
 use crate::domain::{
-    CardDetails, ConfirmedBy, OrderStatus, PaymentDetails, ResultKind, ResultSource,
-    VbankDetails, VerifiedResult,
+    CardDetails, ConfirmedBy, OrderStatus, PaymentDetails, ResultKind, ResultSource, VbankDetails,
+    VerifiedResult,
 };
 use crate::http::AppState;
 use crate::store::notifications::{NotificationLabels, NotificationOutcome, RawNotification};
@@ -433,25 +433,23 @@ async fn settle(
     by: ConfirmedBy,
     now: DateTime<Utc>,
 ) -> Result<Received, StoreError> {
-    Ok(
-        match state.store.apply_result(id, result, by, now).await? {
-            ApplyOutcome::Applied { status } => Received::Applied {
-                order_id: result.order_id.clone(),
-                status,
-            },
-            ApplyOutcome::Duplicate { .. } => Received::Duplicate {
-                order_id: result.order_id.clone(),
-            },
-            ApplyOutcome::UnknownOrder => Received::Rejected(refusal(
-                NotificationOutcome::UnknownOrder,
-                format!("no order {}", result.order_id),
-                &labels_of(result),
-            )),
-            ApplyOutcome::TidOfAnotherOrder { tid, owner } => Received::Refuted {
-                detail: format!("TID {tid} belongs to order {owner}"),
-            },
+    Ok(match state.store.apply_result(id, result, by, now).await? {
+        ApplyOutcome::Applied { status } => Received::Applied {
+            order_id: result.order_id.clone(),
+            status,
         },
-    )
+        ApplyOutcome::Duplicate { .. } => Received::Duplicate {
+            order_id: result.order_id.clone(),
+        },
+        ApplyOutcome::UnknownOrder => Received::Rejected(refusal(
+            NotificationOutcome::UnknownOrder,
+            format!("no order {}", result.order_id),
+            &labels_of(result),
+        )),
+        ApplyOutcome::TidOfAnotherOrder { tid, owner } => Received::Refuted {
+            detail: format!("TID {tid} belongs to order {owner}"),
+        },
+    })
 }
 
 #[cfg(test)]

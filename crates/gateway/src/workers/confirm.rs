@@ -69,7 +69,11 @@ async fn check(state: &AppState, n: &UnconfirmedNotification) -> Result<bool, St
             tracing::warn!(notification = n.id, %detail, "result refuted: nothing changed");
             true
         }
-        Received::Unconfirmed { checking: false, order_id, .. } => {
+        Received::Unconfirmed {
+            checking: false,
+            order_id,
+            ..
+        } => {
             tracing::warn!(
                 notification = n.id, %order_id,
                 "result still unconfirmed after the confirmation window: left for a person"

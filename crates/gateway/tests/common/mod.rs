@@ -79,7 +79,10 @@ impl ReceiptApiDouble {
         use axum::http::StatusCode;
         self.calls.fetch_add(1, Ordering::SeqCst);
         let error = |status: StatusCode, code: &str, msg: &str| {
-            (status, axum::Json(json!({ "resultCode": code, "resultMsg": msg })))
+            (
+                status,
+                axum::Json(json!({ "resultCode": code, "resultMsg": msg })),
+            )
         };
         if self.down.load(Ordering::SeqCst) {
             return error(StatusCode::SERVICE_UNAVAILABLE, "R503", "일시적인 오류");
