@@ -53,7 +53,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let pool = pool_options(settings)
-                .connect(&embedded.url("gateway"))
+                .connect_with(embedded.connect_options("gateway"))
                 .await
                 .context("could not connect to the embedded PostgreSQL")?;
             Ok(Database::Embedded(pool, embedded))

@@ -6,6 +6,11 @@
 //! (`GATEWAY__MERCHANTS__0__MERCHANT_KEY` sets the first merchant's key); `GATEWAY__API__SECRET_KEYS` and
 //! `GATEWAY__SERVER__CORS_ORIGINS` take comma-separated lists. An empty value clears an optional setting.
 //!
+//! With `smartro.environment = "production"` the `[[merchants]]` of the defaults (compiled in, or
+//! `config/default.toml` picked up from the working directory) do not apply: they are Smartro's public test
+//! merchants. Production also refuses public test MIDs and keys, the example API key and endpoints on the test
+//! hosts; test mode refuses endpoints on the production hosts.
+//!
 //! Everything is validated before use, and every error names the key it is about.
 
 use std::fmt::Write as _;
@@ -14,9 +19,9 @@ use std::path::{Path, PathBuf};
 
 use config::{FileFormat, Map, Source, Value, ValueKind};
 use ipnet::IpNet;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use smartro::endpoints::{Endpoints, Environment};
+use smartro::endpoints::{self, Endpoints, Environment};
 
 /// The defaults every other source is layered on; also the file a fresh checkout runs with.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -179,28 +184,43 @@ impl Settings {
         config_file: Option<&Path>,
         env: &[(String, String)],
     ) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        if let Some((key, path)) = chosen_file(config_file, env) {
-            let text = std::fs::read_to_string(&path).map_err(|err| {
-                ConfigError::new(key, format!("cannot read {}: {err}", path.display()))
-            })?;
-            // The file's own TOML errors carry line and column; name the file as the key.
-            let parsed = config::File::from_str(&text, FileFormat::Toml).collect();
-            if let Err(err) = parsed {
-                return Err(ConfigError::new(
-                    path.display().to_string(),
-                    error_message(&err),
+        let file = match chosen_file(config_file, env) {
+            Some(chosen) => Some(chosen.read()?),
+            None => None,
+        };
+        Self::from_layers(file, env)
+    }
+
+    /// Builds the defaults, the file and the environment into validated settings.
+    fn from_layers(
+        file: Option<FileLayer>,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigError> {
+        let (database_url, gateway_vars) = env_sources(env)?;
+        let defaults = toml_entries(DEFAULT_TOML).map_err(|err| convert_error(&err))?;
+        let build = |production: bool| {
+            let mut builder =
+                config::Config::builder().add_source(defaults_layer(&defaults, production));
+            if let Some(file) = &file {
+                builder = builder.add_source(defaults_layer(
+                    &file.entries,
+                    production && file.holds_the_defaults,
                 ));
             }
-            builder = builder.add_source(config::File::from_str(&text, FileFormat::Toml));
+            builder
+                .add_source(database_url.clone())
+                .add_source(gateway_vars.clone())
+                .build()
+                .map_err(|err| convert_error(&err))
+        };
+        let mut config = build(false)?;
+        // The default merchants are Smartro's public test merchants. In production they must not fill in what the
+        // operator left out: an indexed variable (GATEWAY__MERCHANTS__0__MID) would otherwise be merged over the
+        // first test merchant and inherit its public key and cancel password, and the second one would stay. So
+        // the environment is learnt from a first build, and production is built again without them.
+        if effective_environment(&config) == Some(Environment::Production) {
+            config = build(true)?;
         }
-        let (database_url, gateway_vars) = env_sources(env)?;
-        let config = builder
-            .add_source(database_url)
-            .add_source(gateway_vars)
-            .build()
-            .map_err(|err| convert_error(&err))?;
         let raw: RawSettings = config
             .try_deserialize()
             .map_err(|err| convert_error(&err))?;
@@ -214,6 +234,46 @@ impl Settings {
     /// The first configured merchant; validation guarantees there is one.
     pub fn default_merchant(&self) -> &MerchantSettings {
         &self.merchants[0]
+    }
+
+    /// The well-known public credentials this configuration uses, each named by its key and never by its
+    /// value: the test MIDs of weblink.md §2, a published test merchant key under another MID, the example API key.
+    pub fn public_test_credentials(&self) -> Vec<String> {
+        let mut in_use = Vec::new();
+        for (index, merchant) in self.merchants.iter().enumerate() {
+            if endpoints::is_public_test_mid(&merchant.mid) {
+                in_use.push(format!("merchants[{index}].mid {}", merchant.mid));
+            } else if let Some(owner) =
+                endpoints::public_test_key_owner(merchant.merchant_key.expose_secret())
+            {
+                in_use.push(format!(
+                    "merchants[{index}].merchant_key (public test key of {owner})"
+                ));
+            }
+        }
+        for (index, key) in self.api.secret_keys.iter().enumerate() {
+            if key.expose_secret() == EXAMPLE_API_KEY {
+                in_use.push(format!("api.secret_keys[{index}] (the example key)"));
+            }
+        }
+        in_use
+    }
+
+    /// The line to warn with at start in test mode when well-known test credentials are configured: anyone can
+    /// sign results and call the API with them. Production refuses them outright, so it has no warning.
+    pub fn test_credentials_warning(&self) -> Option<String> {
+        if self.smartro.environment != Environment::Test {
+            return None;
+        }
+        let in_use = self.public_test_credentials();
+        if in_use.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "smartro.environment = \"test\" with well-known public test credentials: {}; fine against the test \
+             system or the sandbox, never for real payments",
+            in_use.join(", ")
+        ))
     }
 
     /// The effective configuration as TOML for `check-config`, every secret shown as `"[redacted]"`.
@@ -354,6 +414,33 @@ impl Settings {
     }
 }
 
+/// The environment a built configuration asks for; `None` when it is not a valid one (validation reports that).
+fn effective_environment(config: &config::Config) -> Option<Environment> {
+    config
+        .get_string("smartro.environment")
+        .ok()
+        .and_then(|name| validate_environment(&name).ok())
+}
+
+/// The top-level entries of a TOML text.
+fn toml_entries(text: &str) -> Result<Vec<(String, Value)>, config::ConfigError> {
+    Ok(config::File::from_str(text, FileFormat::Toml)
+        .collect()?
+        .into_iter()
+        .collect())
+}
+
+/// A layer of default values: in production without their `[[merchants]]`, which are the public test merchants.
+fn defaults_layer(entries: &[(String, Value)], without_merchants: bool) -> Layer {
+    Layer {
+        entries: entries
+            .iter()
+            .filter(|(key, _)| !(without_merchants && key == "merchants"))
+            .cloned()
+            .collect(),
+    }
+}
+
 fn environment_name(environment: Environment) -> &'static str {
     match environment {
         Environment::Test => "test",
@@ -361,32 +448,77 @@ fn environment_name(environment: Environment) -> &'static str {
     }
 }
 
-/// The file layered over the defaults, with the name of what chose it (for error messages).
-fn chosen_file(
-    config_file: Option<&Path>,
-    env: &[(String, String)],
-) -> Option<(&'static str, PathBuf)> {
+/// The file layered over the defaults.
+struct ChosenFile {
+    /// What chose it, for error messages.
+    key: &'static str,
+    path: PathBuf,
+    /// Picked up as `config/default.toml` in the working directory, not named by `--config` or `$GATEWAY_CONFIG`:
+    /// it is the defaults file itself (the container image ships it in its working directory), so its test
+    /// merchants are dropped in production like the compiled-in ones.
+    holds_the_defaults: bool,
+}
+
+impl ChosenFile {
+    /// Reads and parses it; its own TOML errors (with line and column) name the file as the key.
+    fn read(self) -> Result<FileLayer, ConfigError> {
+        let text = std::fs::read_to_string(&self.path).map_err(|err| {
+            ConfigError::new(
+                self.key,
+                format!("cannot read {}: {err}", self.path.display()),
+            )
+        })?;
+        let entries = toml_entries(&text).map_err(|err| {
+            ConfigError::new(self.path.display().to_string(), error_message(&err))
+        })?;
+        Ok(FileLayer {
+            entries,
+            holds_the_defaults: self.holds_the_defaults,
+        })
+    }
+}
+
+/// The parsed file layer.
+struct FileLayer {
+    entries: Vec<(String, Value)>,
+    holds_the_defaults: bool,
+}
+
+fn chosen_file(config_file: Option<&Path>, env: &[(String, String)]) -> Option<ChosenFile> {
     if let Some(path) = config_file {
-        return Some(("--config", path.to_path_buf()));
+        return Some(ChosenFile {
+            key: "--config",
+            path: path.to_path_buf(),
+            holds_the_defaults: false,
+        });
     }
     let from_env = env
         .iter()
         .rev()
         .find(|(key, value)| key == "GATEWAY_CONFIG" && !value.is_empty());
     if let Some((_, path)) = from_env {
-        return Some(("GATEWAY_CONFIG", PathBuf::from(path)));
+        return Some(ChosenFile {
+            key: "GATEWAY_CONFIG",
+            path: PathBuf::from(path),
+            holds_the_defaults: false,
+        });
     }
     let local = PathBuf::from("config/default.toml");
-    local.is_file().then_some(("config/default.toml", local))
+    local.is_file().then_some(ChosenFile {
+        key: "config/default.toml",
+        path: local,
+        holds_the_defaults: true,
+    })
 }
 
-/// Environment entries already turned into config paths (`merchants[0].mid`).
+/// A configuration layer as entries already turned into config paths (`server`, `merchants[0].mid`): the defaults,
+/// the file and the environment variables.
 #[derive(Clone)]
-struct EnvSource {
+struct Layer {
     entries: Vec<(String, Value)>,
 }
 
-impl std::fmt::Debug for EnvSource {
+impl std::fmt::Debug for Layer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Values may be secrets.
         f.debug_list()
@@ -395,7 +527,7 @@ impl std::fmt::Debug for EnvSource {
     }
 }
 
-impl Source for EnvSource {
+impl Source for Layer {
     fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
         Box::new(self.clone())
     }
@@ -406,13 +538,13 @@ impl Source for EnvSource {
 }
 
 /// `DATABASE_URL` and the `GATEWAY__…` variables, as two sources so that the latter wins.
-fn env_sources(env: &[(String, String)]) -> Result<(EnvSource, EnvSource), ConfigError> {
+fn env_sources(env: &[(String, String)]) -> Result<(Layer, Layer), ConfigError> {
     let origin = "the environment".to_string();
     let string = |value: &str| Value::new(Some(&origin), ValueKind::String(value.to_string()));
-    let mut database_url = EnvSource {
+    let mut database_url = Layer {
         entries: Vec::new(),
     };
-    let mut gateway = EnvSource {
+    let mut gateway = Layer {
         entries: Vec::new(),
     };
     for (name, value) in env {
@@ -678,6 +810,71 @@ fn validate_http_url(key: &str, url: &str) -> Result<String, ConfigError> {
     Ok(url.to_string())
 }
 
+/// The other environment's hosts, with the name of that system for the message.
+fn foreign_hosts(environment: Environment) -> (&'static [&'static str], &'static str) {
+    match environment {
+        Environment::Test => (Environment::Production.hosts(), "production"),
+        Environment::Production => (Environment::Test.hosts(), "test"),
+    }
+}
+
+/// A Smartro endpoint override: a valid http(s) URL that does not point at the other environment's hosts (a
+/// production gateway taking test payments, or a test gateway moving real money). Any other host (the sandbox, a
+/// proxy) is allowed in both environments.
+fn validate_endpoint(
+    key: &str,
+    url: &str,
+    environment: Environment,
+) -> Result<String, ConfigError> {
+    validate_http_url(key, url)?;
+    // The url crate is what reqwest connects with, so the host compared here is the host that would be called:
+    // userinfo, percent-encoding and letter case are resolved the same way.
+    let parsed = url::Url::parse(url).map_err(|err| {
+        ConfigError::new(key, format!("`{url}` is not a valid http(s) URL: {err}"))
+    })?;
+    let host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let (foreign, system) = foreign_hosts(environment);
+    if foreign.contains(&host.as_str()) {
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "`{url}` points at Smartro's {system} system ({host}), not allowed with smartro.environment = \"{}\"",
+                environment_name(environment)
+            ),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// In production, a merchant must be the operator's own: none of Smartro's published test MIDs or keys.
+fn refuse_public_test_merchant(
+    index: usize,
+    merchant: &MerchantSettings,
+) -> Result<(), ConfigError> {
+    if endpoints::is_public_test_mid(&merchant.mid) {
+        return Err(ConfigError::new(
+            format!("merchants[{index}].mid"),
+            format!(
+                "`{}` is one of Smartro's public test merchants, not allowed with smartro.environment = \"production\"",
+                merchant.mid
+            ),
+        ));
+    }
+    if let Some(owner) = endpoints::public_test_key_owner(merchant.merchant_key.expose_secret()) {
+        return Err(ConfigError::new(
+            format!("merchants[{index}].merchant_key"),
+            format!(
+                "this is the public test key of {owner}, not allowed with smartro.environment = \"production\""
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn validate_public_url(url: &str) -> Result<String, ConfigError> {
     let key = "server.public_url";
     let parts = parse_http_url(key, url)?;
@@ -747,6 +944,9 @@ impl RawSettings {
         let mut merchants: Vec<MerchantSettings> = Vec::with_capacity(self.merchants.len());
         for (index, raw) in self.merchants.into_iter().enumerate() {
             let merchant = raw.validate(index)?;
+            if smartro.environment == Environment::Production {
+                refuse_public_test_merchant(index, &merchant)?;
+            }
             if let Some(first) = merchants.iter().position(|m| m.mid == merchant.mid) {
                 return Err(ConfigError::new(
                     format!("merchants[{index}].mid"),
@@ -858,7 +1058,7 @@ impl RawSmartro {
         let environment = validate_environment(&self.environment)?;
         let endpoint = |key: &str, value: Option<String>| {
             non_empty(value)
-                .map(|url| validate_http_url(key, url.trim()))
+                .map(|url| validate_endpoint(key, url.trim(), environment))
                 .transpose()
         };
         Ok(SmartroSettings {
@@ -1029,7 +1229,6 @@ fn toml_array<'a>(values: impl Iterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     const KEY_001: &str =
         "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
@@ -1402,7 +1601,12 @@ mod tests {
                 "16 characters",
             ),
             (
-                &[("GATEWAY__SMARTRO__ENVIRONMENT", "production")],
+                &[
+                    ("GATEWAY__SMARTRO__ENVIRONMENT", "production"),
+                    ("GATEWAY__MERCHANTS__0__MID", "REALMID01m"),
+                    ("GATEWAY__MERCHANTS__0__MERCHANT_KEY", "live-key"),
+                    ("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD", "live-pw"),
+                ],
                 "api.secret_keys[0]",
                 "example key",
             ),
@@ -1626,5 +1830,384 @@ mod tests {
         // Without the secrets it refuses to start, naming what is missing.
         let err = load_err(Some(example), &[]);
         assert_eq!(err.key, "merchants[0].merchant_key");
+    }
+
+    /// A complete production configuration from the environment alone.
+    const PRODUCTION_ENV: &[(&str, &str)] = &[
+        ("GATEWAY__SMARTRO__ENVIRONMENT", "production"),
+        ("GATEWAY__MERCHANTS__0__MID", "REALMID01m"),
+        ("GATEWAY__MERCHANTS__0__MERCHANT_KEY", "live-key"),
+        ("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD", "live-pw"),
+        ("GATEWAY__API__SECRET_KEYS", "sk_live_0123456789abcdef0123"),
+    ];
+
+    /// [`PRODUCTION_ENV`] with some variables replaced or added.
+    fn production_env<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut vars: Vec<(&str, &str)> = PRODUCTION_ENV
+            .iter()
+            .filter(|(name, _)| changes.iter().all(|(changed, _)| changed != name))
+            .copied()
+            .collect();
+        vars.extend_from_slice(changes);
+        vars
+    }
+
+    /// A complete production configuration file; `{mid}`, `{key}` and `{smartro}` are filled in by the tests.
+    fn production_file(mid: &str, key: &str, smartro: &str) -> String {
+        format!(
+            "[smartro]\nenvironment = \"production\"\n{smartro}\n\n\
+             [[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"shop-key\"\ncancel_password = \"pw\"\n\n\
+             [[merchants]]\nmid = \"{mid}\"\nmerchant_key = \"{key}\"\ncancel_password = \"pw\"\n\n\
+             [api]\nsecret_keys = [\"sk_live_0123456789abcdef0123\"]\n"
+        )
+    }
+
+    const TEST_MIDS: [&str; 7] = [
+        "SMTPAY001m",
+        "SMTPAY002m",
+        "ECTEST001m",
+        "SMTSUB001m",
+        "SMTSUB002m",
+        "SMTSUB003m",
+        "SMTSUB004m",
+    ];
+
+    const ENDPOINT_KEYS: [&str; 4] = [
+        "pay_url",
+        "cancel_url",
+        "receipt_api_url",
+        "receipt_page_url",
+    ];
+
+    fn assert_refused(err: &ConfigError, key: &str, message: &str) {
+        assert_eq!(err.key, key, "{err}");
+        assert!(err.message.contains(message), "{err}");
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("invalid config: {key}: ")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_only_production_with_just_a_mid_needs_its_own_key_and_password() {
+        // The issue: the first compiled-in test merchant's key and cancel password filled in for the real MID.
+        let err = load_err(
+            None,
+            &[
+                ("GATEWAY__SMARTRO__ENVIRONMENT", "production"),
+                ("GATEWAY__MERCHANTS__0__MID", "REALMID01m"),
+            ],
+        );
+        assert!(
+            err.to_string()
+                .starts_with("invalid config: merchants[0].merchant_key: missing"),
+            "{err}"
+        );
+        let err = load_err(
+            None,
+            &[
+                ("GATEWAY__SMARTRO__ENVIRONMENT", "production"),
+                ("GATEWAY__MERCHANTS__0__MID", "REALMID01m"),
+                ("GATEWAY__MERCHANTS__0__MERCHANT_KEY", "live-key"),
+            ],
+        );
+        assert_refused(&err, "merchants[0].cancel_password", "missing");
+        // Nor does a key alone inherit the test MID.
+        let err = load_err(
+            None,
+            &[
+                ("GATEWAY__SMARTRO__ENVIRONMENT", "production"),
+                ("GATEWAY__MERCHANTS__0__MERCHANT_KEY", "live-key"),
+                ("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD", "live-pw"),
+            ],
+        );
+        assert_refused(&err, "merchants[0].mid", "not a MID");
+        let err = load_err(None, &[("GATEWAY__SMARTRO__ENVIRONMENT", "Production")]);
+        assert_refused(&err, "merchants", "at least one");
+    }
+
+    #[test]
+    fn production_drops_the_compiled_in_merchants() {
+        let settings = load(None, &production_env(&[])).unwrap();
+        assert_eq!(settings.smartro.environment, Environment::Production);
+        let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
+        assert_eq!(mids, ["REALMID01m"], "the test merchant SMTPAY002m is gone");
+        assert_eq!(
+            settings.merchants[0].merchant_key.expose_secret(),
+            "live-key"
+        );
+        assert_eq!(
+            settings.merchants[0].cancel_password.expose_secret(),
+            "live-pw"
+        );
+        // Production chosen by the file, merchants from the environment.
+        let file = "[smartro]\nenvironment = \"production\"\n";
+        let vars: Vec<(&str, &str)> = PRODUCTION_ENV[1..].to_vec();
+        let settings = load(Some(file), &vars).unwrap();
+        let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
+        assert_eq!(mids, ["REALMID01m"]);
+        // The environment decides over the file: production there drops the defaults too.
+        let test_file = "[smartro]\nenvironment = \"test\"\n";
+        let settings = load(Some(test_file), &production_env(&[])).unwrap();
+        assert_eq!(settings.merchants.len(), 1);
+    }
+
+    #[test]
+    fn test_mode_keeps_the_compiled_in_merchants() {
+        let settings = load(
+            None,
+            &[
+                ("GATEWAY__SMARTRO__ENVIRONMENT", "test"),
+                ("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD", "changed"),
+            ],
+        )
+        .unwrap();
+        let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
+        assert_eq!(mids, ["SMTPAY001m", "SMTPAY002m"]);
+        assert_eq!(settings.merchants[0].merchant_key.expose_secret(), KEY_001);
+        assert_eq!(
+            settings.merchants[0].cancel_password.expose_secret(),
+            "changed"
+        );
+        // A file's list still replaces the defaults' list in test mode.
+        let file =
+            "[[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"k\"\ncancel_password = \"pw\"\n";
+        assert_eq!(load(Some(file), &[]).unwrap().merchants.len(), 1);
+    }
+
+    #[test]
+    fn production_refuses_public_test_mids() {
+        for mid in TEST_MIDS {
+            let err = load_err(
+                None,
+                &production_env(&[("GATEWAY__MERCHANTS__0__MID", mid)]),
+            );
+            assert_refused(&err, "merchants[0].mid", "public test merchants");
+            assert!(err.message.contains(mid), "{err}");
+            let err = load_err(Some(&production_file(mid, "another-key", "")), &[]);
+            assert_refused(&err, "merchants[1].mid", "public test merchants");
+        }
+        let lowercase = production_env(&[("GATEWAY__MERCHANTS__0__MID", "smtpay001m")]);
+        assert_refused(
+            &load_err(None, &lowercase),
+            "merchants[0].mid",
+            "public test",
+        );
+    }
+
+    #[test]
+    fn production_refuses_public_test_keys_under_any_mid() {
+        for (owner, key) in smartro::endpoints::TEST_MERCHANTS {
+            let err = load_err(
+                None,
+                &production_env(&[("GATEWAY__MERCHANTS__0__MERCHANT_KEY", key)]),
+            );
+            assert_refused(&err, "merchants[0].merchant_key", "public test key");
+            assert!(err.message.contains(owner), "{err}");
+            assert!(
+                !err.to_string().contains(key),
+                "the key is never repeated: {err}"
+            );
+            let err = load_err(Some(&production_file("REALMID02m", key, "")), &[]);
+            assert_refused(&err, "merchants[1].merchant_key", "public test key");
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_example_api_key_from_a_file_or_the_environment() {
+        let err = load_err(
+            None,
+            &production_env(&[(
+                "GATEWAY__API__SECRET_KEYS",
+                "sk_live_0123456789abcdef0123,sk_test_change_me",
+            )]),
+        );
+        assert_refused(&err, "api.secret_keys[1]", "example key");
+        let file = production_file("REALMID02m", "k2", "")
+            .replace("secret_keys = [", "secret_keys = [\"sk_test_change_me\", ");
+        assert_refused(
+            &load_err(Some(&file), &[]),
+            "api.secret_keys[0]",
+            "example key",
+        );
+    }
+
+    /// URLs on `host`, written in ways that all reach it.
+    fn spellings(host: &str) -> Vec<String> {
+        vec![
+            format!("https://{host}/interfaceURL.jsp"),
+            format!("https://{}/receipt", host.to_ascii_uppercase()),
+            format!("http://{host}:8443/x"),
+            format!("https://{host}./x"),
+            format!("https://user:pw@{host}/x"),
+            format!("https://{}/x", host.replace('.', "%2E")),
+            format!("https://{host}"),
+        ]
+    }
+
+    #[test]
+    fn production_refuses_endpoints_on_the_test_hosts() {
+        for host in [
+            "tpay.smilepay.co.kr",
+            "tapi.smilepay.co.kr",
+            "test.smilepay.co.kr",
+        ] {
+            for (i, url) in spellings(host).iter().enumerate() {
+                let key = ENDPOINT_KEYS[i % ENDPOINT_KEYS.len()];
+                let var = format!("GATEWAY__SMARTRO__{}", key.to_ascii_uppercase());
+                let err = load_err(None, &production_env(&[(var.as_str(), url.as_str())]));
+                assert_refused(&err, &format!("smartro.{key}"), "Smartro's test system");
+                assert!(err.message.contains(host), "{err}");
+                let file = production_file("REALMID02m", "k2", &format!("{key} = \"{url}\""));
+                let err = load_err(Some(&file), &[]);
+                assert_refused(&err, &format!("smartro.{key}"), "Smartro's test system");
+            }
+        }
+    }
+
+    #[test]
+    fn test_mode_refuses_endpoints_on_the_production_hosts() {
+        for host in [
+            "pay.smilepay.co.kr",
+            "api.smilepay.co.kr",
+            "www.smilepay.co.kr",
+        ] {
+            for (i, url) in spellings(host).iter().enumerate() {
+                let key = ENDPOINT_KEYS[i % ENDPOINT_KEYS.len()];
+                let var = format!("GATEWAY__SMARTRO__{}", key.to_ascii_uppercase());
+                let err = load_err(None, &[(var.as_str(), url.as_str())]);
+                assert_refused(
+                    &err,
+                    &format!("smartro.{key}"),
+                    "Smartro's production system",
+                );
+                assert!(
+                    err.message.contains("smartro.environment = \"test\""),
+                    "{err}"
+                );
+                let file = format!("[smartro]\nenvironment = \"test\"\n{key} = \"{url}\"\n");
+                let err = load_err(Some(&file), &[]);
+                assert_refused(
+                    &err,
+                    &format!("smartro.{key}"),
+                    "Smartro's production system",
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn endpoints_on_other_hosts_are_allowed_in_both_environments() {
+        let urls = [
+            "http://127.0.0.1:9090/interfaceURL.jsp",
+            "http://localhost:9090/receipt",
+            "https://pay.smilepay.co.kr.proxy.example/x",
+            "https://smartro-proxy.internal/cancel",
+        ];
+        for url in urls {
+            for key in ENDPOINT_KEYS {
+                let var = format!("GATEWAY__SMARTRO__{}", key.to_ascii_uppercase());
+                let vars = [(var.as_str(), url)];
+                let test = load(None, &vars).unwrap();
+                let production = load(None, &production_env(&vars)).unwrap();
+                for settings in [test, production] {
+                    let endpoints = settings.smartro.endpoints();
+                    let effective = match key {
+                        "pay_url" => endpoints.pay_url,
+                        "cancel_url" => endpoints.cancel_url,
+                        "receipt_api_url" => endpoints.receipt_api_url,
+                        _ => endpoints.receipt_page_url,
+                    };
+                    assert_eq!(effective, url);
+                }
+            }
+        }
+        // Each environment's own hosts are fine in it.
+        let own = [(
+            "GATEWAY__SMARTRO__PAY_URL",
+            "https://tpay.smilepay.co.kr/interfaceURL.jsp",
+        )];
+        load(None, &own).unwrap();
+        let own = [(
+            "GATEWAY__SMARTRO__PAY_URL",
+            "https://pay.smilepay.co.kr/interfaceURL.jsp",
+        )];
+        load(None, &production_env(&own)).unwrap();
+    }
+
+    #[test]
+    fn the_test_mode_warning_names_the_public_credentials_but_never_their_values() {
+        let settings = load(None, &[]).unwrap();
+        assert_eq!(
+            settings.public_test_credentials(),
+            [
+                "merchants[0].mid SMTPAY001m",
+                "merchants[1].mid SMTPAY002m",
+                "api.secret_keys[0] (the example key)",
+            ]
+        );
+        let warning = settings
+            .test_credentials_warning()
+            .expect("a warning in test mode");
+        assert_eq!(warning.lines().count(), 1, "{warning}");
+        assert!(
+            warning.contains("SMTPAY001m, merchants[1].mid SMTPAY002m"),
+            "{warning}"
+        );
+        for (_, key) in smartro::endpoints::TEST_MERCHANTS {
+            assert!(!warning.contains(key), "{warning}");
+        }
+        assert!(!warning.contains(EXAMPLE_API_KEY), "{warning}");
+        assert!(!warning.contains("123456"), "{warning}");
+
+        // A public key under a MID of one's own is named by its key; own credentials are not listed.
+        let file = format!(
+            "[[merchants]]\nmid = \"SHOPMID01m\"\nmerchant_key = \"own\"\ncancel_password = \"pw\"\n\
+             [[merchants]]\nmid = \"SHOPMID02m\"\nmerchant_key = \"{KEY_001}\"\ncancel_password = \"pw\"\n\
+             [api]\nsecret_keys = [\"sk_own_0123456789abcdef\"]\n"
+        );
+        let settings = load(Some(&file), &[]).unwrap();
+        assert_eq!(
+            settings.public_test_credentials(),
+            ["merchants[1].merchant_key (public test key of SMTPAY001m)"]
+        );
+        let warning = settings.test_credentials_warning().unwrap();
+        assert!(!warning.contains(KEY_001), "{warning}");
+
+        // Nothing well-known in use: no warning.
+        let own = file.replace(KEY_001, "own-too");
+        let settings = load(Some(&own), &[]).unwrap();
+        assert!(settings.public_test_credentials().is_empty());
+        assert_eq!(settings.test_credentials_warning(), None);
+        // Production refuses them, so it never warns.
+        let settings = load(None, &production_env(&[])).unwrap();
+        assert_eq!(settings.test_credentials_warning(), None);
+    }
+
+    #[test]
+    fn the_defaults_file_in_the_working_directory_loses_its_merchants_in_production_too() {
+        let defaults_file = |holds_the_defaults| FileLayer {
+            entries: toml_entries(DEFAULT_TOML).unwrap(),
+            holds_the_defaults,
+        };
+        let settings =
+            Settings::from_layers(Some(defaults_file(true)), &env(PRODUCTION_ENV)).unwrap();
+        let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
+        assert_eq!(mids, ["REALMID01m"]);
+        let only_a_mid = [
+            ("GATEWAY__SMARTRO__ENVIRONMENT", "production"),
+            ("GATEWAY__MERCHANTS__0__MID", "REALMID01m"),
+        ];
+        let err = Settings::from_layers(Some(defaults_file(true)), &env(&only_a_mid)).unwrap_err();
+        assert_refused(&err, "merchants[0].merchant_key", "missing");
+        // Test mode keeps them.
+        let settings = Settings::from_layers(Some(defaults_file(true)), &[]).unwrap();
+        assert_eq!(settings.merchants.len(), 2);
+        // Named with --config, the same file is the operator's choice: its test merchant is refused by name.
+        let err =
+            Settings::from_layers(Some(defaults_file(false)), &env(PRODUCTION_ENV)).unwrap_err();
+        assert_refused(&err, "merchants[1].mid", "public test merchants");
     }
 }

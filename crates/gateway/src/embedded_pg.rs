@@ -4,12 +4,16 @@
 //! The server is a child process supervised by a dedicated thread. The child asks the kernel for SIGINT when that
 //! thread dies (`PR_SET_PDEATHSIG`), so a gateway killed with SIGKILL never leaves an orphan server holding the data
 //! directory. PostgreSQL refuses to run as root; as root the server runs as the `postgres` OS user.
+//!
+//! The server never listens on TCP: only on a Unix socket in `<data_dir>/run`, a directory of mode 0700 owned by
+//! the server's OS user, so only that user and root can connect. `pg_hba.conf` is written before every start
+//! (which also fixes up clusters of older versions that trusted TCP on 127.0.0.1).
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -18,10 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 
-/// The superuser role created by initdb; authentication is `trust` on loopback only.
+/// The superuser role created by initdb; reached only through the Unix socket (see [`PG_HBA_CONF`]).
 pub const SUPERUSER: &str = "gateway";
 /// The database the gateway uses inside its embedded cluster.
 pub const DEFAULT_DATABASE: &str = "gateway";
@@ -31,6 +36,21 @@ const SOCKET_DIR: &str = "run";
 const LOG_FILE: &str = "postgres.log";
 /// Unix socket paths are limited to 108 bytes including `/.s.PGSQL.NNNNN` and the NUL.
 const MAX_SOCKET_DIR_LEN: usize = 80;
+
+/// The whole `pg_hba.conf` of an embedded cluster, written before every start.
+///
+/// `trust` is safe here only because of where the socket is: the server listens on no TCP address
+/// (`listen_addresses = ''`) and its socket lives in `<data_dir>/run`, mode 0700 and owned by the OS user the server
+/// runs as. Only that user and root can enter the directory, and both can read the data files anyway, so `trust`
+/// gives no one more than they already have. (`peer` would not do: the gateway may run as root while the server
+/// runs as `postgres`, and both must connect as the `gateway` role.) No `host` line at all: a TCP connection, were
+/// one ever possible, would find no entry and be rejected.
+pub const PG_HBA_CONF: &str = "\
+# Written by smartro-gateway before every start of its embedded PostgreSQL; changes here are overwritten.
+# No TCP: the server listens only on a Unix socket in <data_dir>/run (mode 0700, owned by the server's OS user),
+# which only that user and root can reach.
+local all all trust
+";
 const FAST_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const IMMEDIATE_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const MAX_START_ATTEMPTS: u32 = 20;
@@ -67,6 +87,12 @@ pub enum EmbeddedPgError {
     },
     #[error("{} is not a PostgreSQL cluster (no PG_VERSION): move it away or choose another database.data_dir", .0.display())]
     NotACluster(PathBuf),
+    #[error(
+        "the socket directory {} is longer than {MAX_SOCKET_DIR_LEN} bytes, too long for a Unix socket: choose a \
+         database.data_dir with a shorter path",
+        .0.display()
+    )]
+    SocketPathTooLong(PathBuf),
     #[error("initdb failed ({status}) for {}:\n{output}", path.display())]
     InitDb {
         path: PathBuf,
@@ -344,7 +370,16 @@ fn initdb(
     let mut cmd = command(&bins.initdb(), run_as);
     cmd.arg("-D")
         .arg(pg_dir)
-        .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
+        // No TCP entry may ever trust; pg_hba.conf is rewritten before every start anyway (see PG_HBA_CONF).
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth-local=trust",
+            "--auth-host=reject",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ])
         .current_dir(pg_dir)
         .stdin(Stdio::null());
     if !fsync {
@@ -393,7 +428,7 @@ fn template_cluster(
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     let template = cache.join(format!(
-        "smartro-gateway-pg-template-v1-{}-uid{euid}",
+        "smartro-gateway-pg-template-v2-{}-uid{euid}",
         bins.version()?
     ));
     if template.join("PG_VERSION").is_file() {
@@ -441,6 +476,28 @@ fn ensure_cluster(
     Ok(pg_dir)
 }
 
+/// Replaces the cluster's `pg_hba.conf` with [`PG_HBA_CONF`] (write, then rename: never half a file).
+fn write_pg_hba(cluster_dir: &Path, run_as: Option<&RunAs>) -> Result<(), EmbeddedPgError> {
+    let path = cluster_dir.join("pg_hba.conf");
+    let staging = cluster_dir.join("pg_hba.conf.smartro-gateway");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staging)
+        .map_err(io_err("writing", &staging))?;
+    file.write_all(PG_HBA_CONF.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io_err("writing", &staging))?;
+    drop(file);
+    chown_to(&staging, run_as)?;
+    fs::rename(&staging, &path).map_err(io_err("replacing", &path))
+}
+
+/// The number that names the server's socket file (`.s.PGSQL.<port>`); nothing listens on it over TCP. A fresh
+/// one on every start, so that a socket lock file left by a killed server (whose pid may since belong to another
+/// process) never blocks a start. Taken from the free TCP ports so that no local service answers on it either.
 fn free_port() -> Result<u16, EmbeddedPgError> {
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
     let listener = TcpListener::bind(addr).map_err(|source| EmbeddedPgError::Io {
@@ -481,7 +538,14 @@ enum StartFailure {
 }
 
 fn classify_failure(tail: &str, reason: String) -> StartFailure {
-    if tail.contains("could not bind") || tail.contains("could not create any TCP/IP sockets") {
+    // A live process holding the socket lock file of this port number: try another number.
+    let socket_locked = tail
+        .lines()
+        .any(|line| line.contains(".s.PGSQL.") && line.contains("already exists"));
+    if tail.contains("could not bind")
+        || tail.contains("could not create any Unix-domain sockets")
+        || socket_locked
+    {
         StartFailure::PortTaken
     } else if tail.contains("pre-existing shared memory block")
         || tail.contains("lock file \"postmaster.pid\" already exists")
@@ -644,6 +708,13 @@ fn shutdown(child: &mut Child) -> Result<(), String> {
     Err("the server had to be killed with SIGKILL".to_string())
 }
 
+/// The URL of `database` as [`SUPERUSER`] through the socket `<socket_dir>/.s.PGSQL.<port>`: the directory goes
+/// percent-encoded in the host part, where sqlx and libpq both read a leading `/` as a socket directory.
+pub fn socket_url(socket_dir: &Path, port: u16, database: &str) -> String {
+    let host = utf8_percent_encode(&socket_dir.to_string_lossy(), NON_ALPHANUMERIC).to_string();
+    format!("postgres://{SUPERUSER}@{host}:{port}/{database}")
+}
+
 fn valid_database_name(name: &str) -> bool {
     name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -657,7 +728,7 @@ pub struct EmbeddedPostgres {
     port: u16,
     data_dir: PathBuf,
     cluster_dir: PathBuf,
-    socket_dir: Option<PathBuf>,
+    socket_dir: PathBuf,
     log_path: PathBuf,
     supervisor: Option<Supervisor>,
 }
@@ -715,23 +786,29 @@ impl EmbeddedPostgres {
         &self.cluster_dir
     }
 
-    /// The Unix socket directory (for `psql -h <dir>`), if the path was short enough to use one.
-    pub fn socket_dir(&self) -> Option<&Path> {
-        self.socket_dir.as_deref()
+    /// The Unix socket directory (for `psql -h <dir> -p <port>`), the only way to the server.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// The socket file itself, `<socket_dir>/.s.PGSQL.<port>`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{}", self.port))
     }
 
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
 
-    /// `postgres://gateway@127.0.0.1:PORT/DATABASE`
+    /// A URL through the Unix socket, understood by sqlx and libpq (psql):
+    /// `postgres://gateway@%2Fpath%2Fto%2Fdata%2Frun:PORT/DATABASE`.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
+        socket_url(&self.socket_dir, self.port, database)
     }
 
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new()
-            .host("127.0.0.1")
+            .socket(&self.socket_dir)
             .port(self.port)
             .username(SUPERUSER)
             .database(database)
@@ -803,7 +880,7 @@ struct Prepared {
     run_as: Option<RunAs>,
     data_dir: PathBuf,
     cluster_dir: PathBuf,
-    socket_dir: Option<PathBuf>,
+    socket_dir: PathBuf,
     log_path: PathBuf,
 }
 
@@ -827,17 +904,21 @@ fn prepare(opts: &EmbeddedOptions) -> Result<Prepared, EmbeddedPgError> {
                 source,
             })?;
     }
-    let cluster_dir = ensure_cluster(&bins, opts, &data_dir, run_as.as_ref())?;
     let socket_dir = data_dir.join(SOCKET_DIR);
-    let socket_dir = if socket_dir.as_os_str().len() <= MAX_SOCKET_DIR_LEN {
-        if !socket_dir.exists() {
-            private_dir(&socket_dir, run_as.as_ref())?;
-        }
-        chown_to(&socket_dir, run_as.as_ref())?;
-        Some(socket_dir)
-    } else {
-        None
-    };
+    // The socket is the only way in: without one the server would be unreachable.
+    if socket_dir.as_os_str().len() > MAX_SOCKET_DIR_LEN {
+        return Err(EmbeddedPgError::SocketPathTooLong(socket_dir));
+    }
+    let cluster_dir = ensure_cluster(&bins, opts, &data_dir, run_as.as_ref())?;
+    if !socket_dir.exists() {
+        private_dir(&socket_dir, run_as.as_ref())?;
+    }
+    // Enforced on every start, not only at creation: the directory's mode is what keeps other OS users away from a
+    // socket that trusts whoever reaches it.
+    chown_to(&socket_dir, run_as.as_ref())?;
+    fs::set_permissions(&socket_dir, fs::Permissions::from_mode(0o700))
+        .map_err(io_err("restricting the permissions of", &socket_dir))?;
+    write_pg_hba(&cluster_dir, run_as.as_ref())?;
     let log_path = data_dir.join(LOG_FILE);
     Ok(Prepared {
         bins,
@@ -861,19 +942,31 @@ fn server_command(
         .try_clone()
         .map_err(io_err("opening", &prepared.log_path))?;
     let mut cmd = command(&prepared.bins.postgres(), prepared.run_as.as_ref());
-    let socket_dirs = prepared
-        .socket_dir
-        .as_ref()
-        .map(|dir| dir.display().to_string())
-        .unwrap_or_default();
+    // Command-line settings win over postgresql.conf and postgresql.auto.conf, so a listen_addresses or hba_file
+    // left there (by an older version or ALTER SYSTEM) cannot open TCP again or bypass PG_HBA_CONF.
     cmd.arg("-D")
         .arg(&prepared.cluster_dir)
         .arg("-p")
         .arg(port.to_string())
         .arg("-c")
-        .arg("listen_addresses=127.0.0.1")
+        .arg("listen_addresses=")
         .arg("-c")
-        .arg(format!("unix_socket_directories={socket_dirs}"))
+        // Quoted: the setting is a comma-separated list, and a path may hold commas or spaces.
+        .arg(format!(
+            "unix_socket_directories=\"{}\"",
+            prepared
+                .socket_dir
+                .display()
+                .to_string()
+                .replace('"', "\"\"")
+        ))
+        .arg("-c")
+        .arg("unix_socket_permissions=0700")
+        .arg("-c")
+        .arg(format!(
+            "hba_file={}",
+            prepared.cluster_dir.join("pg_hba.conf").display()
+        ))
         .arg("-c")
         .arg(format!("max_connections={}", opts.max_connections))
         .current_dir(&prepared.cluster_dir)
@@ -947,7 +1040,7 @@ async fn launch(
         };
         let failure = match wait_until_ready(&server, deadline).await {
             Ok(()) => {
-                tracing::info!(port, pid = server.pid(), data_dir = %server.data_dir.display(), "embedded PostgreSQL started");
+                tracing::info!(port, pid = server.pid(), socket_dir = %server.socket_dir.display(), "embedded PostgreSQL started");
                 return Ok(server);
             }
             Err(reason) => reason,
@@ -988,7 +1081,7 @@ async fn launch(
     }
 }
 
-/// Polls until the server answers a real connection: a bare TCP accept is not enough while it is starting up.
+/// Polls until the server answers a real connection: the socket file appears before the server accepts sessions.
 async fn wait_until_ready(server: &EmbeddedPostgres, deadline: Instant) -> Result<(), String> {
     let options = server.connect_options("postgres");
     loop {
@@ -1087,6 +1180,19 @@ mod tests {
             classify_failure(previous, String::new()),
             StartFailure::PreviousServer
         ));
+        let socket_locked = "FATAL:  lock file \"/d/run/.s.PGSQL.5433.lock\" already exists\n\
+                             HINT:  Is another postmaster (PID 77) using socket file \"/d/run/.s.PGSQL.5433\"?";
+        assert!(matches!(
+            classify_failure(socket_locked, String::new()),
+            StartFailure::PortTaken
+        ));
+        let no_socket =
+            "LOG:  could not bind Unix address \"/d/run/.s.PGSQL.5433\": Address already in use\n\
+                         FATAL:  could not create any Unix-domain sockets";
+        assert!(matches!(
+            classify_failure(no_socket, String::new()),
+            StartFailure::PortTaken
+        ));
         let fatal = "FATAL:  database files are incompatible with server";
         assert!(
             matches!(classify_failure(fatal, "exit 1".into()), StartFailure::Fatal(reason) if reason == "exit 1")
@@ -1114,5 +1220,29 @@ mod tests {
         assert!(!tail.contains("old run"));
         assert!(tail.starts_with("line 11"), "{tail}");
         assert!(tail.ends_with("line 30"), "{tail}");
+    }
+
+    #[test]
+    fn the_url_reaches_the_socket_directory() {
+        use std::str::FromStr;
+        let dir = Path::new("/tmp/a dir,with-odd_chars/run");
+        let url = socket_url(dir, 54321, "gateway");
+        assert!(url.starts_with("postgres://gateway@%2Ftmp%2F"), "{url}");
+        assert!(url.ends_with(":54321/gateway"), "{url}");
+        let options = PgConnectOptions::from_str(&url).unwrap();
+        assert_eq!(options.get_socket().map(PathBuf::as_path), Some(dir));
+        assert_eq!(options.get_port(), 54321);
+        assert_eq!(options.get_database(), Some("gateway"));
+        assert_eq!(options.get_username(), SUPERUSER);
+    }
+
+    #[test]
+    fn pg_hba_allows_local_connections_only() {
+        let entries: Vec<&str> = PG_HBA_CONF
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect();
+        assert_eq!(entries, ["local all all trust"]);
     }
 }

@@ -78,10 +78,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
+            Command::Serve => {
+                warn_about_test_credentials(&settings);
+                serve(settings).await
+            }
             Command::Migrate => migrate(settings).await,
             Command::CheckConfig => Ok(()),
             Command::Demo(args) => {
+                warn_about_test_credentials(&settings);
                 let options = DemoOptions {
                     gateway_port: args.port,
                     sandbox_port: args.sandbox_port,
@@ -103,6 +107,14 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One line at start when test mode runs on well-known credentials, so that they are not carried into production
+/// unnoticed (production refuses them at load).
+fn warn_about_test_credentials(settings: &Settings) {
+    if let Some(warning) = settings.test_credentials_warning() {
+        tracing::warn!("{warning}");
     }
 }
 

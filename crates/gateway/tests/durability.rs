@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::tid;
 use durability_support::*;
-use gateway::embedded_pg::{EmbeddedOptions, EmbeddedPostgres, SUPERUSER};
+use gateway::embedded_pg::{EmbeddedOptions, EmbeddedPostgres};
 use gateway::testkit::fresh_database;
 use reqwest::Method;
 use sandbox::{AutoDecision, Faults, Sandbox, SandboxConfig};
@@ -380,8 +380,8 @@ async fn readyz(http: &reqwest::Client, gateway: &GatewayProcess) -> Option<u16>
 /// PostgreSQL stopped while informs stream in: nothing is acknowledged while it is down (503, and /readyz says
 /// so); once it is back, the same gateway process recovers by itself.
 ///
-/// The embedded PostgreSQL takes a new free port on every start (`EmbeddedOptions` has no port setting), so the
-/// gateway reaches it through a TCP proxy on a fixed port that is pointed at the restarted server.
+/// The embedded PostgreSQL names its socket after a new port number on every start (`EmbeddedOptions` has no port
+/// setting), so the gateway reaches it through a proxy on a fixed socket that is pointed at the restarted server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_outage_is_refused_then_recovered_without_a_restart() {
     let root = data_root();
@@ -393,8 +393,8 @@ async fn postgres_outage_is_refused_then_recovered_without_a_restart() {
     let pg = EmbeddedPostgres::start_with(options.clone())
         .await
         .expect("dedicated PostgreSQL starts");
-    let proxy = TcpProxy::start(pg.port()).await;
-    let url = format!("postgres://{SUPERUSER}@127.0.0.1:{}/gateway", proxy.port);
+    let proxy = SocketProxy::start(pg.socket_path()).await;
+    let url = proxy.url("gateway");
     let gateway = GatewayProcess::start("gateway", &GatewayEnv::new(&url)).await;
     let http = http_client();
 
@@ -427,8 +427,8 @@ async fn postgres_outage_is_refused_then_recovered_without_a_restart() {
     );
 
     pg.stop().await.expect("PostgreSQL stops");
-    // Nothing may answer on the old port while it is down, whoever takes that port meanwhile.
-    proxy.set_upstream(0);
+    // Nothing may answer behind the proxy while it is down.
+    proxy.set_upstream(None);
     let stopped_at = Instant::now();
     let mut readiness_during_outage = Vec::new();
     while stopped_at.elapsed() < Duration::from_millis(2500) {
@@ -439,7 +439,7 @@ async fn postgres_outage_is_refused_then_recovered_without_a_restart() {
     let pg = EmbeddedPostgres::start_with(options.clone())
         .await
         .expect("PostgreSQL restarts on its data directory");
-    proxy.set_upstream(pg.port());
+    proxy.set_upstream(Some(pg.socket_path()));
     let restarted_at = Instant::now();
     let ready_again = eventually(Duration::from_secs(10), || {
         let (http, url) = (http.clone(), gateway.url("/readyz"));

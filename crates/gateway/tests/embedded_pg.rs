@@ -1,10 +1,14 @@
 //! The embedded PostgreSQL against the real server binaries: durable restarts, crash recovery, shutdown.
 
-use std::os::unix::fs::PermissionsExt;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gateway::embedded_pg::{EmbeddedOptions, EmbeddedPgError, EmbeddedPostgres};
+use gateway::embedded_pg::{
+    EmbeddedOptions, EmbeddedPgError, EmbeddedPostgres, PG_HBA_CONF, SUPERUSER,
+};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection};
 
 /// A temp dir the `postgres` OS user can traverse (tempfile makes 0700 dirs) when the tests run as root.
@@ -60,9 +64,8 @@ async fn a_killed_server_restarts_on_the_same_data_dir_with_its_data() {
         "first start (template copy + start + CREATE DATABASE): {:?}",
         started.elapsed()
     );
-    assert!(first
-        .url("gateway")
-        .starts_with("postgres://gateway@127.0.0.1:"));
+    // Through the socket directory, percent-encoded in the host part.
+    assert!(first.url("gateway").starts_with("postgres://gateway@%2F"));
     assert!(first
         .url("gateway")
         .ends_with(&format!(":{}/gateway", first.port())));
@@ -158,6 +161,112 @@ async fn unusable_names_and_directories_are_clear_errors() {
         .await
         .unwrap_err();
     assert!(matches!(err, EmbeddedPgError::NotACluster(_)), "{err}");
+
+    // No socket, no way in: a path too long for one is refused before anything is created.
+    let deep = root.path().join("d".repeat(90));
+    let err = EmbeddedPostgres::start_with(options(&deep))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EmbeddedPgError::SocketPathTooLong(_)),
+        "{err}"
+    );
+    assert_eq!(err.to_string().lines().count(), 1, "{err}");
+    assert!(!deep.join("pg").exists());
+}
+
+/// The `pg_hba.conf` lines for TCP connections (`host`, `hostssl`, `hostnossl`, ...) that use `trust`.
+fn tcp_trust_lines(pg_hba: &str) -> Vec<&str> {
+    pg_hba
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            let mut fields = line.split_whitespace();
+            let kind = fields.next().unwrap_or_default();
+            kind.starts_with("host") && fields.any(|field| field == "trust")
+        })
+        .collect()
+}
+
+/// What a local process without the socket can do: connect over TCP to the cluster's port number.
+async fn assert_no_tcp(pg: &EmbeddedPostgres) {
+    let mut conn = connect(pg).await;
+    let listen: String = sqlx::query_scalar("SHOW listen_addresses")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(listen, "", "the server listens on no TCP address");
+    conn.close().await.unwrap();
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, pg.port()));
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+        "nothing accepts TCP on {addr}"
+    );
+    let over_tcp = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(pg.port())
+        .username(SUPERUSER)
+        .database("gateway");
+    assert!(PgConnection::connect_with(&over_tcp).await.is_err());
+}
+
+/// The socket directory: mode 0700, owned by the OS user the server runs as (its data files' owner).
+fn assert_private_socket_dir(pg: &EmbeddedPostgres) {
+    let dir = std::fs::metadata(pg.socket_dir()).unwrap();
+    assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+    let cluster = std::fs::metadata(pg.cluster_dir()).unwrap();
+    assert_eq!(dir.uid(), cluster.uid(), "owned by the server's OS user");
+    assert!(pg.socket_path().starts_with(pg.data_dir()));
+    assert!(std::fs::symlink_metadata(pg.socket_path()).is_ok());
+}
+
+#[tokio::test]
+async fn the_server_is_reached_through_its_socket_only_and_never_trusts_tcp() {
+    let root = data_root();
+    let pg = EmbeddedPostgres::start_with(options(&root.path().join("data")))
+        .await
+        .unwrap();
+    let pg_hba = std::fs::read_to_string(pg.cluster_dir().join("pg_hba.conf")).unwrap();
+    assert_eq!(tcp_trust_lines(&pg_hba), Vec::<&str>::new(), "{pg_hba}");
+    assert_eq!(pg_hba, PG_HBA_CONF);
+    assert_no_tcp(&pg).await;
+    assert_private_socket_dir(&pg);
+    pg.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cluster_of_an_older_version_that_trusted_tcp_is_fixed_up_at_start() {
+    let root = data_root();
+    let data_dir = root.path().join("data");
+    let pg = EmbeddedPostgres::start_with(options(&data_dir))
+        .await
+        .unwrap();
+    pg.stop().await.unwrap();
+    // What older versions left: initdb --auth=trust (TCP trusted on loopback), and a listen address on 127.0.0.1
+    // (here in postgresql.auto.conf, as ALTER SYSTEM would write it), a socket directory open to everyone.
+    let cluster = data_dir.join("pg");
+    let old_hba =
+        "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n";
+    std::fs::write(cluster.join("pg_hba.conf"), old_hba).unwrap();
+    let mut auto_conf = std::fs::read_to_string(cluster.join("postgresql.auto.conf")).unwrap();
+    auto_conf.push_str("listen_addresses = '127.0.0.1'\n");
+    std::fs::write(cluster.join("postgresql.auto.conf"), auto_conf).unwrap();
+    std::fs::set_permissions(data_dir.join("run"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(
+        tcp_trust_lines(old_hba).len(),
+        2,
+        "the check sees old lines"
+    );
+
+    let pg = EmbeddedPostgres::start_with(options(&data_dir))
+        .await
+        .unwrap();
+    let pg_hba = std::fs::read_to_string(cluster.join("pg_hba.conf")).unwrap();
+    assert_eq!(pg_hba, PG_HBA_CONF);
+    assert_no_tcp(&pg).await;
+    assert_private_socket_dir(&pg);
+    pg.stop().await.unwrap();
 }
 
 #[tokio::test]

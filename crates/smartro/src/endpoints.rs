@@ -67,5 +67,50 @@ pub const TEST_MERCHANTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The sub-merchants of the public test sub-mall SMTSUB001m (manual §4.4); no keys of their own are published.
+pub const TEST_SUB_MERCHANT_MIDS: &[&str] = &["SMTSUB002m", "SMTSUB003m", "SMTSUB004m"];
+
 /// Cancel password of the test merchants (manual §4.6).
 pub const TEST_CANCEL_PASSWORD: &str = "123456";
+
+/// Hosts of Smartro's test system (weblink.md §2): payment window, receipt API and receipt page.
+pub const TEST_HOSTS: &[&str] = &[
+    "tpay.smilepay.co.kr",
+    "tapi.smilepay.co.kr",
+    "test.smilepay.co.kr",
+];
+
+/// Hosts of Smartro's production system (weblink.md §2).
+pub const PRODUCTION_HOSTS: &[&str] = &[
+    "pay.smilepay.co.kr",
+    "api.smilepay.co.kr",
+    "www.smilepay.co.kr",
+];
+
+impl Environment {
+    /// The hosts this environment's endpoints live on (lowercase).
+    pub fn hosts(self) -> &'static [&'static str] {
+        match self {
+            Environment::Test => TEST_HOSTS,
+            Environment::Production => PRODUCTION_HOSTS,
+        }
+    }
+}
+
+/// Whether `mid` is one of the published test MIDs (the four merchants and the sub-mall's sub-merchants). MIDs are
+/// compared ignoring ASCII case: a refusal must not be dodged by spelling one differently.
+pub fn is_public_test_mid(mid: &str) -> bool {
+    TEST_MERCHANTS
+        .iter()
+        .map(|(test_mid, _)| *test_mid)
+        .chain(TEST_SUB_MERCHANT_MIDS.iter().copied())
+        .any(|test_mid| test_mid.eq_ignore_ascii_case(mid.trim()))
+}
+
+/// The test MID whose published merchant key `key` is, if it is one.
+pub fn public_test_key_owner(key: &str) -> Option<&'static str> {
+    TEST_MERCHANTS
+        .iter()
+        .find(|(_, test_key)| *test_key == key.trim())
+        .map(|(mid, _)| *mid)
+}

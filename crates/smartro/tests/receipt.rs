@@ -1,4 +1,7 @@
-use smartro::endpoints::{Endpoints, Environment, TEST_CANCEL_PASSWORD, TEST_MERCHANTS};
+use smartro::endpoints::{
+    is_public_test_mid, public_test_key_owner, Endpoints, Environment, PRODUCTION_HOSTS,
+    TEST_CANCEL_PASSWORD, TEST_HOSTS, TEST_MERCHANTS, TEST_SUB_MERCHANT_MIDS,
+};
 use smartro::receipt::{receipt_page_url, Receipt, ReceiptRequest};
 use smartro::ParseError;
 
@@ -129,4 +132,50 @@ fn endpoints_per_environment() {
     );
     assert_eq!(TEST_MERCHANTS.len(), 4);
     assert_eq!(TEST_CANCEL_PASSWORD, "123456");
+}
+
+/// The host of an absolute https URL, for comparing with the host lists.
+fn host(url: &str) -> &str {
+    let rest = url.strip_prefix("https://").expect("an https URL");
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+#[test]
+fn host_lists_cover_each_environment_and_never_overlap() {
+    for env in [Environment::Test, Environment::Production] {
+        let e = Endpoints::for_environment(env);
+        let urls = [
+            Some(&e.pay_url),
+            Some(&e.cancel_url),
+            Some(&e.receipt_api_url),
+            Some(&e.receipt_page_url),
+            e.vbank_deposit_url.as_ref(),
+        ];
+        for url in urls.into_iter().flatten() {
+            assert!(env.hosts().contains(&host(url)), "{env:?}: {url}");
+        }
+    }
+    assert!(TEST_HOSTS.iter().all(|h| !PRODUCTION_HOSTS.contains(h)));
+}
+
+#[test]
+fn public_test_merchants_are_recognised() {
+    for mid in [
+        "SMTPAY001m",
+        "SMTPAY002m",
+        "ECTEST001m",
+        "SMTSUB001m",
+        "SMTSUB002m",
+        "SMTSUB003m",
+        "SMTSUB004m",
+        "smtpay001M",
+    ] {
+        assert!(is_public_test_mid(mid), "{mid}");
+    }
+    assert_eq!(TEST_SUB_MERCHANT_MIDS.len(), 3);
+    assert!(!is_public_test_mid("SMTPAY003m"));
+    for (mid, key) in TEST_MERCHANTS {
+        assert_eq!(public_test_key_owner(key), Some(*mid));
+    }
+    assert_eq!(public_test_key_owner("a-key-of-our-own"), None);
 }

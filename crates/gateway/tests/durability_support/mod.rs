@@ -1,14 +1,13 @@
 //! Support for the durability tests: the real `smartro-gateway` binary as child processes, a webhook receiver, a
-//! switchable TCP proxy in front of PostgreSQL, a browser paying through the sandbox, and a stream of informs.
+//! switchable Unix-socket proxy in front of PostgreSQL, a browser paying through the sandbox, and a stream of informs.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use smartro::endpoints::Endpoints;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use crate::common::{card_inform, card_order, API_KEY};
@@ -479,44 +478,60 @@ impl Drop for WebhookReceiver {
     }
 }
 
-/// A TCP proxy on a fixed port whose upstream port can be changed: the embedded PostgreSQL picks a new port on
-/// every start, while the gateway keeps its configured `database.url`.
-pub struct TcpProxy {
-    pub port: u16,
-    upstream: Arc<AtomicU16>,
+/// The number naming the proxy's socket file (`.s.PGSQL.5432`); it lives in a directory of its own.
+const PROXY_PORT: u16 = 5432;
+
+/// A proxy on a fixed Unix socket whose upstream socket can be switched: the embedded PostgreSQL names its socket
+/// after a new port number on every start, while the gateway keeps its configured `database.url`. Like the
+/// embedded server it listens on no TCP address, only in a private directory (tempfile makes it 0700).
+pub struct SocketProxy {
+    dir: tempfile::TempDir,
+    upstream: Arc<Mutex<Option<PathBuf>>>,
     accept: JoinHandle<()>,
 }
 
-impl TcpProxy {
-    pub async fn start(upstream: u16) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let port = listener.local_addr().expect("proxy addr").port();
-        let upstream = Arc::new(AtomicU16::new(upstream));
+impl SocketProxy {
+    pub async fn start(upstream: PathBuf) -> SocketProxy {
+        let dir = tempfile::Builder::new()
+            .prefix("smartro-gateway-pgproxy-")
+            .tempdir()
+            .expect("proxy socket directory");
+        let listener = UnixListener::bind(dir.path().join(format!(".s.PGSQL.{PROXY_PORT}")))
+            .expect("bind proxy socket");
+        let upstream = Arc::new(Mutex::new(Some(upstream)));
         let target = upstream.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let addr = SocketAddr::from(([127, 0, 0, 1], target.load(Ordering::SeqCst)));
+                let socket = target.lock().expect("proxy upstream").clone();
                 tokio::spawn(async move {
                     // Upstream down: dropping the client is what a stopped server looks like.
-                    if let Ok(mut server) = TcpStream::connect(addr).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Some(socket) = socket {
+                        if let Ok(mut server) = UnixStream::connect(socket).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
                     }
                 });
             }
         });
-        TcpProxy {
-            port,
+        SocketProxy {
+            dir,
             upstream,
             accept,
         }
     }
 
-    pub fn set_upstream(&self, port: u16) {
-        self.upstream.store(port, Ordering::SeqCst);
+    /// The URL of `database` on the embedded cluster, through this proxy.
+    pub fn url(&self, database: &str) -> String {
+        gateway::embedded_pg::socket_url(self.dir.path(), PROXY_PORT, database)
+    }
+
+    /// `None`: nothing answers behind the proxy.
+    pub fn set_upstream(&self, socket: Option<PathBuf>) {
+        *self.upstream.lock().expect("proxy upstream") = socket;
     }
 }
 
-impl Drop for TcpProxy {
+impl Drop for SocketProxy {
     fn drop(&mut self) {
         self.accept.abort();
     }
