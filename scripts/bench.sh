@@ -4,7 +4,10 @@
 #   2. starts PostgreSQL with its default durability (fsync on, synchronous_commit on);
 #   3. measures PostgreSQL's own one-row INSERT commit rate with pgbench at concurrency 16;
 #   4. starts the gateway on that server and records its idle RSS;
-#   5. creates orders through POST /v1/orders, then drives distinct signed approval informs at concurrency 16;
+#   5. creates orders through POST /v1/orders, then drives distinct signed approval informs at concurrency 16, two
+#      ways: from an allow-listed notifier address (127.0.0.2, in smartro.notify_allow_cidrs: trusted as it is), and
+#      from an ordinary address, each confirmed through the receipt data API of a smartro-sandbox that made the
+#      transactions (POST /sandbox/transactions, before the clock starts);
 #   6. drives GET /v1/checkout/{id}?t=... (the signed form as JSON) at concurrency 64;
 #   7. prints a summary against the targets.
 # Everything it starts is stopped, and its temp dir removed, on exit (also on failure or Ctrl-C).
@@ -12,9 +15,11 @@
 # The load generator, the gateway and PostgreSQL share the machine's cores: the CPU each used is printed per phase.
 #
 # Environment knobs (defaults in brackets):
-#   BENCH_PGBENCH_SECS [15]  BENCH_INFORM_SECS [15]  BENCH_CHECKOUT_SECS [10]  BENCH_IDLE_SECS [5]
+#   BENCH_PGBENCH_SECS [15]  BENCH_INFORM_SECS [15]  BENCH_RECEIPT_SECS [15]  BENCH_CHECKOUT_SECS [10]
+#   BENCH_IDLE_SECS [5]
 #   BENCH_INFORM_CONCURRENCY [16]  BENCH_CHECKOUT_CONCURRENCY [64]
 #   BENCH_INFORM_ORDERS [auto: enough for the inform phase at pgbench's rate]  BENCH_CHECKOUT_ORDERS [1000]
+#   BENCH_RECEIPT_ORDERS [auto: half of the informs']
 #   BENCH_LOADGEN_THREADS [1]    worker threads of the load generator
 #   BENCH_GATEWAY_POOL [unset]   database.max_connections of the gateway (unset: the shipped default)
 #   BENCH_PROFILE [0]            1: perf-record gateway + PostgreSQL during the informs and the checkout phase, print
@@ -26,6 +31,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PGBENCH_SECS=${BENCH_PGBENCH_SECS:-15}
 INFORM_SECS=${BENCH_INFORM_SECS:-15}
+RECEIPT_SECS=${BENCH_RECEIPT_SECS:-15}
+RECEIPT_ORDERS=${BENCH_RECEIPT_ORDERS:-auto}
 CHECKOUT_SECS=${BENCH_CHECKOUT_SECS:-10}
 IDLE_SECS=${BENCH_IDLE_SECS:-5}
 INFORM_CONCURRENCY=${BENCH_INFORM_CONCURRENCY:-16}
@@ -60,6 +67,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 # Cleanup: whatever was started is stopped, the temp dir removed.
 TMP=""
 GW_PID=""
+SB_PID=""
 PERF_PID=""
 PGDATA=""
 cleanup() {
@@ -74,6 +82,10 @@ cleanup() {
         for _ in $(seq 1 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
         kill -0 "$GW_PID" 2>/dev/null && kill -KILL "$GW_PID" 2>/dev/null
         wait "$GW_PID" 2>/dev/null
+    fi
+    if [[ -n $SB_PID ]] && kill -0 "$SB_PID" 2>/dev/null; then
+        kill -TERM "$SB_PID" 2>/dev/null
+        wait "$SB_PID" 2>/dev/null
     fi
     if [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]]; then
         as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1
@@ -128,6 +140,7 @@ proc_ticks() {
     awk -v children="${2:-}" '{ t = $12 + $13; if (children != "") t += $14 + $15; print t }' <<<"${stat##*) }"
 }
 gateway_ticks() { proc_ticks "$GW_PID"; }
+sandbox_ticks() { if [[ -n $SB_PID ]]; then proc_ticks "$SB_PID"; else echo 0; fi; }
 # The postmaster (with its reaped backends) plus every live backend.
 pg_ticks() {
     local pm total child
@@ -147,6 +160,7 @@ client_ticks() { proc_ticks $$ children; }
 phase_start() {
     P_GW=$( [[ -n $GW_PID ]] && gateway_ticks || echo 0 )
     P_PG=$(pg_ticks)
+    P_SB=$(sandbox_ticks)
     P_CL=$(client_ticks)
     read -r P_BUSY P_ALL < <(machine_ticks)
     P_WALL=$(date +%s.%N)
@@ -155,20 +169,22 @@ phase_start() {
 # ran on the machine meanwhile (busy time not accounted to gateway, PostgreSQL or the client): on a shared machine
 # it says how much the figures were disturbed.
 phase_end() {
-    local label=$1 client=$2 gw pg cl busy all wall
+    local label=$1 client=$2 gw pg sb cl busy all wall
     gw=$( [[ -n $GW_PID ]] && gateway_ticks || echo 0 )
     pg=$(pg_ticks)
+    sb=$(sandbox_ticks)
     cl=$(client_ticks)
     read -r busy all < <(machine_ticks)
     wall=$(calc "$(date +%s.%N) - $P_WALL" 3)
-    local gw_cores pg_cores cl_cores busy_cores other_cores
+    local gw_cores pg_cores sb_cores cl_cores busy_cores other_cores
     gw_cores=$(calc "($gw - $P_GW) / $CLK_TCK / $wall" 2)
     pg_cores=$(calc "($pg - $P_PG) / $CLK_TCK / $wall" 2)
+    sb_cores=$(calc "($sb - $P_SB) / $CLK_TCK / $wall" 2)
     cl_cores=$(calc "($cl - $P_CL) / $CLK_TCK / $wall" 2)
     # /proc/stat counts all CPUs together, in ticks.
     busy_cores=$(calc "$NCPU * ($busy - $P_BUSY) / (($all - $P_ALL) > 0 ? ($all - $P_ALL) : 1)" 2)
-    other_cores=$(calc "$busy_cores - $gw_cores - $pg_cores - $cl_cores" 2)
-    LAST_CPU="gateway ${gw_cores}, postgres ${pg_cores}, $client ${cl_cores}, other ${other_cores} = ${busy_cores} of ${NCPU} cores busy"
+    other_cores=$(calc "$busy_cores - $gw_cores - $pg_cores - $sb_cores - $cl_cores" 2)
+    LAST_CPU="gateway ${gw_cores}, postgres ${pg_cores}, sandbox ${sb_cores}, $client ${cl_cores}, other ${other_cores} = ${busy_cores} of ${NCPU} cores busy"
     echo "   CPU during $label (${wall} s): $LAST_CPU" >&2
 }
 
@@ -200,10 +216,13 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------------------------------------------------------
 log "1. building release binaries"
-(cd "$ROOT" && cargo build --release -p smartro-gateway --bin smartro-gateway --example loadgen)
+(cd "$ROOT" && cargo build --release -p smartro-gateway --bin smartro-gateway --example loadgen \
+    -p smartro-sandbox --bin smartro-sandbox)
 GW_BIN=$TARGET_DIR/release/smartro-gateway
+SB_BIN=$TARGET_DIR/release/smartro-sandbox
 LOADGEN=$TARGET_DIR/release/examples/loadgen
-[[ -x $GW_BIN && -x $LOADGEN ]] || { echo "bench: release binaries not found under $TARGET_DIR" >&2; exit 2; }
+[[ -x $GW_BIN && -x $SB_BIN && -x $LOADGEN ]] \
+    || { echo "bench: release binaries not found under $TARGET_DIR" >&2; exit 2; }
 
 log "2. starting a throwaway PostgreSQL"
 TMP=$(mktemp -d /tmp/smartro-bench.XXXXXX)
@@ -257,13 +276,25 @@ PGBENCH_LAT=$(awk '/^latency average = / { print $4; exit }' "$TMP/pgbench.log")
 [[ -n $PGBENCH_TPS ]] || { cat "$TMP/pgbench.log" >&2; exit 1; }
 echo "   pgbench: $PGBENCH_TPS tps, latency average $PGBENCH_LAT ms" >&2
 
-log "4. starting the gateway"
+log "4. starting the sandbox (receipt data API) and the gateway"
+SB_PORT=$(free_port)
+SANDBOX=http://127.0.0.1:$SB_PORT
+RUST_LOG=warn "$SB_BIN" --bind "127.0.0.1:$SB_PORT" >"$TMP/sandbox.log" 2>&1 &
+SB_PID=$!
+for _ in $(seq 1 100); do
+    curl -fsS "$SANDBOX/sandbox/faults" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fsS "$SANDBOX/sandbox/faults" >/dev/null || { echo "bench: sandbox not up" >&2; cat "$TMP/sandbox.log" >&2; exit 1; }
 GW_PORT=$(free_port)
 BASE=http://127.0.0.1:$GW_PORT
+NOTIFIER_IP=127.0.0.2
 gateway_env=(
     "GATEWAY__DATABASE__URL=postgres://postgres@127.0.0.1:$PGPORT/gateway"
     "GATEWAY__SERVER__BIND=127.0.0.1:$GW_PORT"
     "GATEWAY__SERVER__PUBLIC_URL=$BASE"
+    "GATEWAY__SMARTRO__NOTIFY_ALLOW_CIDRS=$NOTIFIER_IP/32"
+    "GATEWAY__SMARTRO__RECEIPT_API_URL=$SANDBOX/receipt"
     "RUST_LOG=warn"
 )
 if [[ -n $GATEWAY_POOL ]]; then
@@ -300,14 +331,20 @@ if [[ $INFORM_ORDERS == auto ]]; then
     INFORM_ORDERS=$(awk -v tps="$PGBENCH_TPS" -v s="$INFORM_SECS" \
         'BEGIN { n = int(tps * s * 0.6); if (n < 2000) n = 2000; if (n > 300000) n = 300000; print n }')
 fi
+if [[ $RECEIPT_ORDERS == auto ]]; then
+    RECEIPT_ORDERS=$(awk -v n="$INFORM_ORDERS" -v a="$INFORM_SECS" -v b="$RECEIPT_SECS" \
+        'BEGIN { m = int(n * b / a / 2); if (m < 1000) m = 1000; print m }')
+fi
 phase_start
 ORDERS_OUT=$("$LOADGEN" --base "$BASE" --threads "$LOADGEN_THREADS" orders --count "$INFORM_ORDERS" \
     --concurrency 16 --prefix BENCHINF --out "$TMP/inform-orders.tsv")
 phase_end "order creation" loadgen
 "$LOADGEN" --base "$BASE" --threads "$LOADGEN_THREADS" orders --count "$CHECKOUT_ORDERS" \
     --concurrency 16 --prefix BENCHCHK --out "$TMP/checkout-orders.tsv" >/dev/null
+"$LOADGEN" --base "$BASE" --threads "$LOADGEN_THREADS" orders --count "$RECEIPT_ORDERS" \
+    --concurrency 16 --prefix BENCHRCP --out "$TMP/receipt-orders.tsv" >/dev/null
 
-log "5. informs: distinct signed approvals, concurrency $INFORM_CONCURRENCY, ${INFORM_SECS} s"
+log "5a. informs from the allow-listed notifier ($NOTIFIER_IP): distinct signed approvals, concurrency $INFORM_CONCURRENCY, ${INFORM_SECS} s"
 db_counters() {
     psql_q -d postgres -F ' ' -c "SELECT pg_stat_force_next_flush()" -c "SELECT xact_commit, sessions,
         tup_inserted + tup_updated FROM pg_stat_database WHERE datname = 'gateway'" | tail -n 1
@@ -320,7 +357,7 @@ read -r DB_COMMITS0 DB_SESSIONS0 DB_WRITES0 < <(db_counters)
 profile_start
 phase_start
 INFORM_OUT=$("$LOADGEN" --base "$BASE" --threads "$LOADGEN_THREADS" inform --orders "$TMP/inform-orders.tsv" \
-    --concurrency "$INFORM_CONCURRENCY" --duration-secs "$INFORM_SECS")
+    --concurrency "$INFORM_CONCURRENCY" --duration-secs "$INFORM_SECS" --source-ip "$NOTIFIER_IP")
 phase_end informs loadgen
 INFORM_CPU=$LAST_CPU
 profile_stop informs
@@ -342,6 +379,24 @@ PAID=$(psql_q -d gateway -c "SELECT count(*) FROM payments WHERE success")
 APPLIED=$(psql_q -d gateway -c "SELECT count(*) FROM notifications WHERE outcome = 'applied'")
 echo "   database: $PAID successful payments, $APPLIED notifications applied" >&2
 RSS_AFTER_INFORM=$(rss_kib "$GW_PID")
+
+log "5b. informs confirmed through the sandbox's receipt API: concurrency $INFORM_CONCURRENCY, ${RECEIPT_SECS} s"
+# The sandbox pays these orders first (not timed); then every inform costs the gateway one receipt lookup.
+"$LOADGEN" --base "$BASE" --threads "$LOADGEN_THREADS" sandbox-pay --orders "$TMP/receipt-orders.tsv" \
+    --sandbox "$SANDBOX" --out "$TMP/receipt-paid.tsv"
+read -r DB_COMMITS0 DB_SESSIONS0 DB_WRITES0 < <(db_counters)
+phase_start
+RECEIPT_OUT=$("$LOADGEN" --base "$BASE" --threads "$LOADGEN_THREADS" inform --orders "$TMP/receipt-paid.tsv" \
+    --concurrency "$INFORM_CONCURRENCY" --duration-secs "$RECEIPT_SECS")
+phase_end "receipt-confirmed informs" loadgen
+RECEIPT_CPU=$LAST_CPU
+sleep 1
+read -r DB_COMMITS1 DB_SESSIONS1 DB_WRITES1 < <(db_counters)
+RCP_REQS_DONE=$(field requests "$RECEIPT_OUT")
+DB_PER_RECEIPT="$(calc "($DB_COMMITS1 - $DB_COMMITS0) / ($RCP_REQS_DONE > 0 ? $RCP_REQS_DONE : 1)" 2) commits and \
+$(calc "($DB_WRITES1 - $DB_WRITES0) / ($RCP_REQS_DONE > 0 ? $RCP_REQS_DONE : 1)" 1) row writes per inform"
+CONFIRMED_BY_RECEIPT=$(psql_q -d gateway -c "SELECT count(*) FROM notifications WHERE confirmed_by = 'receipt_api'")
+echo "   database work: $DB_PER_RECEIPT; $CONFIRMED_BY_RECEIPT results confirmed by the receipt API" >&2
 
 log "6. checkout JSON: GET /v1/checkout/{id}?t=..., concurrency $CHECKOUT_CONCURRENCY, ${CHECKOUT_SECS} s"
 profile_start
@@ -372,6 +427,13 @@ CHK_ERRORS=$(field errors "$CHECKOUT_OUT")
 CHK_P50=$(field p50_ms "$CHECKOUT_OUT")
 CHK_P99=$(field p99_ms "$CHECKOUT_OUT")
 CHK_MAX=$(field max_ms "$CHECKOUT_OUT")
+RCP_OK_RATE=$(field ok_rate "$RECEIPT_OUT")
+RCP_REQS=$(field requests "$RECEIPT_OUT")
+RCP_ERRORS=$(field errors "$RECEIPT_OUT")
+RCP_P50=$(field p50_ms "$RECEIPT_OUT")
+RCP_P99=$(field p99_ms "$RECEIPT_OUT")
+RCP_EXHAUSTED=$(field exhausted "$RECEIPT_OUT")
+RCP_SHARE=$(calc "100 * $RCP_OK_RATE / $PGBENCH_TPS" 1)
 ORD_RATE=$(field ok_rate "$ORDERS_OUT")
 ORD_P99=$(field p99_ms "$ORDERS_OUT")
 
@@ -395,10 +457,13 @@ gateway database pool: $POOL_SHOWN; loadgen threads: $LOADGEN_THREADS
 pgbench  1-row INSERT, c=16      : $PGBENCH_TPS tps, latency avg $PGBENCH_LAT ms
                                    CPU: $PGBENCH_CPU
 orders   POST /v1/orders, c=16   : $ORD_RATE req/s, p99 $ORD_P99 ms ($INFORM_ORDERS + $CHECKOUT_ORDERS created)
-informs  distinct 3001, c=$INFORM_CONCURRENCY      : $INF_OK_RATE OK/s ($INF_REQS requests, $INF_ERRORS errors$( [[ $INF_EXHAUSTED == 1 ]] && echo ", RAN OUT OF ORDERS" || true ))
+informs  allow-listed, c=$INFORM_CONCURRENCY      : $INF_OK_RATE OK/s ($INF_REQS requests, $INF_ERRORS errors$( [[ $INF_EXHAUSTED == 1 ]] && echo ", RAN OUT OF ORDERS" || true ))
                                    latency ms p50 $INF_P50  p90 $INF_P90  p99 $INF_P99  max $INF_MAX
                                    database: $PAID payments, $APPLIED applied notifications; $DB_PER_INFORM
                                    CPU: $INFORM_CPU
+informs  receipt-confirmed, c=$INFORM_CONCURRENCY : $RCP_OK_RATE OK/s = $RCP_SHARE % of pgbench ($RCP_REQS requests, $RCP_ERRORS errors$( [[ $RCP_EXHAUSTED == 1 ]] && echo ", RAN OUT OF ORDERS" || true ))
+                                   latency ms p50 $RCP_P50  p99 $RCP_P99; $DB_PER_RECEIPT
+                                   CPU: $RECEIPT_CPU
 checkout GET /v1/checkout, c=$CHECKOUT_CONCURRENCY  : $CHK_OK_RATE OK/s ($CHK_REQS requests, $CHK_ERRORS errors)
                                    latency ms p50 $CHK_P50  p99 $CHK_P99  max $CHK_MAX
                                    CPU: $CHECKOUT_CPU

@@ -74,6 +74,26 @@ enum Command {
         mid: String,
         #[arg(long, default_value = DEFAULT_MERCHANT_KEY)]
         merchant_key: String,
+        /// Send from this local address (e.g. 127.0.0.2, an address of `smartro.notify_allow_cidrs`).
+        #[arg(long)]
+        source_ip: Option<std::net::IpAddr>,
+    },
+    /// Pay every order of `--orders` in a smartro-sandbox (`POST /sandbox/transactions`: an approved transaction
+    /// with the order's Moid and amount, no notification) and write the orders again with the sandbox's TID as a
+    /// fourth field. `inform` then sends those TIDs, which the gateway can confirm through the sandbox's receipt
+    /// API; without a TID field, `inform` makes TIDs up, which only an allow-listed source gets applied.
+    SandboxPay {
+        #[arg(long)]
+        orders: PathBuf,
+        /// The sandbox's base URL, e.g. http://127.0.0.1:9090
+        #[arg(long)]
+        sandbox: String,
+        #[arg(long, default_value = DEFAULT_MID)]
+        mid: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// GET /v1/checkout/{order_id}?t={token}, cycling over the orders.
     Checkout {
@@ -112,26 +132,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             duration_secs,
             mid,
             merchant_key,
+            source_ip,
         } => {
             let orders = read_orders(&orders)?;
             let url = format!("{base}/smartro/inform");
             let requests: Vec<Request> = orders
                 .iter()
                 .enumerate()
-                .map(|(n, order)| Request::Post {
-                    url: url.clone(),
-                    body: inform_body(&mid, &merchant_key, order, n),
+                .map(|(n, order)| {
+                    // 30 characters: MID (10), pay method and medium (4), then 16 digits unique here.
+                    let made_up = format!("{mid}0101{n:016}");
+                    let tid = order.tid.as_deref().unwrap_or(&made_up);
+                    Request::Post {
+                        url: url.clone(),
+                        body: inform_body(&mid, &merchant_key, order, tid),
+                    }
                 })
                 .collect();
-            let run = drive(
+            let client = http_client(concurrency, source_ip)?;
+            let run = drive_with(
+                client,
                 requests,
                 concurrency,
-                Duration::from_secs(duration_secs),
+                Some(Duration::from_secs(duration_secs)),
                 Reuse::Once,
                 Expect::Ok,
             )
             .await?;
             run.print("inform", concurrency);
+            Ok(())
+        }
+        Command::SandboxPay {
+            orders,
+            sandbox,
+            mid,
+            concurrency,
+            out,
+        } => {
+            let orders = read_orders(&orders)?;
+            let tids = sandbox_tids(&sandbox, &mid, &orders, concurrency).await?;
+            let mut text = String::with_capacity(orders.len() * 96);
+            for (order, tid) in orders.iter().zip(&tids) {
+                let _ = writeln!(
+                    text,
+                    "{}\t{}\t{}\t{tid}",
+                    order.order_id, order.amount, order.token
+                );
+            }
+            std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
             Ok(())
         }
         Command::Checkout {
@@ -164,6 +212,8 @@ struct Order {
     order_id: String,
     amount: i64,
     token: String,
+    /// The TID Smartro (the sandbox) gave its payment, when it was paid there.
+    tid: Option<String>,
 }
 
 fn read_orders(path: &PathBuf) -> anyhow::Result<Vec<Order>> {
@@ -180,7 +230,7 @@ fn read_orders(path: &PathBuf) -> anyhow::Result<Vec<Order>> {
             (fields.next(), fields.next(), fields.next())
         else {
             bail!(
-                "{}:{}: expected three tab-separated fields",
+                "{}:{}: expected three or four tab-separated fields",
                 path.display(),
                 n + 1
             );
@@ -192,6 +242,7 @@ fn read_orders(path: &PathBuf) -> anyhow::Result<Vec<Order>> {
             order_id: order_id.to_string(),
             amount,
             token: token.to_string(),
+            tid: fields.next().map(str::to_string),
         });
     }
     if orders.is_empty() {
@@ -200,10 +251,67 @@ fn read_orders(path: &PathBuf) -> anyhow::Result<Vec<Order>> {
     Ok(orders)
 }
 
+/// Pays every order in the sandbox (an approved transaction with the order's Moid and amount, no notification)
+/// and returns the TIDs in the orders' order.
+async fn sandbox_tids(
+    sandbox: &str,
+    mid: &str,
+    orders: &[Order],
+    concurrency: usize,
+) -> anyhow::Result<Vec<String>> {
+    let url = format!("{}/sandbox/transactions", sandbox.trim_end_matches('/'));
+    let requests: Vec<Request> = orders
+        .iter()
+        .map(|order| Request::Json {
+            url: url.clone(),
+            body: json!({ "mid": mid, "moid": order.order_id, "amt": order.amount })
+                .to_string()
+                .into_bytes(),
+        })
+        .collect();
+    let started = Instant::now();
+    let run = drive_with(
+        http_client(concurrency, None)?,
+        requests,
+        concurrency,
+        None,
+        Reuse::Once,
+        Expect::Created,
+    )
+    .await?;
+    if run.errors > 0 {
+        bail!(
+            "{} of {} sandbox transactions failed: {:?}",
+            run.errors,
+            orders.len(),
+            run.error_samples
+        );
+    }
+    let mut by_moid = std::collections::HashMap::new();
+    for body in &run.bodies {
+        let tx: Value = serde_json::from_slice(body).context("sandbox answer is not JSON")?;
+        let moid = tx["moid"].as_str().context("moid missing")?.to_string();
+        let tid = tx["tid"].as_str().context("tid missing")?.to_string();
+        by_moid.insert(moid, tid);
+    }
+    eprintln!(
+        "paid {} orders in the sandbox in {:.1} s",
+        by_moid.len(),
+        started.elapsed().as_secs_f64()
+    );
+    orders
+        .iter()
+        .map(|o| {
+            by_moid
+                .remove(&o.order_id)
+                .with_context(|| format!("no sandbox transaction for {}", o.order_id))
+        })
+        .collect()
+}
+
 /// A successful card approval inform for `order`, as Smartro's daemon sends it (EUC-KR form, signed).
-fn inform_body(mid: &str, merchant_key: &str, order: &Order, n: usize) -> Vec<u8> {
-    // A TID is 30 characters: MID (10), pay method and medium (4), then 16 digits that make it unique here.
-    let tid = format!("{mid}0101{n:016}");
+fn inform_body(mid: &str, merchant_key: &str, order: &Order, tid: &str) -> Vec<u8> {
+    let tid = tid.to_string();
     let result_code = "3001";
     Notification {
         pay_method: PayMethod::Card,
@@ -239,8 +347,12 @@ fn inform_body(mid: &str, merchant_key: &str, order: &Order, n: usize) -> Vec<u8
     .to_form_body()
 }
 
-fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+fn http_client(
+    concurrency: usize,
+    source_ip: Option<std::net::IpAddr>,
+) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .local_address(source_ip)
         .pool_max_idle_per_host(concurrency)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -257,7 +369,7 @@ async fn create_orders(
     prefix: &str,
     out: &PathBuf,
 ) -> anyhow::Result<()> {
-    let client = http_client(concurrency)?;
+    let client = http_client(concurrency, None)?;
     let url = format!("{base}/v1/orders");
     let requests: Vec<Request> = (0..count)
         .map(|n| {
@@ -326,6 +438,10 @@ enum Request {
         key: String,
         body: Vec<u8>,
     },
+    Json {
+        url: String,
+        body: Vec<u8>,
+    },
 }
 
 /// Whether each request is sent once (the run ends early when they run out) or the list is cycled over.
@@ -366,7 +482,7 @@ async fn drive(
     reuse: Reuse,
     expect: Expect,
 ) -> anyhow::Result<RunResult> {
-    let client = http_client(concurrency)?;
+    let client = http_client(concurrency, None)?;
     drive_with(client, requests, concurrency, Some(duration), reuse, expect).await
 }
 
@@ -466,6 +582,10 @@ async fn worker(
             Request::Authorized { url, key, body } => client
                 .post(url)
                 .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body.clone()),
+            Request::Json { url, body } => client
+                .post(url)
                 .header("content-type", "application/json")
                 .body(body.clone()),
         };
