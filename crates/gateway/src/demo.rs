@@ -244,6 +244,14 @@ pub async fn run(mut settings: Settings, opts: DemoOptions) -> anyhow::Result<()
                 Some(AutoDecision::Decline) => println!("  The sandbox declines every payment at once."),
                 None => println!("  The sandbox shows its payment window: press 승인 (approve) or 취소 (decline)."),
             }
+            println!(
+                "  Every result is confirmed with the sandbox's receipt API before it counts. To watch a payment wait"
+            );
+            println!("  for confirmation (\"결제 확인 중\"), take that API down, pay, then bring it back:");
+            println!(
+                "    curl -s {}/sandbox/faults -H 'content-type: application/json' -d '{{\"receipt_api_down\": true}}'",
+                demo.sandbox_url()
+            );
             println!("  Ctrl-C stops everything.");
             println!();
             app::shutdown_signal().await;
