@@ -15,6 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::embedded_pg::EmbeddedPostgres;
 use crate::http::{router, AppState};
+use crate::server::{self, ConnectionLimits};
 use crate::store::{Store, MIGRATOR};
 
 /// Where the database comes from: the configured server, or one this process runs itself.
@@ -100,17 +101,10 @@ impl Gateway {
         let state = AppState::new(store, settings, clock)
             .context("building the HTTP client for Smartro")?;
         let app = router(state.clone());
-        let (shutdown, mut stop) = watch::channel(false);
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .await
-        });
+        let limits = ConnectionLimits::from_settings(&state.settings.server);
+        warn_if_above_open_file_limit(state.settings.server.max_connections);
+        let (shutdown, stop) = watch::channel(false);
+        let server = tokio::spawn(server::serve(listener, app, limits, stop));
         tracing::info!(%addr, "gateway listening");
         Ok(Gateway {
             addr,
@@ -130,6 +124,39 @@ impl Gateway {
         self.server.await.context("server task")??;
         Ok(())
     }
+}
+
+/// Connections beyond the process's open-file limit fail in `accept` (EMFILE) before `server.max_connections`
+/// is reached, and then the cap protects nothing: say so at start rather than during an incident.
+fn warn_if_above_open_file_limit(max_connections: usize) {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given, which lives on this stack frame.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return;
+        }
+        // rlim_t is u64 on 64-bit Linux, but not on every unix.
+        #[allow(clippy::useless_conversion)]
+        let soft = u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX);
+        // The database pool, the listener, logs and outgoing calls need descriptors of their own.
+        let needed = u64::try_from(max_connections)
+            .unwrap_or(u64::MAX)
+            .saturating_add(64);
+        if limit.rlim_cur != libc::RLIM_INFINITY && soft < needed {
+            tracing::warn!(
+                max_connections,
+                open_file_limit = soft,
+                "server.max_connections is above what the open-file limit allows: raise the limit (ulimit -n, \
+                 LimitNOFILE=) or lower server.max_connections"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = max_connections;
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

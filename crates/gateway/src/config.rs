@@ -1008,6 +1008,19 @@ impl RawServer {
             .collect::<Result<Vec<_>, _>>()?;
         let request_timeout_secs =
             at_least("server.request_timeout_secs", self.request_timeout_secs, 1)?;
+        let idle_timeout_secs = at_least("server.idle_timeout_secs", self.idle_timeout_secs, 1)?;
+        // hyper keeps reading a connection while its request is handled (to notice a client that hangs up), so
+        // a handler that takes request_timeout_secs moves no byte all that time: a shorter idle timeout would
+        // cut it off before its answer.
+        if idle_timeout_secs <= request_timeout_secs {
+            return Err(ConfigError::new(
+                "server.idle_timeout_secs",
+                format!(
+                    "must be greater than server.request_timeout_secs ({request_timeout_secs}): a request may \
+                     take that long without a byte moving on its connection (got {idle_timeout_secs})"
+                ),
+            ));
+        }
         Ok(ServerSettings {
             bind,
             public_url,
@@ -1019,7 +1032,7 @@ impl RawServer {
                 self.header_timeout_secs,
                 1,
             )?,
-            idle_timeout_secs: at_least("server.idle_timeout_secs", self.idle_timeout_secs, 1)?,
+            idle_timeout_secs,
             max_connections: at_least("server.max_connections", self.max_connections, 1)?,
         })
     }
@@ -1526,6 +1539,11 @@ mod tests {
                 &[("GATEWAY__SERVER__REQUEST_TIMEOUT_SECS", "0")],
                 "server.request_timeout_secs",
                 "at least 1",
+            ),
+            (
+                &[("GATEWAY__SERVER__IDLE_TIMEOUT_SECS", "30")],
+                "server.idle_timeout_secs",
+                "greater than server.request_timeout_secs (30)",
             ),
             (
                 &[("GATEWAY__DATABASE__URL", "mysql://u:hunter2@h/db")],

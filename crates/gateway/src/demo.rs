@@ -481,6 +481,11 @@ fn shop_router(shop: Shop) -> Router {
         .route("/result", get(result))
         .route("/orders/{order_id}/cancel", post(cancel))
         .route("/orders/{order_id}/receipt", get(receipt))
+        // The shop's pages show orders and buyers too: the gateway's page headers, framing refused.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(crate::http::PageHeaders::new(&[])),
+            crate::http::page_headers,
+        ))
         .with_state(shop)
 }
 

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod http;
 pub mod metrics;
+pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -9,23 +9,70 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+// Every label value comes from a closed set (a known method, a route template, an outcome of this code), never
+// from what a client sent: each distinct value is a series kept forever, so a client choosing them could grow a
+// scrape without bound.
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NotificationLabels {
-    source: String,
-    outcome: String,
+    source: &'static str,
+    outcome: &'static str,
+}
+
+/// The method as a label: the standard methods by name, anything else (a client may send any token) `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Where a Smartro result came from, as a label.
+fn source_label(source: &str) -> &'static str {
+    match source {
+        "return" => "return",
+        "inform" => "inform",
+        _ => "other",
+    }
+}
+
+/// What became of a Smartro result, as a label; an outcome this list does not know is `other`.
+fn outcome_label(outcome: &str) -> &'static str {
+    const OUTCOMES: [&str; 9] = [
+        "applied",
+        "duplicate",
+        "malformed",
+        "unknown_merchant",
+        "bad_signature",
+        "unknown_order",
+        "unconfirmed",
+        "refuted",
+        "unavailable",
+    ];
+    OUTCOMES
+        .into_iter()
+        .find(|known| *known == outcome)
+        .unwrap_or("other")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -80,17 +127,25 @@ impl Metrics {
         }
     }
 
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// `route` is the matched route template (`/v1/orders/{order_id}`) or `unmatched`, never the request's path.
+    pub fn observe_request(
+        &self,
+        method: &axum::http::Method,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
                 status,
             })
             .inc();
         self.latency
             .get_or_create(&RouteLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
             })
             .observe(elapsed.as_secs_f64());
@@ -99,8 +154,8 @@ impl Metrics {
     pub fn observe_notification(&self, source: &str, outcome: &str) {
         self.notifications
             .get_or_create(&NotificationLabels {
-                source: source.to_string(),
-                outcome: outcome.to_string(),
+                source: source_label(source),
+                outcome: outcome_label(outcome),
             })
             .inc();
     }
@@ -133,5 +188,49 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn labels_come_from_closed_sets() {
+        let metrics = Metrics::new();
+        for i in 0..50 {
+            let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+            metrics.observe_request(&method, "unmatched", 405, Duration::from_millis(1));
+            metrics.observe_notification(&format!("source{i}"), &format!("outcome{i}"));
+        }
+        metrics.observe_request(&Method::PATCH, "/v1/orders", 405, Duration::from_millis(1));
+        let text = metrics.encode();
+        assert!(!text.contains("MADEUP"), "{text}");
+        assert!(!text.contains("outcome1"), "{text}");
+        assert!(text.contains(
+            "gateway_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 50"
+        ));
+        assert!(text.contains("method=\"PATCH\""));
+        assert!(text.contains(
+            "gateway_smartro_notifications_total{source=\"other\",outcome=\"other\"} 50"
+        ));
+    }
+
+    #[test]
+    fn known_outcomes_keep_their_names() {
+        let metrics = Metrics::new();
+        for outcome in ["applied", "unconfirmed", "refuted", "unavailable"] {
+            metrics.observe_notification("inform", outcome);
+        }
+        let text = metrics.encode();
+        for outcome in ["applied", "unconfirmed", "refuted", "unavailable"] {
+            assert!(
+                text.contains(&format!(
+                    "gateway_smartro_notifications_total{{source=\"inform\",outcome=\"{outcome}\"}} 1"
+                )),
+                "{text}"
+            );
+        }
     }
 }

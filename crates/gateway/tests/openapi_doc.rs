@@ -389,6 +389,84 @@ fn every_path_parameter_is_declared() {
     }
 }
 
+/// The `code` literals of the problems `src/http/*.rs` builds: `ApiError::new(StatusCode::…, "code", …)`,
+/// `ApiError::conflict("code", …)` and the field problems of `error.rs`.
+fn problem_codes_in(source: &str) -> BTreeSet<String> {
+    let mut codes = BTreeSet::new();
+    for opener in [
+        "ApiError::conflict(",
+        "ApiError::new(",
+        "Self::new(",
+        "field_problem(",
+    ] {
+        let mut rest = 0;
+        while let Some(i) = source[rest..].find(opener) {
+            let args_start = rest + i + opener.len();
+            rest = args_start;
+            let args = source[args_start..].trim_start();
+            // `new` takes the status first; the code is the first string literal either way.
+            let args = match args.strip_prefix("StatusCode::") {
+                Some(after) => after
+                    .split_once(',')
+                    .map_or("", |(_, rest)| rest)
+                    .trim_start(),
+                None => args,
+            };
+            if let Some(literal) = args.strip_prefix('"') {
+                if let Some((code, _)) = literal.split_once('"') {
+                    codes.insert(code.to_string());
+                }
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_problem_code_is_documented() {
+    let dir = crate_dir().join("src/http");
+    let mut codes = BTreeSet::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            codes.extend(problem_codes_in(&read(&path)));
+        }
+    }
+    // The scan must see codes known to exist, or this test would pass on an empty list.
+    for known in [
+        "validation_failed",
+        "order_exists",
+        "cancel_in_progress",
+        "nul_character",
+        "not_euc_kr",
+        "smartro_no_answer",
+    ] {
+        assert!(codes.contains(known), "code scan missed {known}: {codes:?}");
+    }
+    let doc = read(&crate_dir().join("src/http/openapi.json"));
+    let missing: Vec<&String> = codes
+        .iter()
+        .filter(|code| !doc.contains(&format!("`{code}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "problem codes without documentation: {missing:?}"
+    );
+}
+
+#[test]
+fn the_code_scan_reads_every_constructor() {
+    let source = r#"ApiError::conflict("a_code", "x");
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "b_code",
+            "t",
+        );
+        Self::field_problem("c_code", field, message)"#;
+    let codes: Vec<String> = problem_codes_in(source).into_iter().collect();
+    assert_eq!(codes, ["a_code", "b_code", "c_code"]);
+}
+
 #[test]
 fn the_order_schema_matches_the_serialized_order() {
     let doc = spec();

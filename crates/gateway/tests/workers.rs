@@ -187,6 +187,57 @@ async fn failures_are_retried_with_backoff_and_the_same_event_id() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
+    // The shop's endpoint answers 307 towards another address that would take the POST with its body.
+    let moved: Deliveries = Arc::default();
+    let shop = Router::new()
+        .route(
+            "/hooks",
+            post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/moved")]) }),
+        )
+        .route(
+            "/moved",
+            post(
+                |State(moved): State<Deliveries>, headers: HeaderMap, body: Bytes| async move {
+                    moved.lock().unwrap().push((headers, body.to_vec()));
+                    StatusCode::OK
+                },
+            ),
+        )
+        .with_state(moved.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, shop).await });
+
+    let app = app_with_webhooks(&url, "72").await;
+    paid_order(&app, "WH-RD", 7).await;
+    let delivery = WebhookDelivery::from_settings(&app.gateway.state)
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.run_once().await.unwrap(), 1);
+
+    assert!(
+        moved.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
+    let (status, attempts, last_error): (String, i32, Option<String>) =
+        sqlx::query_as("SELECT delivery_status, attempts, last_error FROM outbox_events")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "pending", "retried later, not delivered");
+    assert_eq!(attempts, 1);
+    let last_error = last_error.unwrap();
+    assert!(last_error.contains("HTTP 307"), "{last_error}");
+    assert!(last_error.contains("not followed"), "{last_error}");
+    let codes: Vec<Option<i32>> = sqlx::query_scalar("SELECT status_code FROM webhook_attempts")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(codes, [Some(307)]);
+}
+
+#[tokio::test]
 async fn an_unreachable_shop_is_retried_until_the_window_ends() {
     let app = app_with_webhooks("http://127.0.0.1:9/hooks", "1").await;
     paid_order(&app, "WH-3", 3).await;

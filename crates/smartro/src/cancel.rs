@@ -6,8 +6,8 @@ use crate::divide::DivideInfo;
 use crate::error::parse_amount;
 pub use crate::error::{ParseError, RequestError};
 use crate::form::{
-    decode_text, decode_url_encoded_text, encode_component, encode_form, has_percent_escape,
-    utf8_len, Charset, RawForm,
+    decode_text, decode_url_encoded_text, encode_component, encode_form, first_not_euc_kr,
+    has_percent_escape, utf8_len, Charset, RawForm,
 };
 use crate::request::validate_divide_info;
 use crate::sign;
@@ -43,6 +43,24 @@ fn decode_cancel_msg(bytes: &[u8]) -> String {
     }
 }
 
+/// `CancelMSG`: at most 100 bytes, no control characters, and encodable in EUC-KR, in which it is sent. Public so
+/// that a caller can check a reason before it records a cancel.
+pub fn validate_cancel_msg(msg: &str) -> Result<(), RequestError> {
+    if utf8_len(msg) > 100 {
+        return Err(RequestError::new("CancelMSG", "longer than 100 bytes"));
+    }
+    if msg.chars().any(char::is_control) {
+        return Err(RequestError::new(
+            "CancelMSG",
+            "contains control characters",
+        ));
+    }
+    if let Some(c) = first_not_euc_kr(msg) {
+        return Err(RequestError::not_euc_kr("CancelMSG", c));
+    }
+    Ok(())
+}
+
 impl CancelRequest {
     /// Local checks: TID present, `Cancelpw` 1–20 bytes, amount > 0 and at most 12 digits, CancelMSG at most 100
     /// bytes, MerchantMode only `T`, DivideInfo summing to the cancelled amount.
@@ -69,15 +87,7 @@ impl CancelRequest {
         if self.cancel_amt > 999_999_999_999 {
             return Err(RequestError::new("CancelAmt", "longer than 12 digits"));
         }
-        if utf8_len(&self.cancel_msg) > 100 {
-            return Err(RequestError::new("CancelMSG", "longer than 100 bytes"));
-        }
-        if self.cancel_msg.chars().any(char::is_control) {
-            return Err(RequestError::new(
-                "CancelMSG",
-                "contains control characters",
-            ));
-        }
+        validate_cancel_msg(&self.cancel_msg)?;
         if let Some(m) = &self.merchant_mode {
             if m != "T" {
                 return Err(RequestError::new("MerchantMode", "must be T"));

@@ -37,6 +37,17 @@ pub struct RequestError {
     /// Wire name of the parameter, e.g. `"GoodsName"`.
     pub field: &'static str,
     pub reason: String,
+    pub kind: RequestErrorKind,
+}
+
+/// Which sort of rule a request broke, for callers that answer them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestErrorKind {
+    /// Required, length, format, range: the manual's rules for the value.
+    Invalid,
+    /// Text that travels in EUC-KR holds a character EUC-KR (Windows-949) cannot encode. Browsers would send it as
+    /// an HTML character reference (`&#128512;`), which Smartro stores and shows as those characters.
+    NotEucKr,
 }
 
 impl RequestError {
@@ -44,6 +55,18 @@ impl RequestError {
         RequestError {
             field,
             reason: reason.into(),
+            kind: RequestErrorKind::Invalid,
+        }
+    }
+
+    pub fn not_euc_kr(field: &'static str, c: char) -> Self {
+        RequestError {
+            field,
+            reason: format!(
+                "contains {c:?} (U+{:04X}), which EUC-KR cannot encode",
+                u32::from(c)
+            ),
+            kind: RequestErrorKind::NotEucKr,
         }
     }
 }

@@ -213,6 +213,22 @@ pub fn encode_form(pairs: &[(&str, &str)], charset: Charset) -> String {
     out
 }
 
+/// The first character of `s` that EUC-KR (Windows-949, as browsers and Smartro use it) cannot encode.
+pub fn first_not_euc_kr(s: &str) -> Option<char> {
+    if s.is_ascii() {
+        return None;
+    }
+    let (_, _, unmappable) = EUC_KR.encode(s);
+    if !unmappable {
+        return None;
+    }
+    // The encoder is stateless, so a character that fails alone is one that failed in the text.
+    s.chars().find(|c| {
+        let mut buf = [0u8; 4];
+        EUC_KR.encode(c.encode_utf8(&mut buf)).2
+    })
+}
+
 /// Length in EUC-KR (Windows-949) bytes: 2 per Hangul syllable.
 pub fn euc_kr_len(s: &str) -> usize {
     EUC_KR.encode(s).0.len()

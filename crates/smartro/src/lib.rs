@@ -21,4 +21,4 @@ pub mod result;
 pub mod sign;
 pub mod types;
 
-pub use error::{ParseError, RequestError};
+pub use error::{ParseError, RequestError, RequestErrorKind};

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::divide::DivideInfo;
 pub use crate::error::RequestError;
-use crate::form::{utf8_len, RawForm};
+use crate::form::{first_not_euc_kr, utf8_len, RawForm};
 use crate::sign;
 pub use crate::types::OpenType;
 use crate::types::{EncodingType, PayMethod};
@@ -139,6 +139,14 @@ fn check_no_control(field: &'static str, value: &str) -> Result<(), RequestError
         return Err(err(field, "contains control characters"));
     }
     Ok(())
+}
+
+/// Text that the checkout form submits in EUC-KR (`accept-charset="EUC-KR"`) must be encodable in it.
+fn check_euc_kr(field: &'static str, value: &str) -> Result<(), RequestError> {
+    match first_not_euc_kr(value) {
+        Some(c) => Err(RequestError::not_euc_kr(field, c)),
+        None => Ok(()),
+    }
 }
 
 fn check_email(field: &'static str, value: &str) -> Result<(), RequestError> {
@@ -299,6 +307,7 @@ impl PaymentRequest {
         }
         check_required("GoodsName", &self.goods_name, 40)?;
         check_no_control("GoodsName", &self.goods_name)?;
+        check_euc_kr("GoodsName", &self.goods_name)?;
         if self.amt <= 0 {
             return Err(err("Amt", "must be greater than 0"));
         }
@@ -316,6 +325,7 @@ impl PaymentRequest {
             Some(id) => {
                 check_required("mallUserID", id, 20)?;
                 check_no_control("mallUserID", id)?;
+                check_euc_kr("mallUserID", id)?;
             }
             None => {
                 if matches!(
@@ -331,6 +341,7 @@ impl PaymentRequest {
         }
         check_required("BuyerName", &self.buyer_name, 30)?;
         check_no_control("BuyerName", &self.buyer_name)?;
+        check_euc_kr("BuyerName", &self.buyer_name)?;
         check_required("BuyerTel", &self.buyer_tel, 40)?;
         if !self
             .buyer_tel
@@ -342,13 +353,16 @@ impl PaymentRequest {
         }
         check_required("BuyerEmail", &self.buyer_email, 60)?;
         check_email("BuyerEmail", &self.buyer_email)?;
+        check_euc_kr("BuyerEmail", &self.buyer_email)?;
         if let Some(e) = &self.parent_email {
             check_len("ParentEmail", e, 60)?;
             check_email("ParentEmail", e)?;
+            check_euc_kr("ParentEmail", e)?;
         }
         if let Some(a) = &self.buyer_addr {
             check_len("BuyerAddr", a, 100)?;
             check_no_control("BuyerAddr", a)?;
+            check_euc_kr("BuyerAddr", a)?;
         }
         if let Some(p) = &self.buyer_post_no {
             if p.is_empty() || p.len() > 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
@@ -431,6 +445,7 @@ impl PaymentRequest {
             for (field, value) in escrow.fields() {
                 if let Some(v) = value {
                     check_no_control(field, v)?;
+                    check_euc_kr(field, v)?;
                 }
             }
         }

@@ -1,11 +1,11 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use smartro::cancel::{CancelRequest, CancelResponse};
+use smartro::cancel::{validate_cancel_msg, CancelRequest, CancelResponse};
 use smartro::divide::{DivideEntry, DivideInfo};
 use smartro::form::RawForm;
 use smartro::sign;
-use smartro::ParseError;
+use smartro::{ParseError, RequestErrorKind};
 
 const KEY: &str =
     "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
@@ -21,6 +21,20 @@ fn full_cancel() -> CancelRequest {
         merchant_mode: None,
         divide_info: None,
     }
+}
+
+#[test]
+fn the_cancel_message_must_be_encodable_in_euc_kr() {
+    assert_eq!(validate_cancel_msg("고객 요청 (refund)"), Ok(()));
+    let e = validate_cancel_msg("고객 요청 🙏").unwrap_err();
+    assert_eq!(e.field, "CancelMSG");
+    assert_eq!(e.kind, RequestErrorKind::NotEucKr);
+    let mut c = full_cancel();
+    c.cancel_msg = "고객 요청 🙏".into();
+    assert_eq!(c.validate().unwrap_err().kind, RequestErrorKind::NotEucKr);
+    assert!(c.to_form_body(KEY).is_err(), "never sent as &#128591;");
+    let e = validate_cancel_msg(&"가".repeat(34)).unwrap_err();
+    assert_eq!(e.kind, RequestErrorKind::Invalid);
 }
 
 #[test]

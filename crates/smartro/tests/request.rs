@@ -3,6 +3,7 @@ use smartro::form::{encode_form, Charset, RawForm};
 use smartro::request::{validate_moid, Escrow, PaymentRequest};
 use smartro::sign;
 use smartro::types::{EncodingType, PayMethod};
+use smartro::RequestErrorKind;
 
 const KEY: &str =
     "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
@@ -21,6 +22,9 @@ fn card() -> PaymentRequest {
         "buyer@example.com",
     )
 }
+
+/// A change that spoils one field of a request.
+type Edit = fn(&mut PaymentRequest);
 
 fn field_of(r: &PaymentRequest) -> &'static str {
     r.validate().unwrap_err().field
@@ -168,6 +172,45 @@ fn divide_info_must_sum_to_amt() {
         d.entries[1].amt = 502;
     }
     assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn text_sent_in_euc_kr_must_be_encodable_in_it() {
+    // Hangul, Hanja, ASCII and the symbols of KS X 1001 are in Windows-949; accented Latin letters are not.
+    let mut r = card();
+    r.goods_name = "테스트 商品 ① €·“”".into();
+    r.buyer_addr = Some("서울시 강남구 테헤란로 1 (역삼동)".into());
+    assert_eq!(r.validate(), Ok(()));
+
+    let cases: [(&str, Edit); 7] = [
+        ("GoodsName", |r| r.goods_name = "선물 😀".into()),
+        ("GoodsName", |r| r.goods_name = "Café".into()),
+        ("BuyerName", |r| r.buyer_name = "Nguyễn".into()),
+        ("BuyerAddr", |r| r.buyer_addr = Some("서울 🏠".into())),
+        ("BuyerEmail", |r| r.buyer_email = "b😀@example.com".into()),
+        ("mallUserID", |r| r.mall_user_id = Some("user😀".into())),
+        ("ReceiverName", |r| {
+            r.escrow = Some(Escrow {
+                receiver_name: Some("홍길동 🎁".into()),
+                ..Escrow::default()
+            })
+        }),
+    ];
+    for (field, break_it) in cases {
+        let mut r = card();
+        break_it(&mut r);
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.field, field);
+        assert_eq!(e.kind, RequestErrorKind::NotEucKr, "{e}");
+        assert!(e.reason.contains("U+"), "{e}");
+        assert!(r.to_form_fields("20260101120000", KEY).is_err());
+    }
+    let mut r = card();
+    r.goods_name = "선물 😀".into();
+    assert_eq!(
+        r.validate().unwrap_err().to_string(),
+        "GoodsName: contains '😀' (U+1F600), which EUC-KR cannot encode"
+    );
 }
 
 #[test]

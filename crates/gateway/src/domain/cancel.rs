@@ -26,7 +26,11 @@ pub enum CancelRefusal {
     },
     /// Smartro cannot cancel virtual-account payments: the merchant refunds the buyer itself.
     VbankRefundByMerchant,
-    /// An earlier cancellation's outcome is still open (requested or unknown).
+    /// An earlier cancellation is being sent to Smartro now (`requested`): its answer is still to come.
+    InProgress {
+        id: Uuid,
+    },
+    /// An earlier cancellation got no answer (`unknown`): nothing else is sent until it is reconciled.
     OutcomeOpen {
         id: Uuid,
     },
@@ -55,13 +59,17 @@ pub fn plan_cancel(
     if order.pay_method == PayMethod::Vbank {
         return Err(CancelRefusal::VbankRefundByMerchant);
     }
+    // Either way Smartro may yet cancel that one, so a second cancel could exceed what is left.
     if let Some(open) = order.cancellations.iter().find(|c| {
         matches!(
             c.status,
             CancellationStatus::Requested | CancellationStatus::Unknown
         )
     }) {
-        return Err(CancelRefusal::OutcomeOpen { id: open.id });
+        return Err(match open.status {
+            CancellationStatus::Requested => CancelRefusal::InProgress { id: open.id },
+            _ => CancelRefusal::OutcomeOpen { id: open.id },
+        });
     }
     let remaining = order.remaining();
     if remaining <= 0 {

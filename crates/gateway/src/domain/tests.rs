@@ -604,7 +604,7 @@ fn cancels_that_may_not_reach_smartro() {
     let open = begin_cancel(&o, &plan);
     assert_eq!(
         plan_cancel(&open, Some(1_000), Uuid::new_v4()),
-        Err(CancelRefusal::OutcomeOpen { id: plan.id })
+        Err(CancelRefusal::InProgress { id: plan.id })
     );
     let unknown = complete_cancel(&open, plan.id, &CancelAnswer::Unknown).order;
     assert_eq!(

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use smartro::types::{kst_naive, PayMethod};
+use smartro::RequestErrorKind;
 
 use super::auth::ShopAuth;
 use super::checkout::{payment_request, Purchase};
@@ -263,7 +264,10 @@ fn validate_order(state: &AppState, body: CreateOrderBody) -> Result<NewOrder, A
                 ),
             ));
         }
-        return Err(ApiError::invalid_field(field, e.reason));
+        return Err(match e.kind {
+            RequestErrorKind::NotEucKr => ApiError::not_euc_kr(field, e.reason),
+            RequestErrorKind::Invalid => ApiError::invalid_field(field, e.reason),
+        });
     }
     Ok(new)
 }
@@ -348,12 +352,13 @@ where
                 .await?;
             Ok((status, Json(body)).into_response())
         }
-        // The database or the gateway failed before anything was decided: let a retry run it afresh.
+        // Nothing was decided (the database or the gateway failed, or another cancel of the order was still on
+        // its way to Smartro): a retry with the same key runs afresh instead of replaying this answer.
         Err(e)
             if matches!(
                 e.status,
                 StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
-            ) =>
+            ) || e.code == "cancel_in_progress" =>
         {
             if let Err(abandon) = state.store.abandon_idempotent(&at).await {
                 tracing::warn!(error = %abandon, "could not release an idempotency key");

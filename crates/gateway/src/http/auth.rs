@@ -55,11 +55,7 @@ impl FromRequestParts<AppState> for ShopAuth {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthorized)?;
+        let token = bearer_token(header).ok_or_else(ApiError::unauthorized)?;
         state
             .api_keys
             .authenticate(token)
@@ -68,9 +64,41 @@ impl FromRequestParts<AppState> for ShopAuth {
     }
 }
 
+/// The token of `Bearer <token>`. The scheme is case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER`
+/// count as well; the token itself is compared exactly.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_token_is_not() {
+        for header in [
+            "Bearer sk_test_x",
+            "bearer sk_test_x",
+            "BEARER sk_test_x",
+            "BeArEr   sk_test_x ",
+            "Bearer\tsk_test_x",
+        ] {
+            assert_eq!(bearer_token(header), Some("sk_test_x"), "{header:?}");
+        }
+        assert_eq!(bearer_token("Bearer SK_TEST_X"), Some("SK_TEST_X"));
+        for header in [
+            "Basic c2s6",
+            "Bearer",
+            "Bearer ",
+            "Bearersk_test_x",
+            "",
+            "sk_test_x",
+        ] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
+    }
 
     #[test]
     fn only_configured_keys_authenticate() {

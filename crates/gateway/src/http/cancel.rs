@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use smartro::cancel::CancelRequest;
 use smartro::client::CallOutcome;
+use smartro::RequestErrorKind;
 
 use super::api::idempotent;
 use super::auth::ShopAuth;
@@ -48,6 +49,14 @@ fn refusal(refusal: CancelRefusal) -> ApiError {
             "virtual-account (VBANK) payments cannot be cancelled through Smartro: refund the buyer by bank \
              transfer yourself",
         ),
+        CancelRefusal::InProgress { id } => ApiError::conflict(
+            "cancel_in_progress",
+            format!(
+                "cancellation {id} of this order is being sent to Smartro right now; retry once it is answered \
+                 (the order then shows its outcome)"
+            ),
+        )
+        .with("cancellation_id", id.to_string()),
         CancelRefusal::OutcomeOpen { id } => ApiError::conflict(
             "cancellation_outcome_unknown",
             format!(
@@ -92,6 +101,13 @@ async fn cancel_order(
                 "reason",
                 format!("must be at most {MAX_REASON_BYTES} bytes (Hangul counts 3)"),
             ));
+        }
+        // The reason goes to Smartro as CancelMSG, in EUC-KR: refuse it here, before the cancel is recorded.
+        if let Err(e) = smartro::cancel::validate_cancel_msg(&reason) {
+            return Err(match e.kind {
+                RequestErrorKind::NotEucKr => ApiError::not_euc_kr("reason", e.reason),
+                RequestErrorKind::Invalid => ApiError::invalid_field("reason", e.reason),
+            });
         }
         let now = state.clock.now();
         let (plan, mid) = match state

@@ -12,6 +12,7 @@ use smartro::request::PaymentRequest;
 use smartro::types::{kst_now_edi_date, PayMethod};
 use subtle::ConstantTimeEq;
 
+use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::extract::RawQuery;
 use super::pages;
@@ -180,15 +181,12 @@ fn signed_fields(
         })
 }
 
-fn client_ip(headers: &axum::http::HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
-    // UserIP is informational for Smartro; a proxy's X-Forwarded-For is preferred when present.
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string())
-        .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-        .or_else(|| peer.map(|p| p.ip().to_string()))
+/// UserIP: the buyer's address as [`ClientIp`] resolves it (a forwarding header counts only from a trusted
+/// proxy). Without a peer address (in-process tests that call the router directly) the loopback address stands in.
+fn user_ip(client: ClientIp) -> String {
+    client
+        .0
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "127.0.0.1".to_string())
 }
 
@@ -196,8 +194,7 @@ async fn checkout_page(
     State(state): State<AppState>,
     Path(order_id): Path<String>,
     query: RawQuery,
-    headers: axum::http::HeaderMap,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    client: ClientIp,
 ) -> Response {
     let record = match authorize(&state, &order_id, &query).await {
         Ok(r) => r,
@@ -206,7 +203,7 @@ async fn checkout_page(
     if let Some((_, why)) = not_payable_reason(&state, &record) {
         return pages::not_payable(&record, why);
     }
-    let ip = client_ip(&headers, peer.map(|c| c.0 .0));
+    let ip = user_ip(client);
     match signed_fields(&state, &record, &ip) {
         Ok(fields) => {
             let action = state.settings.smartro.endpoints().pay_url;
@@ -220,14 +217,13 @@ async fn checkout_form(
     State(state): State<AppState>,
     Path(order_id): Path<String>,
     query: RawQuery,
-    headers: axum::http::HeaderMap,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    client: ClientIp,
 ) -> Result<Response, ApiError> {
     let record = authorize(&state, &order_id, &query).await?;
     if let Some((status, why)) = not_payable_reason(&state, &record) {
         return Err(ApiError::conflict("order_not_payable", why).with("order_status", status));
     }
-    let ip = client_ip(&headers, peer.map(|c| c.0 .0));
+    let ip = user_ip(client);
     let fields = signed_fields(&state, &record, &ip)?;
     let fields: serde_json::Map<String, serde_json::Value> = fields
         .into_iter()

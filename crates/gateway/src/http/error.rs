@@ -43,11 +43,35 @@ impl ApiError {
 
     /// A request that is well-formed JSON but names a bad value: 422 with the field.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::field_problem("validation_failed", field, message)
+    }
+
+    /// A string with a NUL character (U+0000), which PostgreSQL can store in neither text nor jsonb: 422.
+    pub fn nul_character(field: impl Into<String>) -> Self {
+        Self::field_problem(
+            "nul_character",
+            field,
+            "must not contain the NUL character (U+0000)",
+        )
+    }
+
+    /// Text that Smartro receives in EUC-KR with a character EUC-KR cannot encode (an emoji, most scripts other
+    /// than Hangul, Latin, Han and kana): 422. Sent anyway, it would arrive as `&#128512;`.
+    pub fn not_euc_kr(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::field_problem("not_euc_kr", field, message)
+    }
+
+    /// 422 naming one field, under `code`.
+    fn field_problem(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         let field = field.into();
         let message = message.into();
         let mut e = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
+            code,
             "The request has invalid fields",
             format!("{field}: {message}"),
         );

@@ -53,7 +53,56 @@ where
             }
         })?;
         let value = parse_json(&raw)?;
+        reject_nul(&raw)?;
         Ok(ApiJson { value, raw })
+    }
+}
+
+/// Refuses a body with a NUL character in any string or object key, naming where it is. PostgreSQL refuses NUL in
+/// text and jsonb, and no API string has a use for it.
+///
+/// JSON can only carry NUL escaped (`\u0000`; a raw 0x00 byte is a syntax error), so a body without that escape
+/// is passed without a second parse.
+pub fn reject_nul(raw: &[u8]) -> Result<(), ApiError> {
+    if !raw.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let value: serde_json::Value = match serde_json::from_slice(raw) {
+        Ok(v) => v,
+        // Parsed once already as the request type; a body that is not JSON was refused there.
+        Err(_) => return Ok(()),
+    };
+    match nul_path(&value, "") {
+        Some(field) => Err(ApiError::nul_character(field)),
+        None => Ok(()),
+    }
+}
+
+/// The path (`buyer.name`, `metadata.items[2]`) of the first string or key that holds a NUL, if any.
+fn nul_path(value: &serde_json::Value, at: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then(|| at.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let path = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if key.contains('\0') {
+                // The key itself cannot be named faithfully; its object can.
+                return Some(if at.is_empty() {
+                    "body".to_string()
+                } else {
+                    at.to_string()
+                });
+            }
+            nul_path(item, &path)
+        }),
+        _ => None,
     }
 }
 
@@ -126,5 +175,47 @@ impl RawQuery {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(raw: &str) -> Option<String> {
+        reject_nul(raw.as_bytes())
+            .err()
+            .map(|e| e.errors[0].field.clone())
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_named_by_its_path() {
+        assert_eq!(
+            field_of(r#"{"goods_name":"a\u0000b"}"#).as_deref(),
+            Some("goods_name")
+        );
+        assert_eq!(
+            field_of(r#"{"buyer":{"name":"x","email":"\u0000"}}"#).as_deref(),
+            Some("buyer.email")
+        );
+        assert_eq!(
+            field_of(r#"{"metadata":{"items":["ok",{"sku":"\u0000"}]}}"#).as_deref(),
+            Some("metadata.items[1].sku")
+        );
+        assert_eq!(
+            field_of(r#"{"metadata":{"k\u0000":1}}"#).as_deref(),
+            Some("metadata")
+        );
+        let e = reject_nul(br#"{"reason":"\u0000"}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.code, "nul_character");
+    }
+
+    #[test]
+    fn text_that_only_looks_like_the_escape_passes() {
+        // An escaped backslash followed by "u0000" is the six characters \u0000, not NUL.
+        assert_eq!(field_of(r#"{"goods_name":"\\u0000"}"#), None);
+        assert_eq!(field_of(r#"{"goods_name":"plain"}"#), None);
+        assert_eq!(field_of(r#"{"goods_name":"\u0001"}"#), None);
     }
 }

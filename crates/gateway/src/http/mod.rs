@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::smartro::client::SmartroClient;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -44,6 +44,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub api_keys: Arc<auth::ApiKeys>,
     pub smartro: SmartroClient,
+    pub page_headers: Arc<PageHeaders>,
 }
 
 impl AppState {
@@ -61,11 +62,12 @@ impl AppState {
         )?;
         Ok(AppState {
             store,
-            settings,
             clock,
             metrics: Arc::new(Metrics::new()),
             api_keys,
             smartro,
+            page_headers: Arc::new(PageHeaders::new(&settings.checkout.frame_ancestors)),
+            settings,
         })
     }
 }
@@ -82,7 +84,12 @@ pub fn router(state: AppState) -> Router {
         .merge(smartro::routes())
         .merge(ops::routes())
         .fallback(fallback)
+        .layer(middleware::from_fn(reject_nul_in_path))
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.page_headers.clone(),
+            page_headers,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -101,7 +108,139 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost, so that SetRequestIdLayer sees only an id worth echoing and makes a fresh one otherwise.
+        .layer(middleware::map_request(drop_unusable_request_id))
         .with_state(state)
+}
+
+/// Whether a client's `X-Request-Id` may be kept and echoed: 1–128 characters of `[A-Za-z0-9._:-]`. Anything else
+/// could forge log lines, carry markup into a log viewer, or bloat every line it is logged on.
+fn is_usable_request_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+async fn drop_unusable_request_id(mut req: Request) -> Request {
+    let headers = req.headers_mut();
+    let all_usable = headers
+        .get_all("x-request-id")
+        .iter()
+        .all(|v| is_usable_request_id(v.as_bytes()));
+    // Several values are one ambiguous id: a fresh one is clearer than picking.
+    if !all_usable || headers.get_all("x-request-id").iter().count() > 1 {
+        headers.remove("x-request-id");
+    }
+    req
+}
+
+/// The headers of every HTML page: no MIME sniffing, no referrer beyond the origin, a Content-Security-Policy
+/// that forbids framing (except the checkout page by the shops of `checkout.frame_ancestors`), and no caching.
+///
+/// Applied as a layer on the responses, so that pages added later get them without asking.
+pub struct PageHeaders {
+    page_policy: HeaderValue,
+    checkout_policy: HeaderValue,
+}
+
+impl PageHeaders {
+    /// `checkout_frame_ancestors`: origins (`https://shop.example.com`) allowed to frame `/pay/...`.
+    pub fn new(checkout_frame_ancestors: &[String]) -> PageHeaders {
+        let no_framing = page_policy("'none'");
+        let checkout_policy = if checkout_frame_ancestors.is_empty() {
+            no_framing.clone()
+        } else {
+            page_policy(&checkout_frame_ancestors.join(" "))
+        };
+        PageHeaders {
+            page_policy: no_framing,
+            checkout_policy,
+        }
+    }
+}
+
+/// What the gateway's pages need: their own inline `<style>`, nothing from elsewhere, no plugins, no `<base>`.
+/// Scripts only from this origin (the pages have none today; an inline one would be refused).
+///
+/// No `form-action`: the checkout form goes to Smartro's payment window, which may answer it with redirects to
+/// hosts of its own, and browsers check `form-action` against each hop.
+const PAGE_POLICY: &str =
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'";
+
+fn page_policy(frame_ancestors: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("{PAGE_POLICY}; frame-ancestors {frame_ancestors}"))
+        .unwrap_or_else(|_| {
+            // Config validation admits only origins, which are valid header text; never allow framing by mistake.
+            tracing::error!(
+                "checkout.frame_ancestors does not form a valid header; framing is refused"
+            );
+            HeaderValue::from_static("frame-ancestors 'none'")
+        })
+}
+
+/// Pages reached through a checkout link or Smartro's return: they show the order and the buyer, and the checkout
+/// link carries the order's capability token.
+fn is_buyer_path(path: &str) -> bool {
+    path.starts_with("/pay/") || path == "/smartro/return" || path.starts_with("/smartro/return/")
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/html"))
+}
+
+pub async fn page_headers(
+    State(policy): State<Arc<PageHeaders>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let buyer = is_buyer_path(path);
+    let checkout = path.starts_with("/pay/");
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    // For every response: a browser must never guess a type the gateway did not declare.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if buyer {
+        // Whatever the handler said: these show an order (redirects included) and may hold a capability token.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if is_html(headers) {
+        // `strict-origin`: Smartro's window sees which site sent the buyer, never the path or query, where the
+        // checkout token is.
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin"),
+        );
+        // A page that needs another policy sets its own; framing stays refused unless it says otherwise.
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            let csp = if checkout {
+                &policy.checkout_policy
+            } else {
+                &policy.page_policy
+            };
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+        } else if let Some(own) = headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.contains("frame-ancestors"))
+            .and_then(|v| HeaderValue::from_str(&format!("{v}; frame-ancestors 'none'")).ok())
+        {
+            headers.insert(header::CONTENT_SECURITY_POLICY, own);
+        }
+        // Every page the gateway renders is about an order, a buyer or an operator's session.
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+    response
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -119,6 +258,25 @@ async fn fallback(uri: axum::http::Uri) -> error::ApiError {
     error::ApiError::not_found(format!("no route for {}", uri.path()))
 }
 
+/// A NUL in a path parameter (`/v1/orders/%00`) would reach PostgreSQL, which refuses it in text: 422 naming the
+/// parameter, as for a NUL in a JSON body. A raw NUL byte cannot be in a request line at all, so `%00` is the only
+/// way in.
+async fn reject_nul_in_path(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.contains("%00") {
+        if let Some(template) = req.extensions().get::<MatchedPath>() {
+            let field = path
+                .split('/')
+                .zip(template.as_str().split('/'))
+                .find(|(segment, _)| segment.contains("%00"))
+                .map(|(_, param)| param.trim_matches(|c| c == '{' || c == '}').to_string())
+                .unwrap_or_else(|| "path".to_string());
+            return error::ApiError::nul_character(field).into_response();
+        }
+    }
+    next.run(req).await
+}
+
 async fn track_metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
@@ -129,7 +287,7 @@ async fn track_metrics(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(req).await;
     state.metrics.observe_request(
@@ -139,4 +297,19 @@ async fn track_metrics(
         started.elapsed(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usable_request_ids() {
+        for id in ["a", "abc-123", "req:1.2_3", &"x".repeat(128)] {
+            assert!(is_usable_request_id(id.as_bytes()), "{id}");
+        }
+        for id in ["", "a b", "a/b", "ü", "<x>", "a\"b", &"x".repeat(129)] {
+            assert!(!is_usable_request_id(id.as_bytes()), "{id}");
+        }
+    }
 }

@@ -66,6 +66,9 @@ impl WebhookDelivery {
         let timeout = Duration::from_secs(w.timeout_secs.max(1));
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            // A signed event goes to the configured URL only: a redirect could hand it to another host, and a
+            // 303 would turn it into a GET that drops the body yet counts as delivered.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("smartro-gateway/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Some(WebhookDelivery {
@@ -145,7 +148,13 @@ impl WebhookDelivery {
             Ok(response) => Attempt {
                 status_code: Some(response.status().as_u16()),
                 latency_ms,
-                error: None,
+                // Not followed (see the client): say why the attempt failed, since the shop may not know it moved.
+                error: response.status().is_redirection().then(|| {
+                    format!(
+                        "HTTP {}: redirects are not followed; configure webhooks.url with the final address",
+                        response.status().as_u16()
+                    )
+                }),
             },
             Err(e) => Attempt {
                 status_code: None,
