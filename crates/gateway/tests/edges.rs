@@ -309,6 +309,7 @@ async fn html_pages_carry_the_security_and_cache_headers() {
 
     // returnPay without a return_url: the result page, which no shop may frame.
     app.create_order(card_order("HDR-2", 1004)).await;
+    app.smartro.knows(&tid(902), "HDR-2", 1004);
     let result = app.return_pay(card_return("HDR-2", &tid(902), 1004)).await;
     assert_eq!(result.status(), 200);
     assert_page_headers(&result, "'none'");
@@ -322,9 +323,29 @@ async fn html_pages_carry_the_security_and_cache_headers() {
     let mut body = card_order("HDR-3", 1004);
     body["return_url"] = "https://shop.example.com/done".into();
     app.create_order(body).await;
+    app.smartro.knows(&tid(903), "HDR-3", 1004);
     let redirect = app.return_pay(card_return("HDR-3", &tid(903), 1004)).await;
     assert_eq!(redirect.status(), 303);
     assert_eq!(redirect.headers()["cache-control"], "no-store");
+
+    // A result Smartro's records do not show yet: the "결제 확인 중" page, and the page it reloads.
+    app.create_order(card_order("HDR-4", 1004)).await;
+    let confirming = app.return_pay(card_return("HDR-4", &tid(904), 1004)).await;
+    assert_eq!(confirming.status(), 200);
+    assert_page_headers(&confirming, "'none'");
+    let token: String =
+        sqlx::query_scalar("SELECT follow_token FROM notifications WHERE follow_token IS NOT NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let follow = app
+        .http
+        .get(app.url(&format!("/smartro/return/status?t={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_page_headers(&follow, "'none'");
+    assert!(follow.text().await.unwrap().contains("결제 확인 중"));
 
     // JSON is not a page: no page policy, but never sniffed.
     let api = app.get_json("/v1/orders/HDR-1").await;

@@ -30,7 +30,8 @@ pub const CONFIRMATION_WINDOW: Duration = Duration::hours(24);
 pub struct Refusal {
     pub outcome: NotificationOutcome,
     pub detail: String,
-    pub labels: NotificationLabels,
+    // Boxed: a refusal is the rare path, and it keeps the Result of every parse small.
+    pub labels: Box<NotificationLabels>,
 }
 
 /// What became of a received result.
@@ -121,7 +122,7 @@ fn refusal(outcome: NotificationOutcome, detail: String, labels: &NotificationLa
     Refusal {
         outcome,
         detail,
-        labels: labels.clone(),
+        labels: Box::new(labels.clone()),
     }
 }
 
