@@ -32,7 +32,7 @@ ALTER TABLE notifications ADD COLUMN follow_token text;
 
 CREATE INDEX notifications_unconfirmed_due ON notifications (next_check_at) WHERE next_check_at IS NOT NULL;
 CREATE UNIQUE INDEX notifications_follow_token ON notifications (follow_token) WHERE follow_token IS NOT NULL;
--- Rejected bodies (anyone can send them) are kept only `workers.rejected_retention_days`.
+-- Bodies never applied and never to be (anyone can send them) are kept only `workers.rejected_retention_days`.
 CREATE INDEX notifications_rejected ON notifications (received_at)
-    WHERE outcome IN ('malformed', 'unknown_merchant', 'bad_signature');
+    WHERE outcome IN ('malformed', 'unknown_merchant', 'bad_signature', 'unknown_order', 'refuted');
 CREATE INDEX notifications_dedupe_unconfirmed ON notifications (dedupe_key) WHERE outcome = 'unconfirmed';

@@ -277,7 +277,16 @@ async fn with_the_receipt_api_down_a_real_result_waits_then_settles_once() {
     let settled = gateway::workers::confirm::confirm_once(state)
         .await
         .unwrap();
-    assert_eq!(settled, 2, "the returnPay and the inform");
+    assert_eq!(
+        settled, 1,
+        "one check for the returnPay and the inform of one result"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'unconfirmed'")
+            .await,
+        0,
+        "both deliveries settled"
+    );
     let order = app.order("WAIT-1").await;
     assert_eq!(order["status"], "paid");
     assert_eq!(order["paid_amount"], 12_000);
@@ -510,4 +519,206 @@ async fn a_returned_result_already_confirmed_needs_no_second_lookup() {
         .contains("결제가 완료되었습니다"));
     assert_eq!(app.smartro.calls(), 0, "the receipt API was never asked");
     assert_eq!(outcomes(&app).await, ["applied", "duplicate"]);
+}
+
+#[tokio::test]
+async fn headers_a_client_adds_beside_its_proxys_own_are_not_believed() {
+    // nginx appends to X-Forwarded-For and passes a client's own `Forwarded` through untouched.
+    let app = spawn_app_with(&[
+        ("GATEWAY__SMARTRO__NOTIFY_ALLOW_CIDRS", "127.0.0.2/32"),
+        ("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32"),
+    ])
+    .await;
+    app.create_order(card_order("FWD-1", 3_000)).await;
+    let response = client_from("127.0.0.1")
+        .post(app.url("/smartro/inform"))
+        .header("forwarded", format!("for={NOTIFIER}"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .body(card_inform("FWD-1", &tid(13), 3_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_untouched(&app.order("FWD-1").await, "pending");
+}
+
+#[tokio::test]
+async fn an_otid_smuggled_into_an_approval_binds_nothing() {
+    let app = spawn_trusting_notifier().await;
+    pay_cheap(&app, "OTID-CHEAP", &tid(14)).await;
+    app.create_order(card_order("OTID-VICTIM", 7_000)).await;
+    // The attacker's own result sent again with the victim's (guessed) TID as OTID: a duplicate that binds
+    // nothing, then a fresh one.
+    for attacker_tid in [tid(14), tid(15)] {
+        app.smartro.knows(&tid(15), "OTID-CHEAP", 1_000);
+        let mut smuggled = notification(
+            "OTID-CHEAP",
+            &attacker_tid,
+            1_000,
+            "3001",
+            StateCd::Approval,
+            PayMethod::Card,
+        );
+        smuggled.otid = Some(tid(16));
+        inform_from(&app, "127.0.0.1", smuggled.to_form_body()).await;
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM tid_bindings WHERE tid = '{}'",
+            tid(16)
+        ))
+        .await,
+        0
+    );
+    // The victim's real payment lands.
+    app.smartro.knows(&tid(16), "OTID-VICTIM", 7_000);
+    let response = app
+        .return_pay(card_return("OTID-VICTIM", &tid(16), 7_000))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.order("OTID-VICTIM").await["status"], "paid");
+}
+
+#[tokio::test]
+async fn a_partial_cancel_counts_only_as_often_as_smartro_lists_it() {
+    let app = spawn_trusting_notifier().await;
+    app.create_order(card_order("PART-1", 10_000)).await;
+    assert_eq!(
+        inform_from(&app, NOTIFIER, card_inform("PART-1", &tid(17), 10_000))
+            .await
+            .1,
+        "OK"
+    );
+    app.smartro.record(
+        &tid(17),
+        serde_json::json!({ "tid": tid(17), "moid": "PART-1", "goodsAmt": "10000", "stateCd": "0",
+                            "partCancelInfo": [{ "transAmt": "3000" }] }),
+    );
+    for (n, expected) in [(18, (200, "OK")), (19, (403, "FAIL refuted"))] {
+        let mut cancel = notification(
+            "PART-1",
+            &tid(n),
+            3_000,
+            "2001",
+            StateCd::CancelBeforeSettlement,
+            PayMethod::Card,
+        );
+        cancel.otid = Some(tid(17));
+        let (status, body) = inform_from(&app, "127.0.0.1", cancel.to_form_body()).await;
+        assert_eq!((status, body.as_str()), expected, "PTID {n}");
+    }
+    let order = app.order("PART-1").await;
+    assert_eq!(order["status"], "partially_cancelled");
+    assert_eq!(order["cancelled_amount"], 3_000);
+}
+
+#[tokio::test]
+async fn a_whole_cancel_sent_again_with_another_state_changes_nothing() {
+    let app = spawn_trusting_notifier().await;
+    app.create_order(card_order("FLIP-1", 1_000)).await;
+    assert_eq!(
+        inform_from(&app, NOTIFIER, card_inform("FLIP-1", &tid(20), 1_000))
+            .await
+            .1,
+        "OK"
+    );
+    for state in [
+        StateCd::CancelBeforeSettlement,
+        StateCd::CancelAfterSettlement,
+    ] {
+        let mut cancel = notification("FLIP-1", &tid(20), 1_000, "2001", state, PayMethod::Card);
+        cancel.otid = Some(tid(20));
+        assert_eq!(
+            inform_from(&app, NOTIFIER, cancel.to_form_body()).await.1,
+            "OK"
+        );
+    }
+    let order = app.order("FLIP-1").await;
+    assert_eq!(order["status"], "cancelled", "{order}");
+    assert_eq!(order["cancellations"].as_array().unwrap().len(), 1);
+    assert_eq!(events_of(&app, "FLIP-1").await, 2, "paid, then cancelled");
+}
+
+#[tokio::test]
+async fn a_result_code_the_tables_do_not_know_is_chased_and_reviewed() {
+    let app = spawn_trusting_notifier().await;
+    app.create_order(card_order("ODD-1", 4_000)).await;
+    // 4000 is not a card code: neither success nor failure. Without a record it is not acknowledged...
+    let odd = notification(
+        "ODD-1",
+        &tid(21),
+        4_000,
+        "4000",
+        StateCd::Approval,
+        PayMethod::Card,
+    );
+    let (status, _) = inform_from(&app, "127.0.0.1", odd.to_form_body()).await;
+    assert_eq!(status, 503, "money may have moved: Smartro must re-send");
+    assert_untouched(&app.order("ODD-1").await, "pending");
+    // ...and once Smartro's records show the payment (and its re-send comes), a person reviews it.
+    app.smartro.knows(&tid(21), "ODD-1", 4_000);
+    app.clock.advance(ChronoDuration::seconds(11));
+    let (status, body) = inform_from(&app, "127.0.0.1", odd.to_form_body()).await;
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    let order = app.order("ODD-1").await;
+    assert_eq!(order["status"], "needs_review");
+    assert!(order["review_reason"].as_str().unwrap().contains("4000"));
+}
+
+#[tokio::test]
+async fn the_same_result_sent_again_and_again_costs_one_lookup() {
+    let app = spawn_trusting_notifier().await;
+    app.create_order(card_order("AGAIN-2", 6_000)).await;
+    let body = card_inform("AGAIN-2", &tid(22), 6_000);
+    for _ in 0..5 {
+        let (status, _) = inform_from(&app, "127.0.0.1", body.clone()).await;
+        assert_eq!(status, 503);
+    }
+    assert_eq!(app.smartro.calls(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE next_check_at IS NOT NULL")
+            .await,
+        1,
+        "one scheduled check speaks for every delivery"
+    );
+    // When Smartro's records catch up, the one check settles every delivery.
+    app.smartro.knows(&tid(22), "AGAIN-2", 6_000);
+    app.clock.advance(ChronoDuration::seconds(5));
+    gateway::workers::confirm::confirm_once(&app.gateway.state)
+        .await
+        .unwrap();
+    assert_eq!(app.smartro.calls(), 2);
+    assert_eq!(app.order("AGAIN-2").await["status"], "paid");
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'unconfirmed'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_failed_attempt_replayed_onto_another_order_shows_nothing_of_it() {
+    let app = spawn_trusting_notifier().await;
+    pay_cheap(&app, "FAIL-PAID", &tid(23)).await;
+    let mut victim = card_order("FAIL-VICTIM", 9_000);
+    victim["return_url"] = "https://shop.example.com/orders/FAIL-VICTIM?session=s3cr3t".into();
+    app.create_order(victim).await;
+    assert_eq!(
+        inform_from(&app, NOTIFIER, card_inform("FAIL-VICTIM", &tid(24), 9_000))
+            .await
+            .1,
+        "OK"
+    );
+    // The attacker's own declined attempt, re-posted with the victim's OID.
+    let declined = payment_result("FAIL-VICTIM", &tid(25), 9_000, "3011")
+        .to_form_body(EncodingType::Utf8, true);
+    let response = app.return_pay(declined).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("location").is_none());
+    let page = response.text().await.unwrap();
+    assert!(
+        !page.contains("s3cr3t") && !page.contains("FAIL-VICTIM"),
+        "{page}"
+    );
+    assert_eq!(app.order("FAIL-VICTIM").await["status"], "paid");
 }

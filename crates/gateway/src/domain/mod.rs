@@ -15,7 +15,7 @@ pub use cancel::{
     begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal,
 };
 pub use result::{
-    CardDetails, ConfirmedBy, PaymentDetails, ResultKind, ResultSource, VbankDetails,
+    CardDetails, Confirmed, ConfirmedBy, PaymentDetails, ResultKind, ResultSource, VbankDetails,
     VerifiedResult,
 };
 pub use status::{CancellationOrigin, CancellationStatus, EventType, OrderStatus};
@@ -164,6 +164,13 @@ fn payment_record(result: &VerifiedResult) -> PaymentRecord {
 
 /// Why a successful result cannot simply be accepted for this order, if it cannot.
 fn disagreement(order: &OrderState, result: &VerifiedResult) -> Option<String> {
+    if result.pay_method != order.pay_method {
+        return Some(format!(
+            "result pay method {} differs from the order's {}",
+            result.pay_method.as_str(),
+            order.pay_method.as_str()
+        ));
+    }
     if result.mid != order.mid {
         return Some(format!(
             "result MID {} differs from the order's MID {}",
@@ -243,10 +250,31 @@ fn record_failure(order: &OrderState, result: &VerifiedResult) -> Decision {
 
 /// Card, bank transfer, phone, easy-pay approvals and the vbank deposit (4110): money is in.
 fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>) -> Decision {
-    if !result.is_success() {
+    let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
+    if result.is_known_failure() {
         return record_failure(order, result);
     }
-    let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
+    if !result.is_success() {
+        // Neither success nor failure in Smartro's tables (CLGIFT has no documented success code): the money may
+        // have moved, so a person decides; it is never silently taken as a failure.
+        return match order.status {
+            OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
+                if same_tid =>
+            {
+                Decision::unchanged(order)
+            }
+            OrderStatus::NeedsReview => record_only(order, result),
+            _ => flag_for_review(
+                order,
+                result,
+                format!(
+                    "result code {} is not known as success or failure for {}",
+                    result.result_code,
+                    result.pay_method.as_str()
+                ),
+            ),
+        };
+    }
     match order.status {
         OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
             if same_tid =>
@@ -292,6 +320,10 @@ fn apply_vbank_issued(
         return record_failure(order, result);
     }
     let same_tid = order.tid.as_deref() == Some(result.tid.as_str());
+    // An issued account moves no money: one that does not fit the order (another amount, method or MID, or an
+    // order no longer open) changes nothing until money is paid into it, and the deposit is then reviewed. So a
+    // free vbank issue carrying someone else's Moid cannot disturb their order.
+    let fits = disagreement(order, result).is_none();
     match order.status {
         OrderStatus::AwaitingDeposit if same_tid => Decision::unchanged(order),
         OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
@@ -307,11 +339,8 @@ fn apply_vbank_issued(
             decision
         }
         // Under review, results are kept for the person who settles it, and change nothing else.
-        OrderStatus::NeedsReview => record_only(order, result),
-        OrderStatus::Pending | OrderStatus::Expired => {
-            if let Some(reason) = disagreement(order, result) {
-                return flag_for_review(order, result, reason);
-            }
+        OrderStatus::NeedsReview if fits => record_only(order, result),
+        OrderStatus::Pending | OrderStatus::Expired if fits => {
             let mut decision = accept(
                 order,
                 result,
@@ -323,15 +352,7 @@ fn apply_vbank_issued(
             }
             decision
         }
-        _ => {
-            let reason = format!(
-                "a virtual account (TID {}) was issued for an order already {} with TID {}",
-                result.tid,
-                order.status.as_str(),
-                order.tid.as_deref().unwrap_or("-")
-            );
-            flag_for_review(order, result, reason)
-        }
+        _ => Decision::unchanged(order),
     }
 }
 
@@ -390,6 +411,11 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult) -> Decision {
         };
     }
 
+    // A TID is cancelled whole at most once: a whole cancel of the paid TID notified again (another delivery,
+    // or the same notice with its unsigned StateCd changed) is the one already counted.
+    if ptid.is_none() && paid_by_this_tid && order.status == OrderStatus::Cancelled {
+        return Decision::unchanged(order);
+    }
     let id = Uuid::new_v4();
     let counted = paid_by_this_tid && order.cancelled_amount + result.amount <= order.paid_amount;
     let partial = ptid.is_some() || result.amount < order.paid_amount;
@@ -487,6 +513,28 @@ fn match_cancellation<'a>(
             )
             && (c.ptid.is_none() || ptid.is_none() || c.ptid.as_deref() == ptid)
     })
+}
+
+/// Whether a Smartro cancel notification of `amount` would be counted beyond what Smartro lists: `listed` is how
+/// many partial cancels of that amount its receipt record shows, and each notified cancellation of the order with
+/// that amount already accounts for one of them. (A cancellation the gateway asked for and whose notification has
+/// not come yet is the one this notification confirms, so it does not count here.)
+pub fn cancel_beyond_listed(order: &OrderState, ptid: &str, amount: i64, listed: usize) -> bool {
+    let counted = order
+        .cancellations
+        .iter()
+        .filter(|c| {
+            c.notified
+                && c.amount == amount
+                && c.status == CancellationStatus::Succeeded
+                && c.ptid.as_deref() != Some(ptid)
+        })
+        .count();
+    let already_this_one = order
+        .cancellations
+        .iter()
+        .any(|c| c.ptid.as_deref() == Some(ptid));
+    !already_this_one && counted >= listed
 }
 
 /// Pending orders past their time, and vbank accounts past their deposit date, expire.

@@ -1,4 +1,18 @@
+use smartro::codes::{self, CodeCategory};
 use smartro::types::{PayMethod, StateCd};
+
+/// The code table a pay method's payment results come from.
+fn code_category(method: &PayMethod) -> Option<CodeCategory> {
+    match method {
+        PayMethod::Card => Some(CodeCategory::Card),
+        PayMethod::Bank => Some(CodeCategory::BankTransfer),
+        PayMethod::Vbank => Some(CodeCategory::VirtualAccount),
+        PayMethod::Cellphone => Some(CodeCategory::Cellphone),
+        PayMethod::Toss => Some(CodeCategory::Toss),
+        PayMethod::Kakao => Some(CodeCategory::Kakao),
+        PayMethod::Clgift | PayMethod::Other(_) => None,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultSource {
@@ -43,6 +57,24 @@ impl ConfirmedBy {
             ConfirmedBy::ReceiptApi => "receipt_api",
             ConfirmedBy::Notifier => "notifier",
             ConfirmedBy::EarlierResult => "earlier_result",
+        }
+    }
+}
+
+/// What confirmed a result, and what Smartro's records said beyond "yes".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmed {
+    pub by: ConfirmedBy,
+    /// For a partial cancel confirmed through the original TID's `partCancelInfo`: how many partial cancels of
+    /// its amount Smartro lists, so that no more than those are ever counted.
+    pub listed_partial_cancels: Option<usize>,
+}
+
+impl Confirmed {
+    pub fn by(by: ConfirmedBy) -> Confirmed {
+        Confirmed {
+            by,
+            listed_partial_cancels: None,
         }
     }
 }
@@ -166,11 +198,31 @@ impl VerifiedResult {
         }
     }
 
-    /// Whether the result, once confirmed, would change the order in a way worth waiting for: a success of a
-    /// kind that moves money or issues an account. Failed attempts move no money, and Smartro's receipt API lists
-    /// approvals and cancellations only, so a failure can never be confirmed through it.
+    /// Whether Smartro's code tables know this ResultCode as a failure of the result's kind (and pay method).
+    /// A code they know as neither success nor failure (CLGIFT has no documented success code) is not a known
+    /// failure: money may have moved.
+    pub fn is_known_failure(&self) -> bool {
+        match self.kind {
+            ResultKind::Approval => {
+                let Some(category) = code_category(&self.pay_method) else {
+                    return false;
+                };
+                !self.is_success()
+                    && codes::result_codes(&self.result_code)
+                        .any(|c| c.category == category && !c.success)
+            }
+            ResultKind::VbankIssued | ResultKind::VbankDeposit | ResultKind::Cancel => {
+                !self.is_success()
+            }
+            ResultKind::Other => false,
+        }
+    }
+
+    /// Whether the result, once confirmed, may change the order in a way worth waiting for: anything but a known
+    /// failure. Failed attempts move no money, and Smartro's receipt API lists approvals and cancellations only,
+    /// so a failure can never be confirmed through it.
     pub fn worth_confirming(&self) -> bool {
-        self.kind != ResultKind::Other && self.is_success()
+        self.kind != ResultKind::Other && !self.is_known_failure()
     }
 
     /// The original TID a (partial) cancel refers to, when it differs from the result's own TID.

@@ -104,16 +104,45 @@ fn approvals_of_every_method_mark_the_order_paid() {
 }
 
 #[test]
-fn a_wrong_success_code_for_the_method_is_a_failure() {
-    // 4000 is bank transfer's success, not a card's.
+fn a_code_the_tables_do_not_know_for_the_method_needs_review() {
+    // 4000 is bank transfer's success, not a card's: the card table knows it as neither success nor failure.
     let o = order(PayMethod::Card);
     let d = apply_result(
         &o,
         &result(PayMethod::Card, None, "4000", TID, 10_000),
         now(),
     );
-    assert_eq!(d.order.status, OrderStatus::Pending);
-    assert_eq!(emitted(&d), vec![EventType::PaymentFailed]);
+    assert_eq!(d.order.status, OrderStatus::NeedsReview);
+    assert!(d.order.review_reason.as_deref().unwrap().contains("4000"));
+    assert_eq!(emitted(&d), vec![EventType::PaymentNeedsReview]);
+    assert_eq!(d.order.paid_amount, 0, "never shown as paid");
+
+    // CLGIFT has no documented success code at all: an approval of it is reviewed, never silently failed.
+    let o = order(PayMethod::Clgift);
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Clgift, None, "0000", TID, 10_000),
+        now(),
+    );
+    assert_eq!(d.order.status, OrderStatus::NeedsReview);
+    assert!(d.order.review_reason.as_deref().unwrap().contains("0000"));
+}
+
+#[test]
+fn a_result_of_another_pay_method_needs_review() {
+    let o = order(PayMethod::Card);
+    let d = apply_result(
+        &o,
+        &result(PayMethod::Bank, None, "4000", TID, 10_000),
+        now(),
+    );
+    assert_eq!(d.order.status, OrderStatus::NeedsReview);
+    assert!(d
+        .order
+        .review_reason
+        .as_deref()
+        .unwrap()
+        .contains("pay method"));
 }
 
 #[test]
@@ -292,14 +321,28 @@ fn mid_mismatch_needs_review() {
 }
 
 #[test]
-fn vbank_issue_with_wrong_amount_needs_review() {
+fn a_vbank_issue_that_does_not_fit_changes_nothing_until_money_is_paid_in() {
+    // An account costs nothing to issue: one with another amount (or for another method's order, or an order
+    // already paid) must not disturb the order. Money paid into it is then reviewed.
     let o = order(PayMethod::Vbank);
-    let d = apply_result(
-        &o,
-        &result(PayMethod::Vbank, None, "4100", TID, 9_999),
-        now(),
+    let issued = result(PayMethod::Vbank, None, "4100", TID, 9_999);
+    let d = apply_result(&o, &issued, now());
+    assert_eq!(d, Decision::unchanged(&o));
+    let card = order(PayMethod::Card);
+    let d = apply_result(&card, &issued, now());
+    assert_eq!(d, Decision::unchanged(&card));
+    let paid = paid(PayMethod::Vbank);
+    let other = result(PayMethod::Vbank, None, "4100", TID2, 10_000);
+    assert_eq!(
+        apply_result(&paid, &other, now()),
+        Decision::unchanged(&paid)
     );
+
+    let mut deposit = result(PayMethod::Vbank, None, "4110", TID, 9_999);
+    deposit.kind = ResultKind::VbankDeposit;
+    let d = apply_result(&o, &deposit, now());
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
+    assert_eq!(d.order.paid_amount, 0);
 }
 
 #[test]
@@ -378,6 +421,32 @@ fn a_full_cancel_notified_by_smartro() {
             ..
         }
     )));
+
+    // The same whole cancel again, its unsigned StateCd changed (so its dedupe key differs): nothing changes.
+    let again = cancel(StateCd::CancelAfterSettlement, TID, Some(TID), 10_000);
+    assert_eq!(
+        apply_result(&d.order, &again, now()),
+        Decision::unchanged(&d.order)
+    );
+}
+
+#[test]
+fn a_partial_cancel_counts_only_as_often_as_smartro_lists_it() {
+    let o = paid(PayMethod::Card);
+    let ptid1 = "PTID000000000000000000000000001";
+    let ptid2 = "PTID000000000000000000000000002";
+    // Smartro lists one partial cancel of 3,000: the first notice of it counts, a second PTID for it does not.
+    assert!(!cancel_beyond_listed(&o, ptid1, 3_000, 1));
+    let d = apply_result(
+        &o,
+        &cancel(StateCd::CancelBeforeSettlement, ptid1, Some(TID), 3_000),
+        now(),
+    );
+    assert!(cancel_beyond_listed(&d.order, ptid2, 3_000, 1));
+    assert!(!cancel_beyond_listed(&d.order, ptid2, 3_000, 2));
+    assert!(!cancel_beyond_listed(&d.order, ptid2, 4_000, 1));
+    // The first one notified again is not "beyond": it is the same cancel (and changes nothing).
+    assert!(!cancel_beyond_listed(&d.order, ptid1, 3_000, 1));
 }
 
 #[test]

@@ -53,16 +53,37 @@ fn canonical(addr: IpAddr) -> IpAddr {
 
 /// The client address of a request that arrived from `peer`.
 ///
-/// When `peer` is a trusted proxy, the forwarding chain (`Forwarded: for=…` when present, else
-/// `X-Forwarded-For`) is read from the right, the side the trusted proxies appended to: each trusted hop is
-/// skipped and the first untrusted one is the client. An entry that does not parse ends the walk at the last
-/// hop known good, since everything left of it may be the client's own invention.
+/// When `peer` is a trusted proxy, a forwarding chain is read from the right, the side the trusted proxies
+/// appended to: each trusted hop is skipped and the first untrusted one is the client. An entry that does not
+/// parse ends the walk at the last hop known good, since everything left of it may be the client's own invention.
+///
+/// A proxy appends to one of `X-Forwarded-For` and `Forwarded` and passes the other on as the client sent it, so
+/// neither can be preferred blindly: when both are present, both are walked, and unless they name the same client
+/// the proxy itself is taken as the client (whose address no allow-list should hold).
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
     if !is_in(peer, trusted) {
         return peer;
     }
-    let chain = forwarded_chain(headers);
+    let forwarded = chain(headers, "forwarded", forwarded_for);
+    let x_forwarded_for = chain(headers, "x-forwarded-for", parse_node);
+    match (forwarded.is_empty(), x_forwarded_for.is_empty()) {
+        (true, true) => peer,
+        (false, true) => walk(peer, &forwarded, trusted),
+        (true, false) => walk(peer, &x_forwarded_for, trusted),
+        (false, false) => {
+            let a = walk(peer, &forwarded, trusted);
+            let b = walk(peer, &x_forwarded_for, trusted);
+            if a == b {
+                a
+            } else {
+                peer
+            }
+        }
+    }
+}
+
+fn walk(peer: IpAddr, chain: &[Option<IpAddr>], trusted: &[IpNet]) -> IpAddr {
     let mut current = peer;
     for hop in chain.iter().rev() {
         let Some(addr) = hop else {
@@ -76,32 +97,32 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     current
 }
 
-/// The forwarding chain, leftmost (the original client as claimed) first. `None` marks an entry that is not an
-/// address (`unknown`, an obfuscated identifier, garbage).
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<Option<IpAddr>> = headers
-        .get_all("forwarded")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|element| {
-            element
-                .split(';')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
-                .and_then(|(_, value)| parse_node(value))
-        })
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded;
-    }
+/// The entries of every `name` header line, leftmost (the original client as claimed) first. `None` marks an
+/// entry that is not an address (`unknown`, an obfuscated identifier, garbage).
+fn chain(
+    headers: &HeaderMap,
+    name: &str,
+    parse: impl Fn(&str) -> Option<IpAddr>,
+) -> Vec<Option<IpAddr>> {
     headers
-        .get_all("x-forwarded-for")
+        .get_all(name)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(parse_node)
+        .map(|v| v.to_str().ok())
+        // A header line that is not text is garbage too: it must not be skipped as if absent.
+        .flat_map(|v| match v {
+            Some(v) => v.split(',').map(&parse).collect::<Vec<_>>(),
+            None => vec![None],
+        })
         .collect()
+}
+
+/// The `for=` node of one `Forwarded` element.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    element
+        .split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+        .and_then(|(_, value)| parse_node(value))
 }
 
 /// `203.0.113.7`, `"[2001:db8::1]:4711"`, `198.51.100.2:8080`.
@@ -173,21 +194,41 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_wins_over_x_forwarded_for() {
+    fn forwarded_is_read_like_x_forwarded_for() {
         let trusted = nets(&["10.0.0.0/8"]);
-        let h = headers(&[
-            ("x-forwarded-for", "1.1.1.1"),
-            (
-                "forwarded",
-                "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
-            ),
-        ]);
+        let h = headers(&[(
+            "forwarded",
+            "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
+        )]);
         assert_eq!(
             client_ip(ip("10.1.1.1"), &h, &trusted),
             ip("2001:db8:cafe::17")
         );
         let h = headers(&[("forwarded", "For=\"198.51.100.2:8080\"")]);
         assert_eq!(client_ip(ip("10.1.1.1"), &h, &trusted), ip("198.51.100.2"));
+    }
+
+    #[test]
+    fn a_client_sent_header_beside_the_proxys_own_counts_for_nothing() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        // nginx appends to X-Forwarded-For and passes the client's Forwarded through: the two disagree.
+        let h = headers(&[
+            ("forwarded", "for=127.0.0.2"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.2"));
+        // And the other way round.
+        let h = headers(&[
+            ("x-forwarded-for", "127.0.0.2"),
+            ("forwarded", "for=198.51.100.7"),
+        ]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.2"));
+        // A proxy that writes both, consistently, is followed.
+        let h = headers(&[
+            ("x-forwarded-for", "198.51.100.7"),
+            ("forwarded", "for=198.51.100.7"),
+        ]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
     }
 
     #[test]

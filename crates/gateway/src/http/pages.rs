@@ -79,6 +79,22 @@ fn summary(record: &OrderRecord) -> String {
     )
 }
 
+/// What the holder of a confirmed result may see: the order and what it costs, not who bought it (a result
+/// proves a payment with this Moid, and Smartro lets a payer choose the Moid).
+fn result_summary(record: &OrderRecord) -> String {
+    let o = &record.order;
+    format!(
+        r#"<dl>
+<dt>주문번호</dt><dd id="order-id">{}</dd>
+<dt>상품명</dt><dd id="goods-name">{}</dd>
+<dt>결제금액</dt><dd class="amount" id="amount">{}</dd>
+</dl>"#,
+        escape(&o.order_id),
+        escape(&o.goods_name),
+        won(o.amount),
+    )
+}
+
 /// The mainPay page: a summary and the signed form, posted to Smartro in EUC-KR as its pages expect.
 pub fn checkout(
     record: &OrderRecord,
@@ -157,6 +173,12 @@ pub fn result(record: &OrderRecord) -> Response {
             escape(account)
         ));
     }
+    // A result under review disagrees with the order (another amount, a second payment): it shows nothing of it.
+    let (summary, extra) = if record.order.status == "needs_review" {
+        (String::new(), String::new())
+    } else {
+        (result_summary(record), extra)
+    };
     let body = format!(
         r#"<h1 id="title">{}</h1>
 <p id="status" data-status="{}">{}</p>
@@ -165,7 +187,7 @@ pub fn result(record: &OrderRecord) -> Response {
         escape(title),
         escape(&record.order.status),
         escape(text),
-        summary(record),
+        summary,
         extra
     );
     Html(layout(title, &body)).into_response()

@@ -176,20 +176,18 @@ async fn confirmed_result(state: &AppState, order_id: &str) -> Response {
     }
 }
 
-/// A failed attempt moves no money and is not confirmable: the buyer goes back to the shop (which reads the
-/// order through the API) or sees the signed result code; nothing of the order is shown.
+/// A failed attempt moves no money and is not confirmable. The buyer of a still-pending order goes back to the
+/// shop (which reads the order through the API); anyone else holding such a result learns nothing of the order,
+/// not even its return_url, and sees the signed result code only.
 async fn not_completed(state: &AppState, order_id: &str, result_code: &str) -> Response {
     match state.store.get_order(order_id).await {
-        Ok(Some(record)) => match &record.order.return_url {
-            Some(url) => Redirect::to(&return_target(
-                url,
-                &record.order.order_id,
-                &record.order.status,
-            ))
-            .into_response(),
+        Ok(Some(record)) if record.order.status == "pending" => match &record.order.return_url {
+            Some(url) => {
+                Redirect::to(&return_target(url, &record.order.order_id, "pending")).into_response()
+            }
             None => pages::not_completed(result_code),
         },
-        Ok(None) => not_found_page(),
+        Ok(_) => pages::not_completed(result_code),
         Err(_) => unavailable_page(),
     }
 }

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use smartro::client::CallOutcome;
 use smartro::receipt::Receipt;
 
-use crate::domain::{ConfirmedBy, ResultKind, ResultSource, VerifiedResult};
+use crate::domain::{Confirmed, ConfirmedBy, ResultKind, ResultSource, VerifiedResult};
 use crate::http::client_ip::is_in;
 use crate::http::AppState;
 use crate::store::StoreError;
@@ -20,7 +20,7 @@ use crate::store::StoreError;
 /// What the gateway may believe of a result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {
-    Confirmed(ConfirmedBy),
+    Confirmed(Confirmed),
     /// Smartro's records contradict it (another order or amount), or its TID belongs to another order.
     Refuted(String),
     /// Nothing to confirm it with yet (receipt API down, slow, or without a record of the TID).
@@ -30,7 +30,10 @@ pub enum Confirmation {
 /// What one receipt record says of a result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Confirmed,
+    /// `listed_partial_cancels`: see [`Confirmed`].
+    Confirmed {
+        listed_partial_cancels: Option<usize>,
+    },
     Refuted(String),
     Unconfirmed(String),
 }
@@ -46,8 +49,12 @@ fn trimmed(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// Judges `result` against the receipt record of `looked_up` (the result's own TID, or for a partial cancel
-/// possibly the original TID, whose `partCancelInfo` then has to list the cancel).
+const CONFIRMED: Verdict = Verdict::Confirmed {
+    listed_partial_cancels: None,
+};
+
+/// Judges `result` against the receipt record of `looked_up`: the result's own TID, or for a partial cancel the
+/// original TID, whose `partCancelInfo` then has to list the cancel.
 pub fn judge(result: &VerifiedResult, looked_up: &str, receipt: &Receipt) -> Verdict {
     if trimmed(&receipt.tid) != Some(looked_up) {
         return Verdict::Unconfirmed(format!(
@@ -65,26 +72,23 @@ pub fn judge(result: &VerifiedResult, looked_up: &str, receipt: &Receipt) -> Ver
         ));
     }
     let goods_amt = amount(&receipt.goods_amt);
-    let is_original_of_partial_cancel =
-        result.kind == ResultKind::Cancel && result.other_tid() == Some(looked_up);
-    if is_original_of_partial_cancel {
-        let listed = receipt
-            .part_cancel_info
-            .iter()
-            .any(|p| amount(&p.trans_amt) == Some(result.amount));
-        return if listed {
-            Verdict::Confirmed
-        } else if goods_amt.is_some_and(|total| result.amount > total) {
-            Verdict::Refuted(format!(
-                "a cancel of {} exceeds Smartro's record of TID {looked_up} ({goods_amt:?})",
-                result.amount
-            ))
-        } else {
-            Verdict::Unconfirmed(format!(
-                "Smartro's record of TID {looked_up} lists no partial cancel of {} yet",
-                result.amount
-            ))
-        };
+    let cancelled = matches!(trimmed(&receipt.state_cd), Some("1") | Some("2"));
+    if result.kind == ResultKind::Cancel {
+        if let Some(original) = result.other_tid() {
+            return if looked_up == original {
+                judge_part_cancel_info(result, looked_up, receipt, goods_amt)
+            } else if goods_amt == Some(result.amount) && cancelled {
+                // The PTID's own record, where Smartro keeps one.
+                CONFIRMED
+            } else {
+                // What a PTID's record holds is not documented: only its order can refute; the original TID's
+                // record is asked next.
+                Verdict::Unconfirmed(format!(
+                    "Smartro's record of PTID {looked_up} does not show a cancel of {}",
+                    result.amount
+                ))
+            };
+        }
     }
     match goods_amt {
         None => Verdict::Unconfirmed(format!(
@@ -94,42 +98,64 @@ pub fn judge(result: &VerifiedResult, looked_up: &str, receipt: &Receipt) -> Ver
             "Smartro's record of TID {looked_up} is for {total} KRW, not {}",
             result.amount
         )),
-        Some(_) if result.kind == ResultKind::Cancel => {
-            // A whole cancel: the record must show the transaction cancelled (stateCd 1 or 2); until it does,
-            // Smartro's books may simply lag behind its notification.
-            match trimmed(&receipt.state_cd) {
-                Some("1") | Some("2") => Verdict::Confirmed,
-                other => Verdict::Unconfirmed(format!(
-                    "Smartro's record of TID {looked_up} is not cancelled yet (stateCd {other:?})"
-                )),
-            }
+        // A whole cancel: the record must show the transaction cancelled (stateCd 1 or 2); until it does,
+        // Smartro's books may simply lag behind its notification.
+        Some(_) if result.kind == ResultKind::Cancel && !cancelled => {
+            Verdict::Unconfirmed(format!(
+                "Smartro's record of TID {looked_up} is not cancelled yet (stateCd {:?})",
+                receipt.state_cd
+            ))
         }
-        Some(_) => Verdict::Confirmed,
+        // A deposit needs the record to show money in the account, not only the account issued.
+        Some(_)
+            if result.kind == ResultKind::VbankDeposit
+                && trimmed(&receipt.vacct_base_dt).is_none() =>
+        {
+            Verdict::Unconfirmed(format!(
+                "Smartro's record of TID {looked_up} shows no deposit yet (vacctBaseDt)"
+            ))
+        }
+        Some(_) => CONFIRMED,
     }
 }
 
-/// Decides how far `result` may be believed. `client` is the sender as `server.trusted_proxies` resolves it.
-pub async fn confirm(
-    state: &AppState,
+fn judge_part_cancel_info(
     result: &VerifiedResult,
-    client: Option<IpAddr>,
-) -> Result<Confirmation, StoreError> {
-    if result.source == ResultSource::Inform
-        && client.is_some_and(|ip| is_in(ip, &state.settings.smartro.notify_allow_cidrs))
-    {
-        return Ok(Confirmation::Confirmed(ConfirmedBy::Notifier));
+    looked_up: &str,
+    receipt: &Receipt,
+    goods_amt: Option<i64>,
+) -> Verdict {
+    let listed = receipt
+        .part_cancel_info
+        .iter()
+        .filter(|p| amount(&p.trans_amt) == Some(result.amount))
+        .count();
+    if listed > 0 {
+        Verdict::Confirmed {
+            listed_partial_cancels: Some(listed),
+        }
+    } else if goods_amt.is_some_and(|total| result.amount > total) {
+        Verdict::Refuted(format!(
+            "a cancel of {} exceeds Smartro's record of TID {looked_up} ({goods_amt:?})",
+            result.amount
+        ))
+    } else {
+        Verdict::Unconfirmed(format!(
+            "Smartro's record of TID {looked_up} lists no partial cancel of {} yet",
+            result.amount
+        ))
     }
-    if !result.worth_confirming() {
-        // Smartro's receipt API lists approvals and cancellations only: a failed attempt (or a notice that changes
-        // nothing) can never be confirmed through it, and moves no money, so it is kept and not chased.
-        return Ok(Confirmation::Unconfirmed(
-            "not a success: only an allow-listed notifier can confirm it".to_string(),
-        ));
-    }
-    confirm_with_smartro(state, result).await
 }
 
-/// Confirmation without the allow-list (the retry worker: the sender is long gone).
+/// Whether `result` is an inform from one of Smartro's notification servers (`smartro.notify_allow_cidrs`), as
+/// `client` (the sender, resolved through trusted proxies only) says.
+pub fn from_notifier(state: &AppState, result: &VerifiedResult, client: Option<IpAddr>) -> bool {
+    result.source == ResultSource::Inform
+        && client.is_some_and(|ip| is_in(ip, &state.settings.smartro.notify_allow_cidrs))
+}
+
+/// Confirmation from what the gateway and Smartro know of the TID: its binding, a payment confirmed before, the
+/// receipt data API.
 pub async fn confirm_with_smartro(
     state: &AppState,
     result: &VerifiedResult,
@@ -143,14 +169,26 @@ pub async fn confirm_with_smartro(
             }
         }
     }
-    if result.source == ResultSource::Return
-        && result.kind != ResultKind::Cancel
-        && state
+    if result.kind != ResultKind::Cancel {
+        // A payment of this TID confirmed before fixes its order and amount: another amount is refuted without
+        // asking Smartro again, and for a returnPay the same one needs no lookup.
+        if let Some(recorded) = state
             .store
-            .confirmed_payment_exists(&result.tid, &result.order_id, result.amount)
+            .payment_amount(&result.tid, &result.order_id)
             .await?
-    {
-        return Ok(Confirmation::Confirmed(ConfirmedBy::EarlierResult));
+        {
+            if recorded != result.amount {
+                return Ok(Confirmation::Refuted(format!(
+                    "TID {} was confirmed for {recorded} KRW, not {}",
+                    result.tid, result.amount
+                )));
+            }
+            if result.source == ResultSource::Return {
+                return Ok(Confirmation::Confirmed(Confirmed::by(
+                    ConfirmedBy::EarlierResult,
+                )));
+            }
+        }
     }
     Ok(ask_receipt_api(state, result).await)
 }
@@ -170,7 +208,14 @@ async fn ask_receipt_api(state: &AppState, result: &VerifiedResult) -> Confirmat
     for tid in lookups {
         match state.smartro.receipt(&result.mid, tid, key).await {
             CallOutcome::Answered(receipt) => match judge(result, tid, &receipt) {
-                Verdict::Confirmed => return Confirmation::Confirmed(ConfirmedBy::ReceiptApi),
+                Verdict::Confirmed {
+                    listed_partial_cancels,
+                } => {
+                    return Confirmation::Confirmed(Confirmed {
+                        by: ConfirmedBy::ReceiptApi,
+                        listed_partial_cancels,
+                    })
+                }
                 Verdict::Refuted(reason) => return Confirmation::Refuted(reason),
                 Verdict::Unconfirmed(reason) => why = reason,
             },
@@ -228,9 +273,9 @@ mod tests {
     fn an_approval_needs_the_same_order_and_amount() {
         let r = result(ResultKind::Approval, "T1", None, 1000);
         let ok = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0"}"#);
-        assert_eq!(judge(&r, "T1", &ok), Verdict::Confirmed);
+        assert_eq!(judge(&r, "T1", &ok), CONFIRMED);
         let numeric = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":1000}"#);
-        assert_eq!(judge(&r, "T1", &numeric), Verdict::Confirmed);
+        assert_eq!(judge(&r, "T1", &numeric), CONFIRMED);
         let other_order = receipt(r#"{"tid":"T1","moid":"CHEAP","goodsAmt":"1000"}"#);
         assert!(matches!(
             judge(&r, "T1", &other_order),
@@ -259,7 +304,7 @@ mod tests {
     fn a_whole_cancel_needs_the_record_cancelled() {
         let r = result(ResultKind::Cancel, "T1", Some("T1"), 1000);
         let cancelled = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"1"}"#);
-        assert_eq!(judge(&r, "T1", &cancelled), Verdict::Confirmed);
+        assert_eq!(judge(&r, "T1", &cancelled), CONFIRMED);
         let not_yet = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0"}"#);
         assert!(matches!(judge(&r, "T1", &not_yet), Verdict::Unconfirmed(_)));
     }
@@ -270,7 +315,12 @@ mod tests {
         let listed = receipt(
             r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","partCancelInfo":[{"transAmt":"200"},{"transAmt":"300"}]}"#,
         );
-        assert_eq!(judge(&r, "T1", &listed), Verdict::Confirmed);
+        assert_eq!(
+            judge(&r, "T1", &listed),
+            Verdict::Confirmed {
+                listed_partial_cancels: Some(1)
+            }
+        );
         let not_listed = receipt(
             r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","partCancelInfo":[{"transAmt":"200"}]}"#,
         );
@@ -284,6 +334,36 @@ mod tests {
         assert!(matches!(judge(&r, "T1", &other_order), Verdict::Refuted(_)));
         // The PTID's own record, where Smartro keeps one, carries the cancel amount.
         let own = receipt(r#"{"tid":"PTID","moid":"ORDER-1","goodsAmt":"300","stateCd":"1"}"#);
-        assert_eq!(judge(&r, "PTID", &own), Verdict::Confirmed);
+        assert_eq!(judge(&r, "PTID", &own), CONFIRMED);
+        // One that carries the original price does not refute the cancel: the original TID is asked next.
+        let price = receipt(r#"{"tid":"PTID","moid":"ORDER-1","goodsAmt":"1000","stateCd":"1"}"#);
+        assert!(matches!(judge(&r, "PTID", &price), Verdict::Unconfirmed(_)));
+        let elsewhere = receipt(r#"{"tid":"PTID","moid":"CHEAP","goodsAmt":"300","stateCd":"1"}"#);
+        assert!(matches!(judge(&r, "PTID", &elsewhere), Verdict::Refuted(_)));
+        // Two listed cancels of the amount: both may be counted.
+        let twice = receipt(
+            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","partCancelInfo":[{"transAmt":"300"},{"transAmt":300}]}"#,
+        );
+        assert_eq!(
+            judge(&r, "T1", &twice),
+            Verdict::Confirmed {
+                listed_partial_cancels: Some(2)
+            }
+        );
+    }
+
+    #[test]
+    fn a_deposit_needs_the_money_in_the_record() {
+        let mut r = result(ResultKind::VbankDeposit, "T1", None, 1000);
+        r.pay_method = PayMethod::Vbank;
+        r.result_code = "4110".into();
+        let issued = receipt(
+            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","vacctNo":"123"}"#,
+        );
+        assert!(matches!(judge(&r, "T1", &issued), Verdict::Unconfirmed(_)));
+        let paid = receipt(
+            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","vacctNo":"123","vacctBaseDt":"20261201"}"#,
+        );
+        assert_eq!(judge(&r, "T1", &paid), CONFIRMED);
     }
 }

@@ -12,10 +12,10 @@ use smartro::notification::Notification;
 use smartro::result::PaymentResult;
 use smartro::types::StateCd;
 
-use super::confirmation::{self, Confirmation};
+use super::confirmation::{confirm_with_smartro, from_notifier, Confirmation};
 use crate::domain::{
-    CardDetails, ConfirmedBy, OrderStatus, PaymentDetails, ResultKind, ResultSource, VbankDetails,
-    VerifiedResult,
+    CardDetails, Confirmed, ConfirmedBy, OrderStatus, PaymentDetails, ResultKind, ResultSource,
+    VbankDetails, VerifiedResult,
 };
 use crate::http::AppState;
 use crate::store::notifications::{NotificationLabels, NotificationOutcome, RawNotification};
@@ -252,7 +252,12 @@ fn verify_inform(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusa
         kind,
         state_code: n.state_cd.as_str().to_string(),
         tid: n.tid,
-        original_tid: non_empty(&n.otid),
+        // OTID means something only for a cancel; anywhere else it is an unsigned field nobody may lean on.
+        original_tid: if kind == ResultKind::Cancel {
+            non_empty(&n.otid)
+        } else {
+            None
+        },
         order_id: n.oid,
         mid: n.mid,
         amount: n.amt,
@@ -287,14 +292,14 @@ fn labels_of(result: &VerifiedResult) -> NotificationLabels {
 }
 
 /// When an unconfirmed result is asked about again: quickly at first (Smartro's books usually catch up within
-/// seconds), then backing off to every ten minutes, until the confirmation window closes.
+/// seconds), then backing off to every half hour, until the confirmation window closes (about 60 checks in all).
 pub fn next_check(
     received_at: DateTime<Utc>,
     attempts: i32,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let exponent = u32::try_from(attempts.clamp(0, 9)).unwrap_or(9);
-    let delay = Duration::seconds((2i64 << exponent).min(600));
+    let exponent = u32::try_from(attempts.clamp(0, 11)).unwrap_or(11);
+    let delay = Duration::seconds((2i64 << exponent).min(1800));
     let next = now + delay;
     (next < received_at + CONFIRMATION_WINDOW).then_some(next)
 }
@@ -353,7 +358,7 @@ async fn receive_stored(
         Err(refusal) => {
             state
                 .store
-                .reject_notification(id, refusal.outcome, &refusal.detail, &refusal.labels, now)
+                .finish_notification(id, refusal.outcome, &refusal.detail, &refusal.labels, now)
                 .await?;
             return Ok(Received::Rejected(refusal));
         }
@@ -367,20 +372,62 @@ async fn receive_stored(
         );
         state
             .store
-            .reject_notification(id, refusal.outcome, &refusal.detail, &labels, now)
+            .finish_notification(id, refusal.outcome, &refusal.detail, &labels, now)
             .await?;
         return Ok(Received::Rejected(refusal));
     }
-    // The very result applied before (a re-delivery, or the other channel): nothing would change again.
+    // The very result applied before (a re-delivery, or the other channel): nothing would change again, and
+    // nothing is written but the outcome.
     if state
         .store
         .result_applied(&result.dedupe_key(), &result.order_id)
         .await?
     {
-        return settle(state, id, &result, ConfirmedBy::EarlierResult, now).await;
+        state
+            .store
+            .finish_notification(
+                id,
+                NotificationOutcome::Duplicate,
+                "applied before",
+                &labels,
+                now,
+            )
+            .await?;
+        return Ok(Received::Duplicate {
+            order_id: result.order_id.clone(),
+        });
     }
-    let confirmation = confirmation::confirm(state, &result, client).await?;
+    let confirmation = if from_notifier(state, &result, client) {
+        Confirmation::Confirmed(Confirmed::by(ConfirmedBy::Notifier))
+    } else if !result.worth_confirming() {
+        // Smartro's receipt API lists approvals and cancellations only: a known failure (or a notice that changes
+        // nothing) can never be confirmed through it, and moves no money, so it is kept and not chased.
+        Confirmation::Unconfirmed(
+            "not a success: only an allow-listed notifier can confirm it".to_string(),
+        )
+    } else if checked_moments_ago(state, id, &result, now).await? {
+        // The same result sent again and again: one lookup speaks for all of them.
+        Confirmation::Unconfirmed("checked moments ago for another delivery".to_string())
+    } else {
+        confirm_with_smartro(state, &result).await?
+    };
     conclude(state, id, &result, confirmation, 0, now, now).await
+}
+
+/// How soon the same result may cost another receipt lookup when it is delivered again.
+const RECHECK_AFTER: Duration = Duration::seconds(10);
+
+async fn checked_moments_ago(
+    state: &AppState,
+    id: i64,
+    result: &VerifiedResult,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(state
+        .store
+        .scheduled_delivery(id, &result.dedupe_key(), &result.order_id)
+        .await?
+        .is_some_and(|(_, checked)| checked.is_some_and(|at| now - at < RECHECK_AFTER)))
 }
 
 /// Acts on what confirmation found: apply, refute, or wait and ask again.
@@ -395,19 +442,34 @@ pub(crate) async fn conclude(
 ) -> Result<Received, StoreError> {
     let labels = labels_of(result);
     match confirmation {
-        Confirmation::Confirmed(by) => settle(state, id, result, by, now).await,
+        Confirmation::Confirmed(confirmed) => settle(state, id, result, confirmed, now).await,
         Confirmation::Refuted(detail) => {
             state
                 .store
-                .reject_notification(id, NotificationOutcome::Refuted, &detail, &labels, now)
+                .finish_notification(id, NotificationOutcome::Refuted, &detail, &labels, now)
+                .await?;
+            state
+                .store
+                .refute_waiting(&result.dedupe_key(), &result.order_id, &detail, now)
                 .await?;
             Ok(Received::Refuted { detail })
         }
         Confirmation::Unconfirmed(detail) => {
-            let checking = result.worth_confirming();
-            let next = checking
-                .then(|| next_check(received_at, attempts, now))
-                .flatten();
+            let worth = result.worth_confirming();
+            // One scheduled check per result: another delivery already waiting speaks for this one too.
+            let leader = if worth {
+                state
+                    .store
+                    .scheduled_delivery(id, &result.dedupe_key(), &result.order_id)
+                    .await?
+            } else {
+                None
+            };
+            let next = match leader {
+                Some(_) => None,
+                None if worth => next_check(received_at, attempts, now),
+                None => None,
+            };
             let token = (result.source == ResultSource::Return).then(follow_token);
             state
                 .store
@@ -420,7 +482,7 @@ pub(crate) async fn conclude(
             Ok(Received::Unconfirmed {
                 order_id: result.order_id.clone(),
                 follow_token: token,
-                checking: next.is_some(),
+                checking: next.is_some() || leader.is_some(),
                 result_code: result.result_code.clone(),
             })
         }
@@ -431,26 +493,29 @@ async fn settle(
     state: &AppState,
     id: i64,
     result: &VerifiedResult,
-    by: ConfirmedBy,
+    confirmed: Confirmed,
     now: DateTime<Utc>,
 ) -> Result<Received, StoreError> {
-    Ok(match state.store.apply_result(id, result, by, now).await? {
-        ApplyOutcome::Applied { status } => Received::Applied {
-            order_id: result.order_id.clone(),
-            status,
+    Ok(
+        match state.store.apply_result(id, result, confirmed, now).await? {
+            ApplyOutcome::Applied { status } => Received::Applied {
+                order_id: result.order_id.clone(),
+                status,
+            },
+            ApplyOutcome::Duplicate { .. } => Received::Duplicate {
+                order_id: result.order_id.clone(),
+            },
+            ApplyOutcome::UnknownOrder => Received::Rejected(refusal(
+                NotificationOutcome::UnknownOrder,
+                format!("no order {}", result.order_id),
+                &labels_of(result),
+            )),
+            ApplyOutcome::TidOfAnotherOrder { tid, owner } => Received::Refuted {
+                detail: format!("TID {tid} belongs to order {owner}"),
+            },
+            ApplyOutcome::Refuted { detail } => Received::Refuted { detail },
         },
-        ApplyOutcome::Duplicate { .. } => Received::Duplicate {
-            order_id: result.order_id.clone(),
-        },
-        ApplyOutcome::UnknownOrder => Received::Rejected(refusal(
-            NotificationOutcome::UnknownOrder,
-            format!("no order {}", result.order_id),
-            &labels_of(result),
-        )),
-        ApplyOutcome::TidOfAnotherOrder { tid, owner } => Received::Refuted {
-            detail: format!("TID {tid} belongs to order {owner}"),
-        },
-    })
+    )
 }
 
 #[cfg(test)]
@@ -482,8 +547,8 @@ mod tests {
         );
         assert_eq!(
             next_check(received, 50, received),
-            Some(received + Duration::seconds(600)),
-            "capped at ten minutes"
+            Some(received + Duration::seconds(1800)),
+            "capped at half an hour"
         );
         let late = received + CONFIRMATION_WINDOW - Duration::seconds(100);
         assert_eq!(next_check(received, 9, late), None, "the window closes");

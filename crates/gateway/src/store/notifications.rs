@@ -102,8 +102,8 @@ impl Store {
         Ok(id)
     }
 
-    /// Records why a message was not applied (a final outcome: it is not looked at again).
-    pub async fn reject_notification(
+    /// Records a final outcome (not applied, or a duplicate): the message is not looked at again.
+    pub async fn finish_notification(
         &self,
         id: i64,
         outcome: NotificationOutcome,
@@ -112,6 +112,49 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         mark(&self.pool, id, outcome, Some(detail), labels, None, now).await
+    }
+
+    /// Marks every other delivery of a refuted result (same dedupe key and order) still waiting as refuted too.
+    pub async fn refute_waiting(
+        &self,
+        dedupe_key: &str,
+        order_id: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE notifications SET outcome = 'refuted', detail = $3, next_check_at = NULL, processed_at = $4
+             WHERE dedupe_key = $1 AND order_id = $2 AND outcome = 'unconfirmed'",
+            dedupe_key,
+            order_id,
+            detail,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When another delivery of this result (same dedupe key and order), other than `id`, is scheduled to be
+    /// checked again: `(its next check, when it was last checked)`. Such a delivery speaks for all of them.
+    pub async fn scheduled_delivery(
+        &self,
+        id: i64,
+        dedupe_key: &str,
+        order_id: &str,
+    ) -> Result<Option<(DateTime<Utc>, Option<DateTime<Utc>>)>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT next_check_at AS "next_check_at!", processed_at FROM notifications
+               WHERE dedupe_key = $1 AND order_id = $2 AND outcome = 'unconfirmed' AND next_check_at IS NOT NULL
+                 AND id <> $3
+               ORDER BY processed_at DESC NULLS LAST LIMIT 1"#,
+            dedupe_key,
+            order_id,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.next_check_at, r.processed_at)))
     }
 
     /// Records that a result could not be confirmed yet. `next_check_at`: when the confirmation worker asks
@@ -130,7 +173,7 @@ impl Store {
             "UPDATE notifications SET outcome = 'unconfirmed', detail = $2, mid = $3, tid = $4, order_id = $5,
                dedupe_key = $6, next_check_at = $7, follow_token = COALESCE(follow_token, $8),
                check_attempts = check_attempts + 1, processed_at = $9
-             WHERE id = $1",
+             WHERE id = $1 AND outcome IN ('received', 'unconfirmed')",
             id,
             detail,
             labels.mid,
@@ -161,21 +204,19 @@ impl Store {
         .await?)
     }
 
-    /// Whether a confirmed payment with this TID, order and amount is recorded (payments are written only for
+    /// The amount of the payment recorded for this TID and order, if any (payments are written only for
     /// confirmed results).
-    pub async fn confirmed_payment_exists(
+    pub async fn payment_amount(
         &self,
         tid: &str,
         order_id: &str,
-        amount: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM payments WHERE tid = $1 AND order_id = $2 AND amount = $3) AS "found!""#,
+            "SELECT amount FROM payments WHERE tid = $1 AND order_id = $2",
             tid,
-            order_id,
-            amount
+            order_id
         )
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -234,8 +275,13 @@ impl Store {
 
     /// The result a returnPay page follows.
     pub async fn follow_result(&self, token: &str) -> Result<Option<FollowedResult>, StoreError> {
+        // Deliveries of one result share one scheduled check: any of them being checked counts.
         let row = sqlx::query!(
-            "SELECT outcome, order_id, next_check_at FROM notifications WHERE follow_token = $1",
+            r#"SELECT n.outcome, n.order_id,
+                 EXISTS (SELECT 1 FROM notifications s WHERE s.next_check_at IS NOT NULL AND s.outcome = 'unconfirmed'
+                           AND (s.id = n.id OR (s.dedupe_key = n.dedupe_key AND s.order_id = n.order_id)))
+                   AS "checking!"
+               FROM notifications n WHERE n.follow_token = $1"#,
             token
         )
         .fetch_optional(&self.pool)
@@ -246,7 +292,7 @@ impl Store {
                     StoreError::Corrupt(format!("notification outcome {:?}", r.outcome))
                 })?,
                 order_id: r.order_id,
-                checking: r.next_check_at.is_some(),
+                checking: r.checking,
             })
         })
         .transpose()
@@ -264,11 +310,13 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Deletes bodies that failed parsing or the signature check (anyone can send those) older than `before`.
+    /// Deletes bodies that were never applied and never will be, older than `before`: those that failed parsing
+    /// or the signature check (anyone can send them), named no order, or were refuted. Refuted ones are evidence
+    /// of a replay; the warn line and the metric outlive them.
     pub async fn purge_rejected(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query!(
             "DELETE FROM notifications WHERE received_at < $1
-             AND outcome IN ('malformed', 'unknown_merchant', 'bad_signature')",
+             AND outcome IN ('malformed', 'unknown_merchant', 'bad_signature', 'unknown_order', 'refuted')",
             before
         )
         .execute(&self.pool)
@@ -277,7 +325,8 @@ impl Store {
     }
 }
 
-/// Sets a final outcome: the message is not checked again.
+/// Sets a final outcome: the message is not checked again. A message already settled keeps its outcome (a slow
+/// check, or one whose lease ran out, must not undo what another one decided).
 pub(crate) async fn mark<'e, E>(
     executor: E,
     id: i64,
@@ -292,7 +341,8 @@ where
 {
     sqlx::query!(
         "UPDATE notifications SET outcome = $2, detail = $3, mid = $4, tid = $5, order_id = $6, dedupe_key = $7,
-           confirmed_by = $8, next_check_at = NULL, processed_at = $9 WHERE id = $1",
+           confirmed_by = $8, next_check_at = NULL, processed_at = $9
+         WHERE id = $1 AND outcome IN ('received', 'unconfirmed')",
         id,
         outcome.as_str(),
         detail,

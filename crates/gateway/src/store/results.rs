@@ -5,7 +5,7 @@ use super::notifications::{mark, NotificationLabels, NotificationOutcome};
 use super::orders::{load_record, save_state};
 use super::outbox::insert_events;
 use super::{Store, StoreError};
-use crate::domain::{self, ConfirmedBy, Effect, OrderStatus, VerifiedResult};
+use crate::domain::{self, Confirmed, Effect, OrderStatus, VerifiedResult};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyOutcome {
@@ -17,6 +17,8 @@ pub enum ApplyOutcome {
     UnknownOrder,
     /// The result's TID (or the original TID it cancels) belongs to another order: nothing changed.
     TidOfAnotherOrder { tid: String, owner: String },
+    /// Counting it would go beyond what Smartro's records confirm: nothing changed.
+    Refuted { detail: String },
 }
 
 impl Store {
@@ -28,9 +30,10 @@ impl Store {
         &self,
         notification_id: i64,
         result: &VerifiedResult,
-        confirmed_by: ConfirmedBy,
+        confirmed: Confirmed,
         now: DateTime<Utc>,
     ) -> Result<ApplyOutcome, StoreError> {
+        let confirmed_by = confirmed.by;
         let labels = NotificationLabels {
             mid: Some(result.mid.clone()),
             tid: Some(result.tid.clone()),
@@ -52,28 +55,41 @@ impl Store {
             tx.commit().await?;
             return Ok(ApplyOutcome::UnknownOrder);
         };
-        // Before anything of the order is written: every TID of the result must be (or become) this order's.
-        for tid in std::iter::once(result.tid.as_str()).chain(result.other_tid()) {
-            if let Some(owner) = bind_tid(&mut tx, tid, &result.order_id, now).await? {
-                tx.rollback().await?;
-                let detail = format!("TID {tid} belongs to order {owner}");
-                mark(
-                    &self.pool,
-                    notification_id,
-                    NotificationOutcome::Refuted,
-                    Some(&detail),
-                    &labels,
-                    None,
-                    now,
-                )
-                .await?;
-                return Ok(ApplyOutcome::TidOfAnotherOrder {
-                    tid: tid.to_string(),
-                    owner,
-                });
-            }
+        // Before anything of the order is written: the result's TID must be (or become) this order's, and the
+        // original TID a cancel refers to must not be another order's. That one is only checked, never bound: a
+        // cancel notice does not make a payment this order's.
+        let owner_elsewhere = match bind_tid(&mut tx, &result.tid, &result.order_id, now).await? {
+            Some(owner) => Some((result.tid.clone(), owner)),
+            None => match result.other_tid() {
+                Some(original) => tid_owner(&mut tx, original)
+                    .await?
+                    .filter(|owner| *owner != result.order_id)
+                    .map(|owner| (original.to_string(), owner)),
+                None => None,
+            },
+        };
+        if let Some((tid, owner)) = owner_elsewhere {
+            tx.rollback().await?;
+            let detail = format!("TID {tid} belongs to order {owner}");
+            return self
+                .refute(notification_id, &labels, detail, now)
+                .await
+                .map(|()| ApplyOutcome::TidOfAnotherOrder { tid, owner });
         }
         let before = record.state()?;
+        if let (Some(listed), Some(_)) = (confirmed.listed_partial_cancels, result.other_tid()) {
+            if domain::cancel_beyond_listed(&before, &result.tid, result.amount, listed) {
+                tx.rollback().await?;
+                let detail = format!(
+                    "Smartro lists {listed} partial cancel(s) of {} for this payment, all already counted",
+                    result.amount
+                );
+                return self
+                    .refute(notification_id, &labels, detail.clone(), now)
+                    .await
+                    .map(|()| ApplyOutcome::Refuted { detail });
+            }
+        }
 
         let claimed = sqlx::query_scalar!(
             "INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
@@ -228,6 +244,38 @@ impl Store {
             status: decision.order.status,
         })
     }
+}
+
+impl Store {
+    async fn refute(
+        &self,
+        notification_id: i64,
+        labels: &NotificationLabels,
+        detail: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        mark(
+            &self.pool,
+            notification_id,
+            NotificationOutcome::Refuted,
+            Some(&detail),
+            labels,
+            None,
+            now,
+        )
+        .await
+    }
+}
+
+async fn tid_owner(
+    tx: &mut Transaction<'_, Postgres>,
+    tid: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar!("SELECT order_id FROM tid_bindings WHERE tid = $1", tid)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
 }
 
 /// Binds `tid` to `order_id` unless it is bound already; returns the other order when it belongs to one. Two

@@ -10,22 +10,28 @@ use crate::store::notifications::UnconfirmedNotification;
 use crate::store::StoreError;
 
 /// Results looked at per pass.
-const BATCH: i64 = 20;
+const BATCH: usize = 20;
 
-/// Checks the unconfirmed results that are due; returns how many were settled (applied or refuted).
+/// Checks the unconfirmed results that are due, one lease at a time (each check may wait on Smartro); returns
+/// how many were settled (applied or refuted).
 pub async fn confirm_once(state: &AppState) -> Result<usize, StoreError> {
-    let now = state.clock.now();
-    // Long enough that a check still in flight (bounded by the Smartro timeout) is never taken for dead.
+    // Long enough that a check still in flight (a receipt lookup or two, each bounded by the Smartro timeout) is
+    // never taken for dead by another replica.
     let lease = ChronoDuration::seconds(
         i64::try_from(state.settings.smartro.timeout_secs).unwrap_or(15) * 2 + 30,
     );
-    let due = state
-        .store
-        .lease_unconfirmed(now, now + lease, BATCH)
-        .await?;
     let mut settled = 0;
-    for notification in due {
-        if check(state, &notification).await? {
+    for _ in 0..BATCH {
+        let now = state.clock.now();
+        let Some(due) = state
+            .store
+            .lease_unconfirmed(now, now + lease, 1)
+            .await?
+            .pop()
+        else {
+            break;
+        };
+        if check(state, &due).await? {
             settled += 1;
         }
     }
@@ -40,7 +46,7 @@ async fn check(state: &AppState, n: &UnconfirmedNotification) -> Result<bool, St
             // It verified when it arrived: the merchant's configuration has changed since.
             state
                 .store
-                .reject_notification(n.id, refusal.outcome, &refusal.detail, &refusal.labels, now)
+                .finish_notification(n.id, refusal.outcome, &refusal.detail, &refusal.labels, now)
                 .await?;
             return Ok(false);
         }
