@@ -317,7 +317,7 @@ if [[ -n $GATEWAY_POOL ]]; then
     POOL_SHOWN=$GATEWAY_POOL
 else
     POOL_SHOWN="$(cd "$TMP" && env -u GATEWAY_CONFIG "$GW_BIN" check-config 2>/dev/null \
-        | awk -F' = ' '/^max_connections/ { print $2 }') (shipped default)"
+        | awk -F' = ' '/^\[/ { section = $0 } section == "[database]" && /^max_connections/ { print $2 }') (shipped default)"
 fi
 echo "   gateway pid $GW_PID on $BASE, database pool $POOL_SHOWN" >&2
 sleep "$IDLE_SECS"

@@ -97,11 +97,21 @@ pub(crate) struct Store {
     by_tid: HashMap<String, usize>,
     /// Every TID handed out, PTIDs included, so that no two are ever equal.
     used_tids: HashSet<String>,
+    /// The second of the last TID handed out and how many of its numbers have been tried.
+    tid_second: Option<(NaiveDateTime, u32)>,
 }
 
 impl Store {
     pub(crate) fn tid_in_use(&self, tid: &str) -> bool {
         self.used_tids.contains(tid)
+    }
+
+    pub(crate) fn tid_second(&self) -> Option<(NaiveDateTime, u32)> {
+        self.tid_second
+    }
+
+    pub(crate) fn set_tid_second(&mut self, at: NaiveDateTime, used: u32) {
+        self.tid_second = Some((at, used));
     }
 
     pub(crate) fn reserve_tid(&mut self, tid: &str) {

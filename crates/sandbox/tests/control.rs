@@ -282,3 +282,24 @@ async fn direct_transaction_input_is_validated() {
     assert_eq!(refused.map_err(|e| e.field), Err("mid"));
     sb.shutdown().await;
 }
+
+/// A TID's second has room for 10 000 numbers; a load generator asks for more than that within one second.
+#[tokio::test]
+async fn more_than_ten_thousand_transactions_in_a_second_get_distinct_tids() {
+    // Before TIDs borrowed the next second, the 10 001st went round forever (nextest's timeout ends such a run).
+    let sb = start(config(None)).await;
+    let mut tids = std::collections::HashSet::new();
+    for n in 0..25_000 {
+        let tx = match sb.state().create_transaction(NewTransaction::new(
+            MID,
+            format!("BULK{n:06}"),
+            1_000,
+        )) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(tx.tid.len(), 30, "{}", tx.tid);
+        assert!(tids.insert(tx.tid), "a TID was handed out twice");
+    }
+    sb.shutdown().await;
+}
