@@ -159,24 +159,138 @@ fn warn_if_above_open_file_limit(max_connections: usize) {
     let _ = max_connections;
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The signals that stop the process: SIGTERM (what `docker stop`, systemd and Kubernetes send) and SIGINT
+/// (Ctrl-C). Registered when installed, so that a signal arriving while the process still starts (or waits for
+/// its database) is not lost and does not kill it the default way.
+pub struct StopSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
         }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Resolves with the name of the first signal received.
+    pub async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.terminate.recv() => "SIGTERM",
+                _ = self.interrupt.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    match StopSignals::install() {
+        Ok(mut signals) => {
+            signals.recv().await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for stop signals; stop the process by killing it");
+            std::future::pending::<()>().await
+        }
+    }
+}
+
+/// How long the database may be away at start before the wait is logged.
+const QUIET_WAIT: Duration = Duration::from_secs(3);
+
+/// Applies the migrations once the database answers, trying again with backoff (0.5 s up to 5 s) for as long as
+/// it is unreachable or still starting, as happens when the gateway and PostgreSQL start together. The wait is
+/// logged once, a few seconds in; a database that answers with an error (a wrong password, a migration that
+/// does not apply) ends the wait with that error.
+pub async fn migrate_when_reachable(pool: &PgPool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(500);
+    let mut said = false;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => {
+                if said {
+                    tracing::info!(
+                        waited_secs = started.elapsed().as_secs(),
+                        "database reachable: migrations applied"
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) if database_unreachable(&e) => {
+                if !said && started.elapsed() >= QUIET_WAIT {
+                    tracing::warn!(
+                        error = %error_chain(&e),
+                        "waiting for the database (database.url): not reachable yet; /readyz answers 503 meanwhile"
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("applying migrations")),
+        }
+    }
+}
+
+fn database_unreachable(e: &sqlx::migrate::MigrateError) -> bool {
+    matches!(e, sqlx::migrate::MigrateError::Execute(e) if crate::store::is_outage(e))
+}
+
+/// An error and its causes in one line, each cause once: sqlx repeats its I/O error's text in its own message,
+/// which would otherwise read "failed to lookup address information … failed to lookup address information".
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// `healthcheck`: asks the gateway listening on `bind` (an unspecified address means this host) for `path` and
+/// says whether it answered 200, for container healthchecks without curl in the image.
+pub async fn healthcheck(bind: SocketAddr, path: &str) -> Result<(), String> {
+    let host = match bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        ip => ip.to_string(),
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    let url = format!("http://{host}:{}{path}", bind.port());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(e) => Err(format!("{url}: {}", error_chain(&e))),
     }
 }

@@ -2,12 +2,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gateway::app::{self, Gateway};
 use gateway::clock::SystemClock;
 use gateway::config::Settings;
 use gateway::demo::DemoOptions;
 use sandbox::AutoDecision;
+use secrecy::ExposeSecret;
 
 /// A self-hosted payment gateway for Smartro (WEBLink).
 #[derive(Parser)]
@@ -30,6 +32,13 @@ enum Command {
     CheckConfig,
     /// A first look: gateway + sandbox + embedded PostgreSQL + a demo shop page, in one process.
     Demo(DemoArgs),
+    /// Ask the gateway of this configuration (server.bind, an unspecified address meaning this host) whether it
+    /// is ready (GET /readyz): exit 0 if it answers 200, else 1. For container healthchecks.
+    Healthcheck {
+        /// The path to ask for instead: /healthz says only that the process is up.
+        #[arg(long, default_value = "/readyz")]
+        path: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -57,7 +66,7 @@ fn main() -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            fail(&e.to_string());
             return ExitCode::from(2);
         }
     };
@@ -65,17 +74,27 @@ fn main() -> ExitCode {
         print!("{}", settings.redacted_toml());
         return ExitCode::SUCCESS;
     }
-    gateway::telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            fail(&format!("could not start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Healthcheck { path }) = &cli.command {
+        // No logging set up: the one line below is all a healthcheck log needs.
+        return match runtime.block_on(app::healthcheck(settings.server.bind, path)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    gateway::telemetry::init();
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {
@@ -83,7 +102,7 @@ fn main() -> ExitCode {
                 serve(settings).await
             }
             Command::Migrate => migrate(settings).await,
-            Command::CheckConfig => Ok(()),
+            Command::CheckConfig | Command::Healthcheck { .. } => Ok(()),
             Command::Demo(args) => {
                 warn_about_test_credentials(&settings);
                 let options = DemoOptions {
@@ -104,9 +123,24 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            fail(&app::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The one line a failed start ends with: JSON like every other line when `GATEWAY_LOG_FORMAT=json` (so log
+/// collectors keep it), else plain text.
+fn fail(message: &str) {
+    if gateway::telemetry::json_requested() {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "message": message,
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("error: {message}");
     }
 }
 
@@ -129,17 +163,54 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let db = app::open_database(&settings).await?;
-    app::migrate(db.pool()).await?;
-    let gateway =
-        Gateway::start(Arc::new(settings), db.pool().clone(), Arc::new(SystemClock)).await?;
-    let workers = gateway::workers::Workers::spawn(&gateway.state)?;
-    app::shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests and worker passes");
-    let (served, ()) = tokio::join!(gateway.shutdown(), workers.stop());
+    let mut signals = app::StopSignals::install().context("listening for SIGTERM and SIGINT")?;
+    let settings = Arc::new(settings);
+    let (pool, embedded) = match &settings.database.url {
+        // The server answers at once (/healthz 200, /readyz 503) while the database is waited for: PostgreSQL
+        // starting beside the gateway, or coming back, is no reason to exit.
+        Some(url) => (
+            app::pool_options(&settings)
+                .connect_lazy(url.expose_secret())
+                .context("database.url")?,
+            None,
+        ),
+        None => match app::open_database(&settings).await? {
+            app::Database::Embedded(pool, pg) => (pool, Some(pg)),
+            app::Database::External(pool) => (pool, None),
+        },
+    };
+    let gateway = Gateway::start(settings.clone(), pool.clone(), Arc::new(SystemClock)).await?;
+    let ready = tokio::select! {
+        migrated = app::migrate_when_reachable(&pool) => Some(migrated),
+        signal = signals.recv() => {
+            tracing::info!(signal, "stopping before the database was reachable");
+            None
+        }
+    };
+    let workers = match ready {
+        Some(Ok(())) => Some(gateway::workers::Workers::spawn(&gateway.state)?),
+        Some(Err(e)) => {
+            gateway.shutdown().await?;
+            return Err(e);
+        }
+        None => None,
+    };
+    if workers.is_some() {
+        let signal = signals.recv().await;
+        tracing::info!(
+            signal,
+            "shutting down: finishing in-flight requests and worker passes"
+        );
+    }
+    let stop_workers = async {
+        if let Some(workers) = workers {
+            workers.stop().await;
+        }
+    };
+    let (served, ()) = tokio::join!(gateway.shutdown(), stop_workers);
     served?;
-    db.pool().close().await;
-    if let app::Database::Embedded(_, pg) = db {
+    pool.close().await;
+    if let Some(pg) = embedded {
         pg.stop().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(())

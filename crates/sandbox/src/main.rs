@@ -21,6 +21,8 @@ use sandbox::{AutoDecision, Sandbox, SandboxConfig};
     after_help = CONTROL_HELP
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<SandboxCommand>,
     /// Address to listen on [default: 127.0.0.1:9090].
     #[arg(long, env = "SANDBOX_BIND")]
     bind: Option<SocketAddr>,
@@ -67,6 +69,13 @@ struct Cli {
     receipt_delay_ms: Option<u64>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum SandboxCommand {
+    /// Ask the sandbox of these flags (--bind, SANDBOX_BIND or --config; an unspecified address meaning this
+    /// host) whether it answers: exit 0 if GET / answers 200, else 1. For container healthchecks.
+    Healthcheck,
+}
+
 /// Shown after the flags by `--help`.
 const CONTROL_HELP: &str = "\
 Control endpoints (JSON; for tests, scripts and the demo):
@@ -85,6 +94,25 @@ The listening address is printed on stdout as \"smartro-sandbox listening on ADD
 
 fn parse_auto(s: &str) -> Result<AutoDecision, String> {
     s.parse()
+}
+
+/// Whether the sandbox listening on `bind` answers `GET /` with 200.
+async fn healthcheck(bind: SocketAddr) -> Result<(), String> {
+    let ip = match bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = format!("http://{}/", SocketAddr::new(ip, bind.port()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(e) => Err(format!("{url}: {}", e.without_url())),
+    }
 }
 
 fn build_config(cli: Cli) -> anyhow::Result<SandboxConfig> {
@@ -194,13 +222,24 @@ async fn main() -> ExitCode {
         )
         .with_ansi(std::io::stdout().is_terminal())
         .init();
-    let config = match build_config(Cli::parse()) {
+    let cli = Cli::parse();
+    let command = cli.command.is_some();
+    let config = match build_config(cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("smartro-sandbox: {e}");
             return ExitCode::from(2);
         }
     };
+    if command {
+        return match healthcheck(config.bind).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut signals = match StopSignals::install() {
         Ok(s) => s,
         Err(e) => {

@@ -154,3 +154,34 @@ fn sigterm_and_sigint_stop_it_gracefully_with_status_0() {
         );
     }
 }
+
+/// `smartro-sandbox healthcheck` (what a container's healthcheck runs) asks the sandbox of the same flags.
+#[test]
+fn the_healthcheck_subcommand_asks_the_sandbox_itself() {
+    let running = spawn(&[]);
+    let check = |bind: String| {
+        let out = Command::new(env!("CARGO_BIN_EXE_smartro-sandbox"))
+            .args(["--bind", &bind, "healthcheck"])
+            .output();
+        match out {
+            Ok(out) => (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ),
+            Err(e) => panic!("cannot run the healthcheck: {e}"),
+        }
+    };
+    // An unspecified bind address (as in a container) means this host.
+    let (ok, why) = check(format!("0.0.0.0:{}", running.addr.port()));
+    assert!(ok, "{why}");
+    let (status, _) = stop_with(running, "TERM", Duration::from_secs(3));
+    assert!(status.success());
+    let Ok(free) = std::net::TcpListener::bind("127.0.0.1:0") else {
+        panic!("no free port")
+    };
+    let port = free.local_addr().map(|a| a.port()).unwrap_or(1);
+    drop(free);
+    let (ok, why) = check(format!("127.0.0.1:{port}"));
+    assert!(!ok);
+    assert!(why.starts_with("unhealthy: "), "{why}");
+}

@@ -24,17 +24,24 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the database could not be reached or used at all (as opposed to a query that was refused).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-                    | sqlx::Error::WorkerCrashed
-            )
-        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+        matches!(self, StoreError::Database(e) if is_outage(e))
+    }
+}
+
+/// Whether an sqlx error means the database is unreachable, starting, or shutting down (worth a retry later),
+/// rather than that it refused what was asked.
+pub fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
     }
 }
 

@@ -132,6 +132,11 @@ impl GatewayProcess {
         }
     }
 
+    /// Spawns `serve` on a free port without waiting for it to become ready.
+    pub fn spawn_unready(name: &str, env: &GatewayEnv) -> GatewayProcess {
+        Self::spawn(name, env, free_port())
+    }
+
     fn spawn(name: &str, env: &GatewayEnv, port: u16) -> GatewayProcess {
         let dir = tempfile::Builder::new()
             .prefix("smartro-gateway-durability-")
@@ -181,7 +186,7 @@ impl GatewayProcess {
     }
 
     /// `Err(log)` when the child exits or does not become ready in time.
-    async fn wait_ready(&mut self) -> Result<(), String> {
+    pub async fn wait_ready(&mut self) -> Result<(), String> {
         let http = http_client();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
