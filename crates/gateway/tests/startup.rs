@@ -187,10 +187,7 @@ async fn a_failed_start_is_one_line_in_the_log_format_configured() {
 
 #[test]
 fn causes_are_named_once() {
-    let io = std::io::Error::new(
-        std::io::ErrorKind::Other,
-        "failed to lookup address information: Name does not resolve",
-    );
+    let io = std::io::Error::other("failed to lookup address information: Name does not resolve");
     let err = sqlx::Error::Io(io);
     let line = gateway::app::error_chain(&err);
     assert_eq!(
