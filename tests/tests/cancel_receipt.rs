@@ -491,19 +491,25 @@ async fn unknown_cancels_are_reconciled_from_smartros_receipt() {
         .await;
     assert_eq!(status, 504);
 
-    let reconciler = gateway::workers::Reconciler::new(stack.gateway.state.clone());
+    let services = stack.gateway.services.clone();
     assert_eq!(
-        reconciler.run_once().await.unwrap(),
+        gateway::workers::reconcile_once(&services).await.unwrap(),
         0,
         "a fresh unknown gets time for Smartro's notification"
     );
     stack.clock.advance(chrono::Duration::seconds(60));
-    assert_eq!(reconciler.run_once().await.unwrap(), 1);
+    assert_eq!(
+        gateway::workers::reconcile_once(&services).await.unwrap(),
+        1
+    );
     let order = stack.order("E2E-RECON-1").await;
     assert_eq!(order["cancellations"][0]["status"], "succeeded");
     assert_eq!(order["cancelled_amount"], 4000);
     assert_eq!(order["status"], "partially_cancelled");
-    assert_eq!(reconciler.run_once().await.unwrap(), 0);
+    assert_eq!(
+        gateway::workers::reconcile_once(&services).await.unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -515,9 +521,15 @@ async fn a_cancel_that_never_reached_smartro_is_reconciled_as_failed() {
     // The process recorded the cancel, then died before calling Smartro.
     let begun = stack
         .gateway
-        .state
+        .services
         .store
-        .begin_cancel("E2E-RECON-2", Some(2000), "crash", stack.clock.now())
+        .begin_cancel(
+            "E2E-RECON-2",
+            Some(2000),
+            "crash",
+            uuid::Uuid::new_v4(),
+            stack.clock.now(),
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -534,8 +546,11 @@ async fn a_cancel_that_never_reached_smartro_is_reconciled_as_failed() {
     assert_eq!(status, 409, "blocked while open");
 
     stack.clock.advance(chrono::Duration::seconds(120));
-    let reconciler = gateway::workers::Reconciler::new(stack.gateway.state.clone());
-    assert_eq!(reconciler.run_once().await.unwrap(), 1);
+    let services = stack.gateway.services.clone();
+    assert_eq!(
+        gateway::workers::reconcile_once(&services).await.unwrap(),
+        1
+    );
     let order = stack.order("E2E-RECON-2").await;
     assert_eq!(order["cancellations"][0]["status"], "failed");
     assert_eq!(order["cancelled_amount"], 0);

@@ -15,7 +15,9 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::embedded_pg::EmbeddedPostgres;
 use crate::http::{router, AppState};
+use crate::metrics::Metrics;
 use crate::server::{self, ConnectionLimits};
+use crate::service::Services;
 use crate::store::{Store, MIGRATOR};
 
 /// Where the database comes from: the configured server, or one this process runs itself.
@@ -71,7 +73,8 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// A running gateway: its address, its state, and the handle to stop it.
 pub struct Gateway {
     pub addr: SocketAddr,
-    pub state: AppState,
+    /// The flows this gateway serves, for the workers that run beside it (and tests).
+    pub services: Services,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -97,18 +100,19 @@ impl Gateway {
         clock: SharedClock,
     ) -> anyhow::Result<Gateway> {
         let addr = listener.local_addr()?;
-        let store = Store::new(pool, settings.server.public_url.clone());
-        let state = AppState::new(store, settings, clock)
+        let store = Store::new(pool);
+        let services = Services::new(store, settings, clock, Arc::new(Metrics::new()))
             .context("building the HTTP client for Smartro")?;
+        let state = AppState::new(services);
         let app = router(state.clone());
-        let limits = ConnectionLimits::from_settings(&state.settings.server);
-        warn_if_above_open_file_limit(state.settings.server.max_connections);
+        let limits = ConnectionLimits::from_settings(&state.services.settings.server);
+        warn_if_above_open_file_limit(state.services.settings.server.max_connections);
         let (shutdown, stop) = watch::channel(false);
         let server = tokio::spawn(server::serve(listener, app, limits, stop));
         tracing::info!(%addr, "gateway listening");
         Ok(Gateway {
             addr,
-            state,
+            services: state.services.clone(),
             shutdown,
             server,
         })

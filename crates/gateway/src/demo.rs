@@ -203,7 +203,7 @@ pub async fn start_demo(
             })
             .await
     });
-    let workers = crate::workers::Workers::spawn(&gateway.state)?;
+    let workers = crate::workers::Workers::spawn(&gateway.services)?;
     Ok(DemoHandle {
         gateway,
         sandbox,

@@ -1,5 +1,6 @@
 //! smartro-gateway: a self-hosted payment gateway for Smartro (WEBLink).
 
+pub mod addr;
 pub mod app;
 pub mod clock;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod http;
 pub mod metrics;
+pub mod providers;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -188,7 +188,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     };
     let workers = match ready {
-        Some(Ok(())) => Some(gateway::workers::Workers::spawn(&gateway.state)?),
+        Some(Ok(())) => Some(gateway::workers::Workers::spawn(&gateway.services)?),
         Some(Err(e)) => {
             gateway.shutdown().await?;
             return Err(e);

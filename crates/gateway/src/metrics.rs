@@ -161,11 +161,11 @@ impl Metrics {
     }
 
     /// Sets the order gauges from a fresh count (taken at scrape time, so every replica reports the truth).
-    pub fn set_orders(&self, counts: &[(String, i64)]) {
+    pub fn set_orders(&self, counts: &[(crate::domain::OrderStatus, i64)]) {
         for status in crate::domain::OrderStatus::ALL {
             let n = counts
                 .iter()
-                .find(|(s, _)| s == status.as_str())
+                .find(|(s, _)| *s == status)
                 .map(|(_, n)| *n)
                 .unwrap_or(0);
             self.orders

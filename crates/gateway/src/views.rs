@@ -3,18 +3,19 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::{CancellationOrigin, CancellationStatus, OrderStatus, PayMethod, ResultSource};
 use crate::store::{CancellationRow, OrderRecord, PaymentRow};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderView {
     pub order_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub amount: i64,
     pub paid_amount: i64,
     pub cancelled_amount: i64,
     pub goods_name: String,
     pub goods_count: i32,
-    pub pay_method: String,
+    pub pay_method: PayMethod,
     pub mid: String,
     pub tid: Option<String>,
     pub buyer: BuyerView,
@@ -76,7 +77,7 @@ pub struct PaymentView {
     pub success: bool,
     pub auth_code: Option<String>,
     pub auth_date: Option<String>,
-    pub source: String,
+    pub source: ResultSource,
     pub created_at: DateTime<Utc>,
 }
 
@@ -85,8 +86,8 @@ pub struct CancellationView {
     pub id: String,
     pub amount: i64,
     pub partial: bool,
-    pub status: String,
-    pub origin: String,
+    pub status: CancellationStatus,
+    pub origin: CancellationOrigin,
     pub reason: String,
     pub result_code: Option<String>,
     pub result_message: Option<String>,
@@ -110,7 +111,7 @@ pub fn checkout_url(public_url: &str, order_id: &str, token: &str) -> String {
 impl OrderView {
     pub fn new(record: &OrderRecord, public_url: &str) -> OrderView {
         let o = &record.order;
-        let vbank = (o.pay_method == "VBANK"
+        let vbank = (o.pay_method == PayMethod::Vbank
             && (o.vbank_account.is_some() || o.vbank_exp_date.is_some()))
         .then(|| VbankView {
             bank_code: o.vbank_bank_code.clone(),
@@ -130,13 +131,13 @@ impl OrderView {
         });
         OrderView {
             order_id: o.order_id.clone(),
-            status: o.status.clone(),
+            status: o.status,
             amount: o.amount,
             paid_amount: o.paid_amount,
             cancelled_amount: o.cancelled_amount,
             goods_name: o.goods_name.clone(),
             goods_count: o.goods_count,
-            pay_method: o.pay_method.clone(),
+            pay_method: o.pay_method,
             mid: o.mid.clone(),
             tid: o.tid.clone(),
             buyer: BuyerView {
@@ -176,7 +177,7 @@ impl From<&PaymentRow> for PaymentView {
             success: p.success,
             auth_code: p.auth_code.clone(),
             auth_date: p.auth_date.clone(),
-            source: p.source.clone(),
+            source: p.source,
             created_at: p.created_at,
         }
     }
@@ -188,8 +189,8 @@ impl From<&CancellationRow> for CancellationView {
             id: c.id.to_string(),
             amount: c.amount,
             partial: c.partial,
-            status: c.status.clone(),
-            origin: c.origin.clone(),
+            status: c.status,
+            origin: c.origin,
             reason: c.reason.clone(),
             result_code: c.result_code.clone(),
             result_message: c.result_message.clone(),

@@ -208,14 +208,9 @@ async fn a_tid_smartro_never_made_changes_nothing_and_is_given_up_after_a_day() 
     );
 
     // The worker keeps asking, with backoff, for the confirmation window, then leaves it to a person.
-    let state = &app.gateway.state;
+    let state = &app.gateway.services;
     app.clock.advance(ChronoDuration::seconds(5));
-    assert_eq!(
-        gateway::workers::confirm::confirm_once(state)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(gateway::workers::confirm_once(state).await.unwrap(), 0);
     let attempts = app
         .count("SELECT max(check_attempts)::bigint FROM notifications")
         .await;
@@ -223,9 +218,7 @@ async fn a_tid_smartro_never_made_changes_nothing_and_is_given_up_after_a_day() 
     let page = app.http.get(app.url(&follow)).send().await.unwrap();
     assert!(page.text().await.unwrap().contains("결제 확인 중"));
     app.clock.advance(ChronoDuration::hours(25));
-    gateway::workers::confirm::confirm_once(state)
-        .await
-        .unwrap();
+    gateway::workers::confirm_once(state).await.unwrap();
     assert_eq!(
         app.count("SELECT count(*) FROM notifications WHERE next_check_at IS NOT NULL")
             .await,
@@ -261,22 +254,15 @@ async fn with_the_receipt_api_down_a_real_result_waits_then_settles_once() {
     assert_untouched(&app.order("WAIT-1").await, "pending");
 
     // Still down at the first retry.
-    let state = &app.gateway.state;
+    let state = &app.gateway.services;
     app.clock.advance(ChronoDuration::seconds(3));
-    assert_eq!(
-        gateway::workers::confirm::confirm_once(state)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(gateway::workers::confirm_once(state).await.unwrap(), 0);
     assert_untouched(&app.order("WAIT-1").await, "pending");
 
     // Back: the next due check confirms and applies it, once.
     app.smartro.set_down(false);
     app.clock.advance(ChronoDuration::seconds(10));
-    let settled = gateway::workers::confirm::confirm_once(state)
-        .await
-        .unwrap();
+    let settled = gateway::workers::confirm_once(state).await.unwrap();
     assert_eq!(
         settled, 1,
         "one check for the returnPay and the inform of one result"
@@ -479,7 +465,7 @@ async fn rejected_bodies_are_kept_a_week_and_applied_ones_for_good() {
     );
     forged.sign_value = "bm90IGEgc2lnbmF0dXJl".into();
     app.inform(forged.to_form_body()).await;
-    let state = &app.gateway.state;
+    let state = &app.gateway.services;
 
     app.clock.advance(ChronoDuration::days(6));
     assert_eq!(
@@ -684,7 +670,7 @@ async fn the_same_result_sent_again_and_again_costs_one_lookup() {
     // When Smartro's records catch up, the one check settles every delivery.
     app.smartro.knows(&tid(22), "AGAIN-2", 6_000);
     app.clock.advance(ChronoDuration::seconds(5));
-    gateway::workers::confirm::confirm_once(&app.gateway.state)
+    gateway::workers::confirm_once(&app.gateway.services)
         .await
         .unwrap();
     assert_eq!(app.smartro.calls(), 2);

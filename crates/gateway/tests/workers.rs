@@ -98,7 +98,7 @@ async fn a_paid_order_is_delivered_once_signed() {
     let (hooks, url) = receiver(vec![]).await;
     let app = app_with_webhooks(&url, "72").await;
     paid_order(&app, "WH-1", 1).await;
-    let delivery = WebhookDelivery::from_settings(&app.gateway.state)
+    let delivery = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
     assert_eq!(delivery.run_once().await.unwrap(), 1);
@@ -136,7 +136,7 @@ async fn failures_are_retried_with_backoff_and_the_same_event_id() {
     let (hooks, url) = receiver(vec![500, 503]).await;
     let app = app_with_webhooks(&url, "72").await;
     paid_order(&app, "WH-2", 2).await;
-    let delivery = WebhookDelivery::from_settings(&app.gateway.state)
+    let delivery = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
 
@@ -211,7 +211,7 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
 
     let app = app_with_webhooks(&url, "72").await;
     paid_order(&app, "WH-RD", 7).await;
-    let delivery = WebhookDelivery::from_settings(&app.gateway.state)
+    let delivery = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
     assert_eq!(delivery.run_once().await.unwrap(), 1);
@@ -241,7 +241,7 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
 async fn an_unreachable_shop_is_retried_until_the_window_ends() {
     let app = app_with_webhooks("http://127.0.0.1:9/hooks", "1").await;
     paid_order(&app, "WH-3", 3).await;
-    let delivery = WebhookDelivery::from_settings(&app.gateway.state)
+    let delivery = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
     let mut passes = 0;
@@ -273,10 +273,10 @@ async fn two_replicas_deliver_every_event_exactly_once() {
     for i in 0..40 {
         paid_order(&app, &format!("WH-R{i}"), 100 + i).await;
     }
-    let a = WebhookDelivery::from_settings(&app.gateway.state)
+    let a = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
-    let b = WebhookDelivery::from_settings(&app.gateway.state)
+    let b = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
     let run = |d: WebhookDelivery| async move {
@@ -309,13 +309,13 @@ async fn a_crashed_replicas_lease_runs_out_and_another_delivers() {
     // "replica A" leases the event and dies without a word
     let leased = app
         .gateway
-        .state
+        .services
         .store
         .lease_events("replica-a", app.clock.now(), Duration::seconds(60), 10)
         .await
         .unwrap();
     assert_eq!(leased.len(), 1);
-    let b = WebhookDelivery::from_settings(&app.gateway.state)
+    let b = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
     assert_eq!(b.run_once().await.unwrap(), 0, "the lease is respected");
@@ -325,7 +325,7 @@ async fn a_crashed_replicas_lease_runs_out_and_another_delivers() {
     // A's late report changes nothing
     let kept = app
         .gateway
-        .state
+        .services
         .store
         .finish_attempt(
             "replica-a",
@@ -352,7 +352,7 @@ async fn a_crashed_replicas_lease_runs_out_and_another_delivers() {
 async fn leases_are_released_on_shutdown() {
     let app = app_with_webhooks("http://127.0.0.1:9/hooks", "72").await;
     paid_order(&app, "WH-5", 5).await;
-    let store = &app.gateway.state.store;
+    let store = &app.gateway.services.store;
     store
         .lease_events("replica-a", app.clock.now(), Duration::seconds(600), 10)
         .await
@@ -374,10 +374,10 @@ async fn pending_orders_expire_after_their_ttl() {
         app.inform(card_inform("EXP-2", &tid(6), 1000)).await.1,
         "OK"
     );
-    assert_eq!(expire_once(&app.gateway.state).await.unwrap(), 0);
+    assert_eq!(expire_once(&app.gateway.services).await.unwrap(), 0);
     app.clock.advance(Duration::minutes(60));
-    assert_eq!(expire_once(&app.gateway.state).await.unwrap(), 1);
-    assert_eq!(expire_once(&app.gateway.state).await.unwrap(), 0);
+    assert_eq!(expire_once(&app.gateway.services).await.unwrap(), 1);
+    assert_eq!(expire_once(&app.gateway.services).await.unwrap(), 0);
     assert_eq!(app.order("EXP-1").await["status"], "expired");
     assert_eq!(app.order("EXP-2").await["status"], "paid");
     let types: Vec<String> =
@@ -415,12 +415,12 @@ async fn an_issued_virtual_account_expires_at_its_deposit_date() {
 
     app.clock.advance(Duration::hours(2));
     assert_eq!(
-        expire_once(&app.gateway.state).await.unwrap(),
+        expire_once(&app.gateway.services).await.unwrap(),
         0,
         "the order's own ttl no longer applies"
     );
     app.clock.set("2026-11-23T15:00:00Z".parse().unwrap());
-    assert_eq!(expire_once(&app.gateway.state).await.unwrap(), 1);
+    assert_eq!(expire_once(&app.gateway.services).await.unwrap(), 1);
     assert_eq!(app.order("EXP-VB").await["status"], "expired");
 
     // money that arrives after all is still taken as paid, never lost
@@ -443,7 +443,7 @@ async fn the_events_api_lists_and_redelivers() {
     paid_order(&app, "EV-1", 8).await;
     app.create_order(card_order("EV-2", 1000)).await;
     app.clock.advance(Duration::minutes(61));
-    expire_once(&app.gateway.state).await.unwrap();
+    expire_once(&app.gateway.services).await.unwrap();
 
     let all: Value = app.get_json("/v1/events").await.json().await.unwrap();
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
@@ -501,7 +501,7 @@ async fn the_events_api_lists_and_redelivers() {
         401
     );
 
-    let delivery = WebhookDelivery::from_settings(&app.gateway.state)
+    let delivery = WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .unwrap();
     assert_eq!(delivery.run_once().await.unwrap(), 2);
@@ -542,7 +542,7 @@ async fn redelivery_without_webhooks_is_a_conflict() {
         .post_json(&format!("/v1/events/{id}/redeliver"), &json!({}))
         .await;
     assert_eq!(r.status(), 409);
-    assert!(WebhookDelivery::from_settings(&app.gateway.state)
+    assert!(WebhookDelivery::from_settings(&app.gateway.services)
         .unwrap()
         .is_none());
 }
@@ -555,7 +555,7 @@ async fn raw_notifications_are_purged_only_when_retention_is_set_and_never_the_a
     app.inform(b"garbage".to_vec()).await; // malformed
     app.clock.advance(Duration::days(400));
     assert_eq!(
-        purge_once(&app.gateway.state).await.unwrap(),
+        purge_once(&app.gateway.services).await.unwrap(),
         0,
         "default: keep everything"
     );
@@ -565,9 +565,9 @@ async fn raw_notifications_are_purged_only_when_retention_is_set_and_never_the_a
     kept.inform(card_inform("RT-2", &tid(11), 1000)).await;
     kept.inform(b"garbage".to_vec()).await;
     kept.clock.advance(Duration::days(29));
-    assert_eq!(purge_once(&kept.gateway.state).await.unwrap(), 0);
+    assert_eq!(purge_once(&kept.gateway.services).await.unwrap(), 0);
     kept.clock.advance(Duration::days(2));
-    assert_eq!(purge_once(&kept.gateway.state).await.unwrap(), 2);
+    assert_eq!(purge_once(&kept.gateway.services).await.unwrap(), 2);
     assert_eq!(kept.count("SELECT count(*) FROM notifications").await, 1);
     assert_eq!(
         kept.count("SELECT count(*) FROM notifications WHERE outcome = 'applied'")

@@ -2,9 +2,8 @@
 
 use super::{
     cancelled_status, CancellationOrigin, CancellationState, CancellationStatus, Decision, Effect,
-    EventType, OrderState, OrderStatus,
+    EventType, OrderState, OrderStatus, PayMethod,
 };
-use smartro::types::PayMethod;
 use uuid::Uuid;
 
 /// What to send to Smartro for one cancellation.
@@ -110,7 +109,15 @@ pub fn begin_cancel(order: &OrderState, plan: &CancelPlan) -> OrderState {
     next
 }
 
-/// What came of the call to Smartro.
+/// The provider's own words on a cancel, kept on the cancellation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CancelReply {
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub cancel_num: Option<String>,
+}
+
+/// What came of the call to the provider.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelAnswer {
     Succeeded {

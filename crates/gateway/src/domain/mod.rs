@@ -1,10 +1,12 @@
 //! The order state machine: pure functions from (order, verified event) to (order, effects).
 //!
-//! Nothing here touches the database or the network. The store loads an [`OrderState`] under a row lock, asks
-//! [`apply_result`] what follows from a verified Smartro result, and writes the returned order and effects in the
-//! same transaction.
+//! Nothing here touches the database or the network, nor speaks a provider's wire format: a provider adapter
+//! (`crate::providers`) turns its messages into [`VerifiedResult`]s of gateway-owned types, the store loads an
+//! [`OrderState`] under a row lock, [`apply_result`] decides what follows, and the store writes the returned order
+//! and effects in the same transaction. Ids and time come in as arguments.
 
 mod cancel;
+mod method;
 mod result;
 mod status;
 
@@ -13,15 +15,16 @@ mod tests;
 
 pub use cancel::{
     begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal,
+    CancelReply,
 };
+pub use method::{default_vbank_deadline, korean_date, vbank_deadline, PayMethod};
 pub use result::{
-    CardDetails, Confirmed, ConfirmedBy, PaymentDetails, ResultKind, ResultSource, VbankDetails,
-    VerifiedResult,
+    CardDetails, Confirmed, ConfirmedBy, MessageLabels, Outcome, PaymentDetails, ResultKind,
+    ResultSource, VbankDetails, VerifiedResult,
 };
-pub use status::{CancellationOrigin, CancellationStatus, EventType, OrderStatus};
+pub use status::{CancellationOrigin, CancellationStatus, Channel, EventType, OrderStatus};
 
 use chrono::{DateTime, Utc};
-use smartro::types::PayMethod;
 use uuid::Uuid;
 
 /// What the state machine knows of an order.
@@ -67,7 +70,7 @@ pub struct CancellationState {
 pub struct PaymentRecord {
     pub tid: String,
     pub mid: String,
-    pub pay_method: PayMethod,
+    pub pay_method: Option<PayMethod>,
     pub amount: i64,
     pub result_code: String,
     pub result_message: String,
@@ -137,12 +140,19 @@ impl Decision {
 /// Money rules: an order is `paid` only for a successful result whose amount and MID equal the order's; anything
 /// else with a valid signature that disagrees is kept and flagged `needs_review`, never shown as paid; the
 /// cancelled sum never exceeds the paid sum.
-pub fn apply_result(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>) -> Decision {
+///
+/// `new_id` names the cancellation recorded when the result is a cancel nobody asked the gateway for.
+pub fn apply_result(
+    order: &OrderState,
+    result: &VerifiedResult,
+    now: DateTime<Utc>,
+    new_id: Uuid,
+) -> Decision {
     match result.kind {
         ResultKind::Approval => apply_approval(order, result, now),
         ResultKind::VbankIssued => apply_vbank_issued(order, result, now),
         ResultKind::VbankDeposit => apply_approval(order, result, now),
-        ResultKind::Cancel => apply_cancel(order, result),
+        ResultKind::Cancel => apply_cancel(order, result, new_id),
         ResultKind::Other => Decision::unchanged(order),
     }
 }
@@ -151,7 +161,7 @@ fn payment_record(result: &VerifiedResult) -> PaymentRecord {
     PaymentRecord {
         tid: result.tid.clone(),
         mid: result.mid.clone(),
-        pay_method: result.pay_method.clone(),
+        pay_method: result.pay_method,
         amount: result.amount,
         result_code: result.result_code.clone(),
         result_message: result.result_message.clone(),
@@ -164,10 +174,10 @@ fn payment_record(result: &VerifiedResult) -> PaymentRecord {
 
 /// Why a successful result cannot simply be accepted for this order, if it cannot.
 fn disagreement(order: &OrderState, result: &VerifiedResult) -> Option<String> {
-    if result.pay_method != order.pay_method {
+    if result.pay_method != Some(order.pay_method) {
         return Some(format!(
             "result pay method {} differs from the order's {}",
-            result.pay_method.as_str(),
+            result.pay_method.map_or("(unknown)", PayMethod::as_str),
             order.pay_method.as_str()
         ));
     }
@@ -270,7 +280,9 @@ fn apply_approval(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc
                 format!(
                     "result code {} is not known as success or failure for {}",
                     result.result_code,
-                    result.pay_method.as_str()
+                    result
+                        .pay_method
+                        .map_or("an unknown pay method", PayMethod::as_str)
                 ),
             ),
         };
@@ -356,8 +368,8 @@ fn apply_vbank_issued(
     }
 }
 
-/// A cancellation notified by Smartro (StateCd 1 or 2). TID is the PTID of a partial cancel, OTID the original.
-fn apply_cancel(order: &OrderState, result: &VerifiedResult) -> Decision {
+/// A cancellation notified by the provider. TID is the PTID of a partial cancel, OTID the original.
+fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> Decision {
     if !result.is_success() {
         // A refused cancel changes nothing: the money stays paid.
         return Decision::unchanged(order);
@@ -416,7 +428,7 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult) -> Decision {
     if ptid.is_none() && paid_by_this_tid && order.status == OrderStatus::Cancelled {
         return Decision::unchanged(order);
     }
-    let id = Uuid::new_v4();
+    let id = new_id;
     let counted = paid_by_this_tid && order.cancelled_amount + result.amount <= order.paid_amount;
     let partial = ptid.is_some() || result.amount < order.paid_amount;
     let record = Effect::RecordSmartroCancellation {
@@ -535,6 +547,50 @@ pub fn cancel_beyond_listed(order: &OrderState, ptid: &str, amount: i64, listed:
         .iter()
         .any(|c| c.ptid.as_deref() == Some(ptid));
     !already_this_one && counted >= listed
+}
+
+/// Why an order cannot be sent to a payment window now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotPayable {
+    Expired,
+    AwaitingDeposit,
+    Paid,
+    Cancelled,
+    NeedsReview,
+}
+
+/// Whether a buyer may pay `order` at `now`: only a pending order within its time.
+pub fn payable(
+    status: OrderStatus,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), NotPayable> {
+    match status {
+        OrderStatus::Pending if now >= expires_at => Err(NotPayable::Expired),
+        OrderStatus::Pending => Ok(()),
+        OrderStatus::AwaitingDeposit => Err(NotPayable::AwaitingDeposit),
+        OrderStatus::Paid => Err(NotPayable::Paid),
+        OrderStatus::PartiallyCancelled | OrderStatus::Cancelled => Err(NotPayable::Cancelled),
+        OrderStatus::Expired => Err(NotPayable::Expired),
+        OrderStatus::NeedsReview => Err(NotPayable::NeedsReview),
+    }
+}
+
+/// The outcome of a cancellation whose answer never came, from what the provider says it has cancelled of the
+/// payment in all (`provider_cancelled`) and what the order already counts (`counted`).
+pub fn settle_open_cancel(
+    provider_cancelled: i64,
+    counted: i64,
+    amount: i64,
+) -> Option<CancelAnswer> {
+    if provider_cancelled >= counted + amount {
+        Some(CancelAnswer::Succeeded { ptid: None })
+    } else if provider_cancelled <= counted {
+        Some(CancelAnswer::Refused)
+    } else {
+        // The provider cancelled something else than what was asked: leave it open for a person.
+        None
+    }
 }
 
 /// Pending orders past their time, and vbank accounts past their deposit date, expire.

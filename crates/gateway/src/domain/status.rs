@@ -1,8 +1,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The order statuses of the public contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Created; may carry failed attempts; the buyer may (re)try.
     Pending,
@@ -43,14 +44,15 @@ impl OrderStatus {
         OrderStatus::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    /// Only a pending order may be sent to Smartro's payment window.
+    /// Only a pending order may be sent to a payment window.
     pub fn is_payable(self) -> bool {
         self == OrderStatus::Pending
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum CancellationStatus {
     /// Recorded, Smartro being called.
     Requested,
@@ -82,11 +84,13 @@ impl CancellationStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum CancellationOrigin {
     /// Asked through `POST /v1/orders/{id}/cancel`.
     Api,
-    /// Learned from Smartro's notification only.
+    /// Learned from the provider's (Smartro's) notification only.
     Smartro,
 }
 
@@ -107,6 +111,24 @@ impl CancellationOrigin {
     }
 }
 
+/// Where an order is paid: online through a provider's payment window, or at a shop's card terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Channel {
+    Online,
+    Terminal,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Online => "online",
+            Channel::Terminal => "terminal",
+        }
+    }
+}
+
 /// Webhook event types of the public contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -119,6 +141,19 @@ pub enum EventType {
 }
 
 impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::PaymentPaid,
+        EventType::PaymentFailed,
+        EventType::PaymentAwaitingDeposit,
+        EventType::PaymentCancelled,
+        EventType::PaymentNeedsReview,
+        EventType::OrderExpired,
+    ];
+
+    pub fn parse(value: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|e| e.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::PaymentPaid => "payment.paid",

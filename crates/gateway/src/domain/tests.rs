@@ -1,9 +1,101 @@
 use super::*;
 use chrono::{Duration, TimeZone};
-use smartro::types::StateCd;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+}
+
+/// The decisions of these tests, with a fixed id for a cancellation the provider notified on its own.
+fn apply_result(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>) -> Decision {
+    super::apply_result(order, result, now, Uuid::from_u128(0x5eed))
+}
+
+/// The states a provider's notification may name (WEBLink's StateCd), so that the tests read like the messages
+/// they stand for. What an adapter makes of them is spelled out in `result` below: the domain itself sees only
+/// the neutral kind and outcome.
+#[derive(Debug, Clone, PartialEq)]
+enum StateCd {
+    Approval,
+    CancelBeforeSettlement,
+    CancelAfterSettlement,
+    VbankIssued,
+    Other(String),
+}
+
+fn success_code(method: PayMethod) -> &'static str {
+    match method {
+        PayMethod::Card => "3001",
+        PayMethod::Bank => "4000",
+        PayMethod::Vbank => "4100",
+        PayMethod::Cellphone => "A000",
+        PayMethod::Toss => "TS10",
+        PayMethod::Kakao => "KP00",
+        PayMethod::GiftCard => "(none documented)",
+    }
+}
+
+/// A result as the WEBLink adapter would hand it over (known failures here: card 3011 and 3011-like codes of
+/// the card table; cancel successes 2001).
+fn result(
+    method: PayMethod,
+    state: Option<StateCd>,
+    code: &str,
+    tid: &str,
+    amount: i64,
+) -> VerifiedResult {
+    let kind = match &state {
+        Some(StateCd::CancelBeforeSettlement | StateCd::CancelAfterSettlement) => {
+            ResultKind::Cancel
+        }
+        _ if code == "4110" => ResultKind::VbankDeposit,
+        _ if code == "4100" => ResultKind::VbankIssued,
+        Some(StateCd::VbankIssued) => ResultKind::VbankIssued,
+        Some(StateCd::Approval) | None if code.starts_with("70") => ResultKind::Other,
+        Some(StateCd::Approval) | None => ResultKind::Approval,
+        Some(StateCd::Other(_)) => ResultKind::Other,
+    };
+    let outcome = match kind {
+        ResultKind::Approval if code == success_code(method) => Outcome::Success,
+        ResultKind::Approval if method == PayMethod::Card && code.starts_with("30") => {
+            Outcome::Failure
+        }
+        ResultKind::Approval => Outcome::Unknown,
+        ResultKind::VbankIssued if code == "4100" => Outcome::Success,
+        ResultKind::VbankDeposit if code == "4110" => Outcome::Success,
+        ResultKind::Cancel if code == "2001" => Outcome::Success,
+        ResultKind::Other => Outcome::Unknown,
+        _ => Outcome::Failure,
+    };
+    let state_code = match &state {
+        Some(StateCd::Approval) => "0".to_string(),
+        Some(StateCd::CancelBeforeSettlement) => "1".to_string(),
+        Some(StateCd::CancelAfterSettlement) => "2".to_string(),
+        Some(StateCd::VbankIssued) => "3".to_string(),
+        Some(StateCd::Other(s)) => s.clone(),
+        None if code == "4100" => "3".to_string(),
+        None => "0".to_string(),
+    };
+    VerifiedResult {
+        source: if state.is_some() {
+            ResultSource::Inform
+        } else {
+            ResultSource::Return
+        },
+        kind,
+        outcome,
+        tid: tid.into(),
+        original_tid: None,
+        order_id: "ORD1".into(),
+        mid: "SMTPAY001m".into(),
+        amount,
+        pay_method: Some(method),
+        result_code: code.into(),
+        result_message: "msg".into(),
+        auth_code: Some("12345678".into()),
+        auth_date: Some("261121120000".into()),
+        details: PaymentDetails::default(),
+        dedupe_key: format!("{tid}|{state_code}|{code}|{amount}"),
+    }
 }
 
 fn order(method: PayMethod) -> OrderState {
@@ -26,40 +118,6 @@ fn order(method: PayMethod) -> OrderState {
     }
 }
 
-fn result(
-    method: PayMethod,
-    state: Option<StateCd>,
-    code: &str,
-    tid: &str,
-    amount: i64,
-) -> VerifiedResult {
-    let kind = ResultKind::classify(state.as_ref(), code);
-    let state_code = match &state {
-        Some(s) => s.as_str().to_string(),
-        None => ResultKind::state_code_for_return(code).to_string(),
-    };
-    VerifiedResult {
-        source: if state.is_some() {
-            ResultSource::Inform
-        } else {
-            ResultSource::Return
-        },
-        kind,
-        tid: tid.into(),
-        original_tid: None,
-        order_id: "ORD1".into(),
-        mid: "SMTPAY001m".into(),
-        amount,
-        pay_method: method,
-        result_code: code.into(),
-        result_message: "msg".into(),
-        auth_code: Some("12345678".into()),
-        auth_date: Some("261121120000".into()),
-        details: PaymentDetails::default(),
-        state_code,
-    }
-}
-
 const TID: &str = "SMTPAY001m01012611211200001234";
 const TID2: &str = "SMTPAY001m01012611211201009999";
 
@@ -75,8 +133,8 @@ fn emitted(decision: &Decision) -> Vec<EventType> {
 }
 
 fn paid(method: PayMethod) -> OrderState {
-    let o = order(method.clone());
-    let code = method.success_code().unwrap();
+    let o = order(method);
+    let code = success_code(method);
     apply_result(&o, &result(method, None, code, TID, 10_000), now()).order
 }
 
@@ -89,8 +147,8 @@ fn approvals_of_every_method_mark_the_order_paid() {
         (PayMethod::Toss, "TS10"),
         (PayMethod::Kakao, "KP00"),
     ] {
-        let o = order(method.clone());
-        let d = apply_result(&o, &result(method.clone(), None, code, TID, 10_000), now());
+        let o = order(method);
+        let d = apply_result(&o, &result(method, None, code, TID, 10_000), now());
         assert_eq!(d.order.status, OrderStatus::Paid, "{method:?}");
         assert_eq!(d.order.paid_amount, 10_000);
         assert_eq!(d.order.tid.as_deref(), Some(TID));
@@ -118,10 +176,10 @@ fn a_code_the_tables_do_not_know_for_the_method_needs_review() {
     assert_eq!(d.order.paid_amount, 0, "never shown as paid");
 
     // CLGIFT has no documented success code at all: an approval of it is reviewed, never silently failed.
-    let o = order(PayMethod::Clgift);
+    let o = order(PayMethod::GiftCard);
     let d = apply_result(
         &o,
-        &result(PayMethod::Clgift, None, "0000", TID, 10_000),
+        &result(PayMethod::GiftCard, None, "0000", TID, 10_000),
         now(),
     );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
@@ -245,36 +303,6 @@ fn vbank_deposit_before_its_issue_notification() {
     let d2 = apply_result(&d.order, &issued, now());
     assert_eq!(d2.order.status, OrderStatus::Paid);
     assert!(emitted(&d2).is_empty());
-}
-
-#[test]
-fn returnpay_and_inform_of_one_result_share_a_dedupe_key() {
-    let ret = result(PayMethod::Vbank, None, "4100", TID, 10_000);
-    let inf = result(
-        PayMethod::Vbank,
-        Some(StateCd::VbankIssued),
-        "4100",
-        TID,
-        10_000,
-    );
-    assert_eq!(ret.dedupe_key(), inf.dedupe_key());
-    let ret = result(PayMethod::Card, None, "3001", TID, 10_000);
-    let inf = result(
-        PayMethod::Card,
-        Some(StateCd::Approval),
-        "3001",
-        TID,
-        10_000,
-    );
-    assert_eq!(ret.dedupe_key(), inf.dedupe_key());
-    let deposit = result(
-        PayMethod::Vbank,
-        Some(StateCd::Approval),
-        "4110",
-        TID,
-        10_000,
-    );
-    assert_ne!(deposit.dedupe_key(), inf.dedupe_key());
 }
 
 #[test]
@@ -567,6 +595,7 @@ fn a_refused_cancel_notification_changes_nothing() {
     let o = paid(PayMethod::Card);
     let mut n = cancel(StateCd::CancelBeforeSettlement, TID, None, 10_000);
     n.result_code = "2032".into();
+    n.outcome = Outcome::Failure;
     let d = apply_result(&o, &n, now());
     assert!(!d.changed(&o));
 }
@@ -742,4 +771,36 @@ fn a_cancel_notified_before_the_answer_is_counted_once() {
     );
     assert_eq!(answered.order.cancelled_amount, 4_000);
     assert!(emitted(&answered).is_empty());
+}
+
+#[test]
+fn settling_a_cancel_whose_answer_never_came() {
+    assert_eq!(
+        settle_open_cancel(4_000, 1_000, 3_000),
+        Some(CancelAnswer::Succeeded { ptid: None })
+    );
+    assert_eq!(
+        settle_open_cancel(1_000, 1_000, 3_000),
+        Some(CancelAnswer::Refused)
+    );
+    assert_eq!(settle_open_cancel(2_000, 1_000, 3_000), None);
+}
+
+#[test]
+fn only_a_pending_order_within_its_time_is_payable() {
+    let at = now();
+    let later = at + Duration::minutes(1);
+    assert_eq!(payable(OrderStatus::Pending, later, at), Ok(()));
+    assert_eq!(
+        payable(OrderStatus::Pending, at, at),
+        Err(NotPayable::Expired)
+    );
+    assert_eq!(
+        payable(OrderStatus::PartiallyCancelled, later, at),
+        Err(NotPayable::Cancelled)
+    );
+    assert_eq!(
+        payable(OrderStatus::NeedsReview, later, at),
+        Err(NotPayable::NeedsReview)
+    );
 }

@@ -20,15 +20,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/events/{id}/redeliver", post(redeliver))
 }
 
-const EVENT_TYPES: [EventType; 6] = [
-    EventType::PaymentPaid,
-    EventType::PaymentFailed,
-    EventType::PaymentAwaitingDeposit,
-    EventType::PaymentCancelled,
-    EventType::PaymentNeedsReview,
-    EventType::OrderExpired,
-];
-
 async fn list_events(
     State(state): State<AppState>,
     _auth: ShopAuth,
@@ -36,23 +27,22 @@ async fn list_events(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     paging::only_known(&query, &["order_id", "type", "limit", "cursor"])?;
     let event_type = match query.get("type").filter(|t| !t.is_empty()) {
-        Some(t) if EVENT_TYPES.iter().any(|e| e.as_str() == t) => Some(t),
-        Some(t) => {
-            return Err(ApiError::bad_request(
+        Some(t) => Some(EventType::parse(t).ok_or_else(|| {
+            ApiError::bad_request(
                 Some("type".into()),
                 format!(
                     "unknown event type {t:?}; one of {}",
-                    EVENT_TYPES.map(EventType::as_str).join(", ")
+                    EventType::ALL.map(EventType::as_str).join(", ")
                 ),
-            ))
-        }
+            )
+        })?),
         None => None,
     };
     let limit = paging::limit(&query)?;
     let before = paging::cursor(&query, "evt")?;
     let order_id = query.get("order_id").filter(|o| !o.is_empty());
     let events = state
-        .store
+        .services
         .list_events(order_id, event_type, limit + 1, before)
         .await?;
     let (events, next_cursor) = paging::page(events, limit, |e| e.seq, "evt");
@@ -64,16 +54,6 @@ async fn redeliver(
     _auth: ShopAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if state.settings.webhooks.url.is_none() {
-        return Err(ApiError::conflict(
-            "webhooks_not_configured",
-            "no [webhooks] url is configured, so there is nowhere to deliver to",
-        ));
-    }
-    let event = state
-        .store
-        .redeliver(&id, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+    let event = state.services.redeliver(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(event)).into_response())
 }

@@ -1,4 +1,6 @@
 //! HTTP surfaces, one module each: the shop's API, the buyer's checkout, Smartro's callbacks, operations.
+//! Handlers parse what arrives, call the service layer (`crate::service`) and render its answer; the flows and
+//! the database are behind it.
 
 pub mod api;
 pub mod auth;
@@ -16,7 +18,6 @@ pub mod smartro;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::smartro::client::SmartroClient;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -27,10 +28,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::clock::SharedClock;
-use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::service::Services;
 
 /// Requests larger than this are refused with 413 before they are read.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -38,49 +36,31 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub clock: SharedClock,
-    pub metrics: Arc<Metrics>,
+    pub services: Services,
     pub api_keys: Arc<auth::ApiKeys>,
-    pub smartro: SmartroClient,
     pub page_headers: Arc<PageHeaders>,
 }
 
 impl AppState {
-    pub fn new(
-        store: Store,
-        settings: Arc<Settings>,
-        clock: SharedClock,
-    ) -> Result<Self, reqwest::Error> {
-        let api_keys = Arc::new(auth::ApiKeys::new(&settings.api.secret_keys));
-        let endpoints = settings.smartro.endpoints();
-        let smartro = SmartroClient::new(
-            endpoints.cancel_url,
-            endpoints.receipt_api_url,
-            Duration::from_secs(settings.smartro.timeout_secs),
-        )?;
-        Ok(AppState {
-            store,
-            clock,
-            metrics: Arc::new(Metrics::new()),
-            api_keys,
-            smartro,
+    pub fn new(services: Services) -> Self {
+        let settings = &services.settings;
+        AppState {
+            api_keys: Arc::new(auth::ApiKeys::new(&settings.api.secret_keys)),
             page_headers: Arc::new(PageHeaders::new(&settings.checkout.frame_ancestors)),
-            settings,
-        })
+            services,
+        }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
+    let timeout = Duration::from_secs(state.services.settings.server.request_timeout_secs.max(1));
 
     Router::new()
         .merge(api::routes())
         .merge(cancel::routes())
         .merge(events::routes())
-        .merge(checkout::routes().layer(cors_layer(&state.settings.server.cors_origins)))
+        .merge(checkout::routes().layer(cors_layer(&state.services.settings.server.cors_origins)))
         .merge(smartro::routes())
         .merge(ops::routes())
         .fallback(fallback)
@@ -290,7 +270,7 @@ async fn track_metrics(
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(req).await;
-    state.metrics.observe_request(
+    state.services.metrics.observe_request(
         &method,
         &route,
         response.status().as_u16(),

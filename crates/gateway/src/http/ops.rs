@@ -26,7 +26,8 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> Response {
     let probe = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        migrations_applied(&state.store.pool),
+        // The readiness probe asks the database itself: it is about the database, not about any flow.
+        migrations_applied(&state.services.store.pool),
     )
     .await;
     match probe {
@@ -53,8 +54,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    match state.store.count_by_status().await {
-        Ok(counts) => state.metrics.set_orders(&counts),
+    match state.services.order_counts().await {
+        Ok(counts) => state.services.metrics.set_orders(&counts),
         Err(e) => tracing::warn!(error = %e, "metrics: could not count orders"),
     }
     (
@@ -62,7 +63,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.encode(),
+        state.services.metrics.encode(),
     )
         .into_response()
 }

@@ -174,7 +174,7 @@ pub fn result(record: &OrderRecord) -> Response {
         ));
     }
     // A result under review disagrees with the order (another amount, a second payment): it shows nothing of it.
-    let (summary, extra) = if record.order.status == "needs_review" {
+    let (summary, extra) = if record.order.status == crate::domain::OrderStatus::NeedsReview {
         (String::new(), String::new())
     } else {
         (result_summary(record), extra)
@@ -185,7 +185,7 @@ pub fn result(record: &OrderRecord) -> Response {
 {}
 {}"#,
         escape(title),
-        escape(&record.order.status),
+        escape(record.order.status.as_str()),
         escape(text),
         summary,
         extra

@@ -1,7 +1,7 @@
 //! Smartro-facing endpoints: returnPay (the buyer's browser) and inform (Smartro's notification daemon), and the
 //! page a buyer's browser follows while its result is being confirmed.
 //!
-//! The handlers only map what [`crate::service::results::receive`] decided to answers: the raw message is stored
+//! The handlers only map what [`crate::service::Services::receive_result`] decided to answers: the raw message is stored
 //! first, verified, confirmed server to server and applied once there.
 
 use axum::body::Bytes;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::{pages, AppState};
 use crate::domain::ResultSource;
-use crate::service::results::{receive, Received};
+use crate::service::results::Received;
 use crate::store::notifications::NotificationOutcome;
 
 /// Smartro's messages are a few KiB; anything larger is not one, and is not stored.
@@ -46,7 +46,11 @@ async fn inform(
     body: Bytes,
 ) -> Response {
     // The body must never contain "OK" unless acknowledged, or Smartro would take it as acknowledged.
-    match receive(&state, ResultSource::Inform, &headers, client, &body).await {
+    match state
+        .services
+        .receive_result(ResultSource::Inform, &headers, client, &body)
+        .await
+    {
         Received::Applied { .. } | Received::Duplicate { .. } => {
             (StatusCode::OK, "OK").into_response()
         }
@@ -58,11 +62,11 @@ async fn inform(
             checking: false, ..
         } => (StatusCode::OK, "OK").into_response(),
         Received::Refuted { .. } => (StatusCode::FORBIDDEN, "FAIL refuted").into_response(),
-        Received::Rejected(r) => {
-            tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "inform refused");
+        Received::Rejected { outcome, detail } => {
+            tracing::warn!(outcome = outcome.as_str(), %detail, "inform refused");
             (
-                rejection_status(r.outcome),
-                format!("FAIL {}", r.outcome.as_str()),
+                rejection_status(outcome),
+                format!("FAIL {}", outcome.as_str()),
             )
                 .into_response()
         }
@@ -80,7 +84,11 @@ async fn return_pay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match receive(&state, ResultSource::Return, &headers, client, &body).await {
+    match state
+        .services
+        .receive_result(ResultSource::Return, &headers, client, &body)
+        .await
+    {
         Received::Applied { order_id, .. } | Received::Duplicate { order_id } => {
             confirmed_result(&state, &order_id).await
         }
@@ -95,9 +103,9 @@ async fn return_pay(
             ..
         } => not_completed(&state, &order_id, &result_code).await,
         Received::Refuted { .. } => unverifiable_page(),
-        Received::Rejected(r) => {
-            tracing::warn!(outcome = r.outcome.as_str(), detail = %r.detail, "returnPay refused");
-            match r.outcome {
+        Received::Rejected { outcome, detail } => {
+            tracing::warn!(outcome = outcome.as_str(), %detail, "returnPay refused");
+            match outcome {
                 NotificationOutcome::BadSignature | NotificationOutcome::UnknownMerchant => {
                     unverifiable_page()
                 }
@@ -137,7 +145,7 @@ async fn follow(State(state): State<AppState>, Query(query): Query<FollowQuery>)
     if !valid {
         return not_found_page();
     }
-    let followed = match state.store.follow_result(&token).await {
+    let followed = match state.services.follow_result(&token).await {
         Ok(Some(followed)) => followed,
         Ok(None) => return not_found_page(),
         Err(_) => return unavailable_page(),
@@ -160,7 +168,7 @@ async fn follow(State(state): State<AppState>, Query(query): Query<FollowQuery>)
 
 /// The shop's return_url with `order_id` and `status` (before any `#fragment`), or the gateway's result page.
 async fn confirmed_result(state: &AppState, order_id: &str) -> Response {
-    let record = match state.store.get_order(order_id).await {
+    let record = match state.services.find_order(order_id).await {
         Ok(Some(record)) => record,
         Ok(None) => return not_found_page(),
         Err(_) => return unavailable_page(),
@@ -169,7 +177,7 @@ async fn confirmed_result(state: &AppState, order_id: &str) -> Response {
         Some(url) => Redirect::to(&return_target(
             url,
             &record.order.order_id,
-            &record.order.status,
+            record.order.status.as_str(),
         ))
         .into_response(),
         None => pages::result(&record),
@@ -180,13 +188,14 @@ async fn confirmed_result(state: &AppState, order_id: &str) -> Response {
 /// shop (which reads the order through the API); anyone else holding such a result learns nothing of the order,
 /// not even its return_url, and sees the signed result code only.
 async fn not_completed(state: &AppState, order_id: &str, result_code: &str) -> Response {
-    match state.store.get_order(order_id).await {
-        Ok(Some(record)) if record.order.status == "pending" => match &record.order.return_url {
-            Some(url) => {
-                Redirect::to(&return_target(url, &record.order.order_id, "pending")).into_response()
+    match state.services.find_order(order_id).await {
+        Ok(Some(record)) if record.order.status == crate::domain::OrderStatus::Pending => {
+            match &record.order.return_url {
+                Some(url) => Redirect::to(&return_target(url, &record.order.order_id, "pending"))
+                    .into_response(),
+                None => pages::not_completed(result_code),
             }
-            None => pages::not_completed(result_code),
-        },
+        }
         Ok(_) => pages::not_completed(result_code),
         Err(_) => unavailable_page(),
     }

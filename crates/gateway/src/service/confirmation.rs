@@ -1,369 +1,63 @@
-//! Confirming a signed Smartro result before it may change an order.
+//! How far a verified result may be believed before it changes an order.
 //!
-//! SignValue covers only the TID and the ResultCode: OID, Amt, StateCd and the rest are the sender's word, and a
-//! returnPay passes through the buyer's browser. So a validly signed result proves that Smartro made *some*
-//! transaction, not that it paid *this* order. It is believed only when Smartro's receipt data API has a record of
-//! the TID with the result's order and amount, when it is an inform from one of Smartro's notification servers
-//! (`smartro.notify_allow_cidrs`), or, for a returnPay, when it repeats a result already confirmed.
+//! A provider's signature may prove only that it made *some* transaction (Smartro's SignValue covers the TID and
+//! the ResultCode only; OID, Amt and the rest are the sender's word, and a returnPay passes through the buyer's
+//! browser). A result is believed when it comes from one of the provider's notification servers
+//! (`smartro.notify_allow_cidrs`), when what the gateway already knows settles it (a TID bound to another order
+//! refutes it, a payment confirmed before fixes its amount), or when the provider's records confirm it.
 
 use std::net::IpAddr;
 
-use secrecy::ExposeSecret;
-use smartro::client::CallOutcome;
-use smartro::receipt::Receipt;
-
+use super::Services;
+use crate::addr::is_in;
 use crate::domain::{Confirmed, ConfirmedBy, ResultKind, ResultSource, VerifiedResult};
-use crate::http::client_ip::is_in;
-use crate::http::AppState;
+use crate::providers::{Confirmation, Provider};
 use crate::store::StoreError;
 
-/// What the gateway may believe of a result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirmation {
-    Confirmed(Confirmed),
-    /// Smartro's records contradict it (another order or amount), or its TID belongs to another order.
-    Refuted(String),
-    /// Nothing to confirm it with yet (receipt API down, slow, or without a record of the TID).
-    Unconfirmed(String),
-}
-
-/// What one receipt record says of a result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// `listed_partial_cancels`: see [`Confirmed`].
-    Confirmed {
-        listed_partial_cancels: Option<usize>,
-    },
-    Refuted(String),
-    Unconfirmed(String),
-}
-
-fn amount(value: &Option<String>) -> Option<i64> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .and_then(|v| v.replace(',', "").parse::<i64>().ok())
-}
-
-fn trimmed(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-const CONFIRMED: Verdict = Verdict::Confirmed {
-    listed_partial_cancels: None,
-};
-
-/// Judges `result` against the receipt record of `looked_up`: the result's own TID, or for a partial cancel the
-/// original TID, whose `partCancelInfo` then has to list the cancel.
-pub fn judge(result: &VerifiedResult, looked_up: &str, receipt: &Receipt) -> Verdict {
-    if trimmed(&receipt.tid) != Some(looked_up) {
-        return Verdict::Unconfirmed(format!(
-            "the receipt API answered for TID {:?}, not {looked_up}",
-            receipt.tid
-        ));
+impl Services {
+    /// Whether `result` is an inform from one of the provider's notification servers, as `client` (the sender,
+    /// resolved through trusted proxies only) says.
+    pub fn from_notifier(&self, result: &VerifiedResult, client: Option<IpAddr>) -> bool {
+        result.source == ResultSource::Inform
+            && client.is_some_and(|ip| is_in(ip, &self.settings.smartro.notify_allow_cidrs))
     }
-    let Some(moid) = trimmed(&receipt.moid) else {
-        return Verdict::Unconfirmed(format!("Smartro's record of TID {looked_up} has no moid"));
-    };
-    if moid != result.order_id {
-        return Verdict::Refuted(format!(
-            "Smartro's record of TID {looked_up} is for order {moid}, not {}",
-            result.order_id
-        ));
-    }
-    let goods_amt = amount(&receipt.goods_amt);
-    let cancelled = matches!(trimmed(&receipt.state_cd), Some("1") | Some("2"));
-    if result.kind == ResultKind::Cancel {
-        if let Some(original) = result.other_tid() {
-            return if looked_up == original {
-                judge_part_cancel_info(result, looked_up, receipt, goods_amt)
-            } else if goods_amt == Some(result.amount) && cancelled {
-                // The PTID's own record, where Smartro keeps one.
-                CONFIRMED
-            } else {
-                // What a PTID's record holds is not documented: only its order can refute; the original TID's
-                // record is asked next.
-                Verdict::Unconfirmed(format!(
-                    "Smartro's record of PTID {looked_up} does not show a cancel of {}",
-                    result.amount
-                ))
-            };
-        }
-    }
-    match goods_amt {
-        None => Verdict::Unconfirmed(format!(
-            "Smartro's record of TID {looked_up} has no goodsAmt"
-        )),
-        Some(total) if total != result.amount => Verdict::Refuted(format!(
-            "Smartro's record of TID {looked_up} is for {total} KRW, not {}",
-            result.amount
-        )),
-        // A whole cancel: the record must show the transaction cancelled (stateCd 1 or 2); until it does,
-        // Smartro's books may simply lag behind its notification.
-        Some(_) if result.kind == ResultKind::Cancel && !cancelled => {
-            Verdict::Unconfirmed(format!(
-                "Smartro's record of TID {looked_up} is not cancelled yet (stateCd {:?})",
-                receipt.state_cd
-            ))
-        }
-        // A deposit needs the record to show money in the account, not only the account issued.
-        Some(_)
-            if result.kind == ResultKind::VbankDeposit
-                && trimmed(&receipt.vacct_base_dt).is_none() =>
-        {
-            Verdict::Unconfirmed(format!(
-                "Smartro's record of TID {looked_up} shows no deposit yet (vacctBaseDt)"
-            ))
-        }
-        Some(_) => CONFIRMED,
-    }
-}
 
-fn judge_part_cancel_info(
-    result: &VerifiedResult,
-    looked_up: &str,
-    receipt: &Receipt,
-    goods_amt: Option<i64>,
-) -> Verdict {
-    let listed = receipt
-        .part_cancel_info
-        .iter()
-        .filter(|p| amount(&p.trans_amt) == Some(result.amount))
-        .count();
-    if listed > 0 {
-        Verdict::Confirmed {
-            listed_partial_cancels: Some(listed),
-        }
-    } else if goods_amt.is_some_and(|total| result.amount > total) {
-        Verdict::Refuted(format!(
-            "a cancel of {} exceeds Smartro's record of TID {looked_up} ({goods_amt:?})",
-            result.amount
-        ))
-    } else {
-        Verdict::Unconfirmed(format!(
-            "Smartro's record of TID {looked_up} lists no partial cancel of {} yet",
-            result.amount
-        ))
-    }
-}
-
-/// Whether `result` is an inform from one of Smartro's notification servers (`smartro.notify_allow_cidrs`), as
-/// `client` (the sender, resolved through trusted proxies only) says.
-pub fn from_notifier(state: &AppState, result: &VerifiedResult, client: Option<IpAddr>) -> bool {
-    result.source == ResultSource::Inform
-        && client.is_some_and(|ip| is_in(ip, &state.settings.smartro.notify_allow_cidrs))
-}
-
-/// Confirmation from what the gateway and Smartro know of the TID: its binding, a payment confirmed before, the
-/// receipt data API.
-pub async fn confirm_with_smartro(
-    state: &AppState,
-    result: &VerifiedResult,
-) -> Result<Confirmation, StoreError> {
-    for tid in std::iter::once(result.tid.as_str()).chain(result.other_tid()) {
-        if let Some(owner) = state.store.tid_owner(tid).await? {
-            if owner != result.order_id {
-                return Ok(Confirmation::Refuted(format!(
-                    "TID {tid} belongs to order {owner}"
-                )));
-            }
-        }
-    }
-    if result.kind != ResultKind::Cancel {
-        // A payment of this TID confirmed before fixes its order and amount: another amount is refuted without
-        // asking Smartro again, and for a returnPay the same one needs no lookup.
-        if let Some(recorded) = state
-            .store
-            .payment_amount(&result.tid, &result.order_id)
-            .await?
-        {
-            if recorded != result.amount {
-                return Ok(Confirmation::Refuted(format!(
-                    "TID {} was confirmed for {recorded} KRW, not {}",
-                    result.tid, result.amount
-                )));
-            }
-            if result.source == ResultSource::Return {
-                return Ok(Confirmation::Confirmed(Confirmed::by(
-                    ConfirmedBy::EarlierResult,
-                )));
-            }
-        }
-    }
-    Ok(ask_receipt_api(state, result).await)
-}
-
-async fn ask_receipt_api(state: &AppState, result: &VerifiedResult) -> Confirmation {
-    let Some(merchant) = state.settings.merchant(&result.mid) else {
-        return Confirmation::Unconfirmed(format!("MID {} is not configured", result.mid));
-    };
-    let key = merchant.merchant_key.expose_secret();
-    // A partial cancel's own TID (the PTID) may have a record of its own; otherwise the original TID's record
-    // lists the cancel in partCancelInfo.
-    let mut lookups = vec![result.tid.as_str()];
-    if result.kind == ResultKind::Cancel {
-        lookups.extend(result.other_tid());
-    }
-    let mut why = String::new();
-    for tid in lookups {
-        match state.smartro.receipt(&result.mid, tid, key).await {
-            CallOutcome::Answered(receipt) => match judge(result, tid, &receipt) {
-                Verdict::Confirmed {
-                    listed_partial_cancels,
-                } => {
-                    return Confirmation::Confirmed(Confirmed {
-                        by: ConfirmedBy::ReceiptApi,
-                        listed_partial_cancels,
-                    })
+    /// Confirmation from what the gateway and the provider know of the TID: its binding, a payment confirmed
+    /// before, the provider's records.
+    pub async fn confirm_with_provider(
+        &self,
+        result: &VerifiedResult,
+    ) -> Result<Confirmation, StoreError> {
+        for tid in std::iter::once(result.tid.as_str()).chain(result.other_tid()) {
+            if let Some(owner) = self.store.tid_owner(tid).await? {
+                if owner != result.order_id {
+                    return Ok(Confirmation::Refuted(format!(
+                        "TID {tid} belongs to order {owner}"
+                    )));
                 }
-                Verdict::Refuted(reason) => return Confirmation::Refuted(reason),
-                Verdict::Unconfirmed(reason) => why = reason,
-            },
-            CallOutcome::Refused { code, message, .. } => {
-                why = format!("receipt API for TID {tid}: {code} {message}");
-            }
-            CallOutcome::NoAnswer { reason } => {
-                why = format!("receipt API for TID {tid}: no answer ({reason})");
-            }
-            CallOutcome::Unparseable { status, reason, .. } => {
-                why = format!(
-                    "receipt API for TID {tid}: unreadable answer (HTTP {status}: {reason})"
-                );
             }
         }
-    }
-    Confirmation::Unconfirmed(why)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::PaymentDetails;
-    use smartro::types::PayMethod;
-
-    fn result(kind: ResultKind, tid: &str, otid: Option<&str>, amount: i64) -> VerifiedResult {
-        VerifiedResult {
-            source: ResultSource::Inform,
-            kind,
-            tid: tid.into(),
-            original_tid: otid.map(Into::into),
-            order_id: "ORDER-1".into(),
-            mid: "SMTPAY001m".into(),
-            amount,
-            pay_method: PayMethod::Card,
-            result_code: if kind == ResultKind::Cancel {
-                "2001"
-            } else {
-                "3001"
+        if result.kind != ResultKind::Cancel {
+            // A payment of this TID confirmed before fixes its order and amount: another amount is refuted without
+            // asking again, and for a returnPay the same one needs no lookup.
+            if let Some(recorded) = self
+                .store
+                .payment_amount(&result.tid, &result.order_id)
+                .await?
+            {
+                if recorded != result.amount {
+                    return Ok(Confirmation::Refuted(format!(
+                        "TID {} was confirmed for {recorded} KRW, not {}",
+                        result.tid, result.amount
+                    )));
+                }
+                if result.source == ResultSource::Return {
+                    return Ok(Confirmation::Confirmed(Confirmed::by(
+                        ConfirmedBy::EarlierResult,
+                    )));
+                }
             }
-            .into(),
-            result_message: String::new(),
-            auth_code: None,
-            auth_date: None,
-            details: PaymentDetails::default(),
-            state_code: "0".into(),
         }
-    }
-
-    fn receipt(json: &str) -> Receipt {
-        Receipt::parse(json.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn an_approval_needs_the_same_order_and_amount() {
-        let r = result(ResultKind::Approval, "T1", None, 1000);
-        let ok = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0"}"#);
-        assert_eq!(judge(&r, "T1", &ok), CONFIRMED);
-        let numeric = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":1000}"#);
-        assert_eq!(judge(&r, "T1", &numeric), CONFIRMED);
-        let other_order = receipt(r#"{"tid":"T1","moid":"CHEAP","goodsAmt":"1000"}"#);
-        assert!(matches!(
-            judge(&r, "T1", &other_order),
-            Verdict::Refuted(why) if why.contains("CHEAP")
-        ));
-        let other_amount = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"990000"}"#);
-        assert!(matches!(
-            judge(&r, "T1", &other_amount),
-            Verdict::Refuted(_)
-        ));
-        let no_amount = receipt(r#"{"tid":"T1","moid":"ORDER-1"}"#);
-        assert!(matches!(
-            judge(&r, "T1", &no_amount),
-            Verdict::Unconfirmed(_)
-        ));
-        let no_moid = receipt(r#"{"tid":"T1","goodsAmt":"1000"}"#);
-        assert!(matches!(judge(&r, "T1", &no_moid), Verdict::Unconfirmed(_)));
-        let another_tid = receipt(r#"{"tid":"T2","moid":"ORDER-1","goodsAmt":"1000"}"#);
-        assert!(matches!(
-            judge(&r, "T1", &another_tid),
-            Verdict::Unconfirmed(_)
-        ));
-    }
-
-    #[test]
-    fn a_whole_cancel_needs_the_record_cancelled() {
-        let r = result(ResultKind::Cancel, "T1", Some("T1"), 1000);
-        let cancelled = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"1"}"#);
-        assert_eq!(judge(&r, "T1", &cancelled), CONFIRMED);
-        let not_yet = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0"}"#);
-        assert!(matches!(judge(&r, "T1", &not_yet), Verdict::Unconfirmed(_)));
-    }
-
-    #[test]
-    fn a_partial_cancel_is_found_in_the_original_records_part_cancel_info() {
-        let r = result(ResultKind::Cancel, "PTID", Some("T1"), 300);
-        let listed = receipt(
-            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","partCancelInfo":[{"transAmt":"200"},{"transAmt":"300"}]}"#,
-        );
-        assert_eq!(
-            judge(&r, "T1", &listed),
-            Verdict::Confirmed {
-                listed_partial_cancels: Some(1)
-            }
-        );
-        let not_listed = receipt(
-            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","partCancelInfo":[{"transAmt":"200"}]}"#,
-        );
-        assert!(matches!(
-            judge(&r, "T1", &not_listed),
-            Verdict::Unconfirmed(_)
-        ));
-        let other_order = receipt(
-            r#"{"tid":"T1","moid":"CHEAP","goodsAmt":"1000","partCancelInfo":[{"transAmt":"300"}]}"#,
-        );
-        assert!(matches!(judge(&r, "T1", &other_order), Verdict::Refuted(_)));
-        // The PTID's own record, where Smartro keeps one, carries the cancel amount.
-        let own = receipt(r#"{"tid":"PTID","moid":"ORDER-1","goodsAmt":"300","stateCd":"1"}"#);
-        assert_eq!(judge(&r, "PTID", &own), CONFIRMED);
-        // One that carries the original price does not refute the cancel: the original TID is asked next.
-        let price = receipt(r#"{"tid":"PTID","moid":"ORDER-1","goodsAmt":"1000","stateCd":"1"}"#);
-        assert!(matches!(judge(&r, "PTID", &price), Verdict::Unconfirmed(_)));
-        let elsewhere = receipt(r#"{"tid":"PTID","moid":"CHEAP","goodsAmt":"300","stateCd":"1"}"#);
-        assert!(matches!(judge(&r, "PTID", &elsewhere), Verdict::Refuted(_)));
-        // Two listed cancels of the amount: both may be counted.
-        let twice = receipt(
-            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","partCancelInfo":[{"transAmt":"300"},{"transAmt":300}]}"#,
-        );
-        assert_eq!(
-            judge(&r, "T1", &twice),
-            Verdict::Confirmed {
-                listed_partial_cancels: Some(2)
-            }
-        );
-    }
-
-    #[test]
-    fn a_deposit_needs_the_money_in_the_record() {
-        let mut r = result(ResultKind::VbankDeposit, "T1", None, 1000);
-        r.pay_method = PayMethod::Vbank;
-        r.result_code = "4110".into();
-        let issued = receipt(
-            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","vacctNo":"123"}"#,
-        );
-        assert!(matches!(judge(&r, "T1", &issued), Verdict::Unconfirmed(_)));
-        let paid = receipt(
-            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","vacctNo":"123","vacctBaseDt":"20261201"}"#,
-        );
-        assert_eq!(judge(&r, "T1", &paid), CONFIRMED);
+        Ok(self.weblink.confirm(result).await)
     }
 }

@@ -1,5 +1,63 @@
-//! The flows of the gateway, between the edges (HTTP handlers, workers) and the store: each edge calls these,
-//! so that the same rules hold whichever way a message or a request comes in.
+//! The gateway's flows, between the edges and the store. HTTP handlers (`crate::http`), background workers
+//! (`crate::workers`) and, later, the console and the terminal connections call these and nothing below them,
+//! so that the same money rules hold whichever way a request or a message comes in:
+//! - [`orders`]: creating an order (validation and Idempotency-Key), reading orders;
+//! - [`checkout`]: the buyer's signed form;
+//! - [`results`]: a provider's result, stored raw, verified, confirmed ([`confirmation`]) and applied once;
+//! - [`cancels`]: cancels planned, sent and settled; receipts;
+//! - [`events`]: the webhook outbox for operators;
+//! - [`maintenance`]: expiry, reconciliation of unanswered cancels, retention.
 
+pub mod cancels;
+pub mod checkout;
 pub mod confirmation;
+pub mod events;
+pub mod idempotency;
+pub mod maintenance;
+pub mod orders;
+pub mod problem;
 pub mod results;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::providers::weblink::WebLink;
+use crate::store::{OrderRecord, Store};
+
+/// Everything a flow needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    /// The database. Edges reach it only through the flows here (the readiness probe aside).
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
+    pub weblink: WebLink,
+}
+
+impl Services {
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Services, reqwest::Error> {
+        let weblink = WebLink::new(settings.clone())?;
+        Ok(Services {
+            store,
+            settings,
+            clock,
+            metrics,
+            weblink,
+        })
+    }
+
+    /// How an order is shown in the webhook events the store writes with a state change: the API's order object.
+    pub fn render(&self) -> impl Fn(&OrderRecord) -> Value + Sync + '_ {
+        move |record| serde_json::json!(self.view(record))
+    }
+}

@@ -1,38 +1,25 @@
-//! Receiving a Smartro result (returnPay through the buyer's browser, inform from Smartro's daemon): store it raw,
-//! parse and verify it, confirm it server to server, then apply it exactly once.
+//! Receiving a provider's result (returnPay through the buyer's browser, inform from Smartro's daemon): store it
+//! raw, verify it with the provider, confirm it server to server, then apply it exactly once.
 
 use std::net::IpAddr;
 
-use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
+use http::HeaderMap;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use secrecy::ExposeSecret;
-use smartro::notification::Notification;
-use smartro::result::PaymentResult;
-use smartro::types::StateCd;
+use uuid::Uuid;
 
-use super::confirmation::{confirm_with_smartro, from_notifier, Confirmation};
-use crate::domain::{
-    CardDetails, Confirmed, ConfirmedBy, OrderStatus, PaymentDetails, ResultKind, ResultSource,
-    VbankDetails, VerifiedResult,
-};
-use crate::http::AppState;
-use crate::store::notifications::{NotificationLabels, NotificationOutcome, RawNotification};
+use super::Services;
+use crate::domain::{Confirmed, ConfirmedBy, OrderStatus, ResultSource, VerifiedResult};
+use crate::providers::{Confirmation, Provider, RejectReason};
+use crate::store::notifications::{NotificationOutcome, RawNotification, UnconfirmedNotification};
 use crate::store::results::ApplyOutcome;
 use crate::store::StoreError;
 
 /// How long an unconfirmed result keeps being asked about: Smartro's own daemon gives up after 24 hours too.
 pub const CONFIRMATION_WINDOW: Duration = Duration::hours(24);
-
-/// A message that cannot be applied, and why.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub outcome: NotificationOutcome,
-    pub detail: String,
-    // Boxed: a refusal is the rare path, and it keeps the Result of every parse small.
-    pub labels: Box<NotificationLabels>,
-}
+/// How soon the same result may cost another provider lookup when it is delivered again.
+const RECHECK_AFTER: Duration = Duration::seconds(10);
 
 /// What became of a received result.
 #[derive(Debug)]
@@ -49,14 +36,17 @@ pub enum Received {
         order_id: String,
         /// The handle of the buyer's page that follows this result (returnPay only).
         follow_token: Option<String>,
-        /// Whether the gateway keeps asking Smartro (a success); a failed attempt is never confirmable.
+        /// Whether the gateway keeps asking the provider (a possible success); a known failure never is.
         checking: bool,
         result_code: String,
     },
-    /// Contradicted by Smartro's records, or its TID belongs to another order: nothing changed, ever.
+    /// Contradicted by the provider's records, or its TID belongs to another order: nothing changed, ever.
     Refuted { detail: String },
     /// Not a valid result (malformed, bad signature, unknown MID or order).
-    Rejected(Refusal),
+    Rejected {
+        outcome: NotificationOutcome,
+        detail: String,
+    },
     /// The database could not be used: nothing may be acknowledged.
     Unavailable(StoreError),
 }
@@ -69,18 +59,24 @@ impl Received {
             Received::Duplicate { .. } => "duplicate",
             Received::Unconfirmed { .. } => "unconfirmed",
             Received::Refuted { .. } => "refuted",
-            Received::Rejected(r) => r.outcome.as_str(),
+            Received::Rejected { outcome, .. } => outcome.as_str(),
             Received::Unavailable(_) => "unavailable",
         }
+    }
+}
+
+fn rejected(reason: RejectReason) -> NotificationOutcome {
+    match reason {
+        RejectReason::Malformed => NotificationOutcome::Malformed,
+        RejectReason::UnknownMerchant => NotificationOutcome::UnknownMerchant,
+        RejectReason::BadSignature => NotificationOutcome::BadSignature,
     }
 }
 
 fn headers_json(headers: &HeaderMap) -> serde_json::Value {
     let map: serde_json::Map<String, serde_json::Value> = headers
         .iter()
-        .filter(|(name, _)| {
-            *name != axum::http::header::AUTHORIZATION && *name != axum::http::header::COOKIE
-        })
+        .filter(|(name, _)| *name != http::header::AUTHORIZATION && *name != http::header::COOKIE)
         .map(|(name, value)| {
             (
                 name.as_str().to_string(),
@@ -91,207 +87,7 @@ fn headers_json(headers: &HeaderMap) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// Masks all but the first six and last four digits, in case a card number ever arrives unmasked.
-pub fn mask_card_number(pin: &str) -> String {
-    let digits = pin.chars().filter(|c| c.is_ascii_digit()).count();
-    if digits <= 10 {
-        return pin.to_string();
-    }
-    let mut seen = 0;
-    pin.chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                seen += 1;
-                if seen > 6 && seen <= digits - 4 {
-                    return '*';
-                }
-            }
-            c
-        })
-        .collect()
-}
-
-fn non_empty(value: &Option<String>) -> Option<String> {
-    value
-        .as_ref()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn refusal(outcome: NotificationOutcome, detail: String, labels: &NotificationLabels) -> Refusal {
-    Refusal {
-        outcome,
-        detail,
-        labels: Box::new(labels.clone()),
-    }
-}
-
-fn merchant_key(
-    state: &AppState,
-    mid: &str,
-    labels: &NotificationLabels,
-) -> Result<String, Refusal> {
-    state
-        .settings
-        .merchant(mid)
-        .map(|m| m.merchant_key.expose_secret().to_string())
-        .ok_or_else(|| {
-            refusal(
-                NotificationOutcome::UnknownMerchant,
-                format!("unknown MID {mid}"),
-                labels,
-            )
-        })
-}
-
-fn bad_signature(labels: &NotificationLabels) -> Refusal {
-    refusal(
-        NotificationOutcome::BadSignature,
-        "SignValue does not verify".to_string(),
-        labels,
-    )
-}
-
-fn malformed(err: impl std::fmt::Display) -> Refusal {
-    refusal(
-        NotificationOutcome::Malformed,
-        err.to_string(),
-        &NotificationLabels::default(),
-    )
-}
-
-/// Parses and verifies a returnPay body.
-fn verify_return(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusal> {
-    let r = PaymentResult::parse(body).map_err(malformed)?;
-    let labels = NotificationLabels {
-        mid: Some(r.mid.clone()),
-        tid: Some(r.tid.clone()),
-        order_id: Some(r.oid.clone()),
-        dedupe_key: None,
-    };
-    let key = merchant_key(state, &r.mid, &labels)?;
-    if !r.verify(&key) {
-        return Err(bad_signature(&labels));
-    }
-    let kind = ResultKind::classify(None, &r.result_code);
-    let details = PaymentDetails {
-        card: (non_empty(&r.fn_cd).is_some() || non_empty(&r.acqu_card_code).is_some()).then(
-            || CardDetails {
-                issuer_code: non_empty(&r.fn_cd),
-                issuer_name: non_empty(&r.fn_name),
-                acquirer_code: non_empty(&r.acqu_card_code),
-                quota: non_empty(&r.card_quota),
-                masked_number: None,
-            },
-        ),
-        vbank: non_empty(&r.vbank_num).map(|account| VbankDetails {
-            bank_code: non_empty(&r.bank_code),
-            bank_name: non_empty(&r.vbank_name).or_else(|| non_empty(&r.bank_name)),
-            account: Some(account),
-        }),
-    };
-    Ok(VerifiedResult {
-        source: ResultSource::Return,
-        kind,
-        state_code: ResultKind::state_code_for_return(&r.result_code).to_string(),
-        tid: r.tid,
-        original_tid: None,
-        order_id: r.oid,
-        mid: r.mid,
-        amount: r.amt,
-        pay_method: r.pay_method,
-        result_code: r.result_code,
-        result_message: r.result_msg,
-        auth_code: non_empty(&r.auth_code),
-        auth_date: non_empty(&r.auth_date),
-        details,
-    })
-}
-
-/// Parses and verifies an inform body.
-fn verify_inform(state: &AppState, body: &[u8]) -> Result<VerifiedResult, Refusal> {
-    let n = Notification::parse(body).map_err(malformed)?;
-    let labels = NotificationLabels {
-        mid: Some(n.mid.clone()),
-        tid: Some(n.tid.clone()),
-        order_id: Some(n.oid.clone()),
-        dedupe_key: Some(n.dedupe_key()),
-    };
-    let key = merchant_key(state, &n.mid, &labels)?;
-    if !n.verify(&key) {
-        return Err(bad_signature(&labels));
-    }
-    let kind = ResultKind::classify(Some(&n.state_cd), &n.result_code);
-    let vbank_like = matches!(kind, ResultKind::VbankIssued | ResultKind::VbankDeposit)
-        || n.state_cd == StateCd::VbankIssued;
-    let details = if vbank_like {
-        PaymentDetails {
-            card: None,
-            vbank: non_empty(&n.vbank_num).map(|account| VbankDetails {
-                bank_code: non_empty(&n.fn_cd),
-                bank_name: non_empty(&n.vbank_name).or_else(|| non_empty(&n.fn_name)),
-                account: Some(account),
-            }),
-        }
-    } else {
-        PaymentDetails {
-            card: (non_empty(&n.fn_cd).is_some() || non_empty(&n.pin_no).is_some()).then(|| {
-                CardDetails {
-                    issuer_code: non_empty(&n.fn_cd),
-                    issuer_name: non_empty(&n.fn_name),
-                    acquirer_code: None,
-                    quota: non_empty(&n.card_quota),
-                    masked_number: non_empty(&n.pin_no).map(|p| mask_card_number(&p)),
-                }
-            }),
-            vbank: None,
-        }
-    };
-    Ok(VerifiedResult {
-        source: ResultSource::Inform,
-        kind,
-        state_code: n.state_cd.as_str().to_string(),
-        tid: n.tid,
-        // OTID means something only for a cancel; anywhere else it is an unsigned field nobody may lean on.
-        original_tid: if kind == ResultKind::Cancel {
-            non_empty(&n.otid)
-        } else {
-            None
-        },
-        order_id: n.oid,
-        mid: n.mid,
-        amount: n.amt,
-        pay_method: n.pay_method,
-        result_code: n.result_code,
-        result_message: n.result_msg,
-        auth_code: non_empty(&n.auth_code),
-        auth_date: non_empty(&n.auth_date),
-        details,
-    })
-}
-
-/// Parses and verifies a stored or received message of `source`.
-pub fn verify(
-    state: &AppState,
-    source: ResultSource,
-    body: &[u8],
-) -> Result<VerifiedResult, Refusal> {
-    match source {
-        ResultSource::Return => verify_return(state, body),
-        ResultSource::Inform => verify_inform(state, body),
-    }
-}
-
-fn labels_of(result: &VerifiedResult) -> NotificationLabels {
-    NotificationLabels {
-        mid: Some(result.mid.clone()),
-        tid: Some(result.tid.clone()),
-        order_id: Some(result.order_id.clone()),
-        dedupe_key: Some(result.dedupe_key()),
-    }
-}
-
-/// When an unconfirmed result is asked about again: quickly at first (Smartro's books usually catch up within
+/// When an unconfirmed result is asked about again: quickly at first (a provider's books usually catch up within
 /// seconds), then backing off to every half hour, until the confirmation window closes (about 60 checks in all).
 pub fn next_check(
     received_at: DateTime<Utc>,
@@ -312,227 +108,286 @@ fn follow_token() -> String {
         .collect()
 }
 
-/// Stores, verifies, confirms and applies one message from `client` (resolved through trusted proxies).
-pub async fn receive(
-    state: &AppState,
-    source: ResultSource,
-    headers: &HeaderMap,
-    client: Option<IpAddr>,
-    body: &[u8],
-) -> Received {
-    let now = state.clock.now();
-    let raw = RawNotification {
-        source,
-        body,
-        headers: headers_json(headers),
-        remote_addr: client.map(|ip| ip.to_string()),
-        received_at: now,
-    };
-    let id = match state.store.insert_notification(&raw).await {
-        Ok(id) => id,
-        Err(e) => return Received::Unavailable(e),
-    };
-    let received = match receive_stored(state, id, source, client, body, now).await {
-        Ok(received) => received,
-        Err(e) => Received::Unavailable(e),
-    };
-    state
-        .metrics
-        .observe_notification(source.as_str(), received.metric_outcome());
-    if let Received::Refuted { detail } = &received {
-        tracing::warn!(notification = id, source = source.as_str(), %detail, "result refuted: nothing changed");
-    }
-    received
-}
-
-async fn receive_stored(
-    state: &AppState,
-    id: i64,
-    source: ResultSource,
-    client: Option<IpAddr>,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Received, StoreError> {
-    let result = match verify(state, source, body) {
-        Ok(result) => result,
-        Err(refusal) => {
-            state
-                .store
-                .finish_notification(id, refusal.outcome, &refusal.detail, &refusal.labels, now)
-                .await?;
-            return Ok(Received::Rejected(refusal));
+impl Services {
+    /// Stores, verifies, confirms and applies one message from `client` (resolved through trusted proxies).
+    #[tracing::instrument(name = "receive_result", skip_all, fields(source = source.as_str(), channel = "online", order_id = tracing::field::Empty, tid = tracing::field::Empty))]
+    pub async fn receive_result(
+        &self,
+        source: ResultSource,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+        body: &[u8],
+    ) -> Received {
+        let now = self.clock.now();
+        let raw = RawNotification {
+            source,
+            body,
+            headers: headers_json(headers),
+            remote_addr: client.map(|ip| ip.to_string()),
+            received_at: now,
+        };
+        let id = match self.store.insert_notification(&raw).await {
+            Ok(id) => id,
+            Err(e) => return Received::Unavailable(e),
+        };
+        let received = match self.receive_stored(id, source, client, body, now).await {
+            Ok(received) => received,
+            Err(e) => Received::Unavailable(e),
+        };
+        self.metrics
+            .observe_notification(source.as_str(), received.metric_outcome());
+        if let Received::Refuted { detail } = &received {
+            tracing::warn!(notification = id, %detail, "result refuted: nothing changed");
         }
-    };
-    let labels = labels_of(&result);
-    if !state.store.order_exists(&result.order_id).await? {
-        let refusal = refusal(
-            NotificationOutcome::UnknownOrder,
-            format!("no order {}", result.order_id),
-            &labels,
-        );
-        state
-            .store
-            .finish_notification(id, refusal.outcome, &refusal.detail, &labels, now)
-            .await?;
-        return Ok(Received::Rejected(refusal));
+        received
     }
-    // The very result applied before (a re-delivery, or the other channel): nothing would change again, and
-    // nothing is written but the outcome.
-    if state
-        .store
-        .result_applied(&result.dedupe_key(), &result.order_id)
-        .await?
-    {
-        state
+
+    async fn receive_stored(
+        &self,
+        id: i64,
+        source: ResultSource,
+        client: Option<IpAddr>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Received, StoreError> {
+        let result = match self.weblink.verify(source, body) {
+            Ok(result) => result,
+            Err(refusal) => {
+                let outcome = rejected(refusal.reason);
+                self.store
+                    .finish_notification(id, outcome, &refusal.detail, &refusal.labels, now)
+                    .await?;
+                return Ok(Received::Rejected {
+                    outcome,
+                    detail: refusal.detail,
+                });
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("order_id", result.order_id.as_str());
+        span.record("tid", result.tid.as_str());
+        let labels = result.labels();
+        if !self.store.order_exists(&result.order_id).await? {
+            let detail = format!("no order {}", result.order_id);
+            self.store
+                .finish_notification(id, NotificationOutcome::UnknownOrder, &detail, &labels, now)
+                .await?;
+            return Ok(Received::Rejected {
+                outcome: NotificationOutcome::UnknownOrder,
+                detail,
+            });
+        }
+        // The very result applied before (a re-delivery, or the other channel): nothing would change again, and
+        // nothing is written but the outcome.
+        if self
             .store
-            .finish_notification(
-                id,
-                NotificationOutcome::Duplicate,
-                "applied before",
-                &labels,
+            .result_applied(&result.dedupe_key, &result.order_id)
+            .await?
+        {
+            self.store
+                .finish_notification(
+                    id,
+                    NotificationOutcome::Duplicate,
+                    "applied before",
+                    &labels,
+                    now,
+                )
+                .await?;
+            return Ok(Received::Duplicate {
+                order_id: result.order_id.clone(),
+            });
+        }
+        let confirmation = if self.from_notifier(&result, client) {
+            Confirmation::Confirmed(Confirmed::by(ConfirmedBy::Notifier))
+        } else if !result.worth_confirming() {
+            // A provider's records list approvals and cancellations only: a known failure (or a notice that
+            // changes nothing) can never be confirmed through them, and moves no money, so it is kept and not
+            // chased.
+            Confirmation::Unconfirmed(
+                "not a success: only an allow-listed notifier can confirm it".to_string(),
+            )
+        } else if self.checked_moments_ago(id, &result, now).await? {
+            // The same result sent again and again: one lookup speaks for all of them.
+            Confirmation::Unconfirmed("checked moments ago for another delivery".to_string())
+        } else {
+            self.confirm_with_provider(&result).await?
+        };
+        self.conclude(id, &result, confirmation, 0, now, now).await
+    }
+
+    async fn checked_moments_ago(
+        &self,
+        id: i64,
+        result: &VerifiedResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .scheduled_delivery(id, &result.dedupe_key, &result.order_id)
+            .await?
+            .is_some_and(|(_, checked)| checked.is_some_and(|at| now - at < RECHECK_AFTER)))
+    }
+
+    /// Acts on what confirmation found: apply, refute, or wait and ask again.
+    async fn conclude(
+        &self,
+        id: i64,
+        result: &VerifiedResult,
+        confirmation: Confirmation,
+        attempts: i32,
+        received_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Received, StoreError> {
+        let labels = result.labels();
+        match confirmation {
+            Confirmation::Confirmed(confirmed) => self.settle(id, result, confirmed, now).await,
+            Confirmation::Refuted(detail) => {
+                self.store
+                    .finish_notification(id, NotificationOutcome::Refuted, &detail, &labels, now)
+                    .await?;
+                self.store
+                    .refute_waiting(&result.dedupe_key, &result.order_id, &detail, now)
+                    .await?;
+                Ok(Received::Refuted { detail })
+            }
+            Confirmation::Unconfirmed(detail) => {
+                let worth = result.worth_confirming();
+                // One scheduled check per result: another delivery already waiting speaks for this one too.
+                let leader = if worth {
+                    self.store
+                        .scheduled_delivery(id, &result.dedupe_key, &result.order_id)
+                        .await?
+                } else {
+                    None
+                };
+                let next = match leader {
+                    Some(_) => None,
+                    None if worth => next_check(received_at, attempts, now),
+                    None => None,
+                };
+                let token = (result.source == ResultSource::Return).then(follow_token);
+                self.store
+                    .mark_unconfirmed(id, &detail, &labels, next, token.as_deref(), now)
+                    .await?;
+                tracing::info!(notification = id, %detail, next_check = ?next, "result not confirmed yet: order unchanged");
+                Ok(Received::Unconfirmed {
+                    order_id: result.order_id.clone(),
+                    follow_token: token,
+                    checking: next.is_some() || leader.is_some(),
+                    result_code: result.result_code.clone(),
+                })
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        id: i64,
+        result: &VerifiedResult,
+        confirmed: Confirmed,
+        now: DateTime<Utc>,
+    ) -> Result<Received, StoreError> {
+        let render = self.render();
+        Ok(
+            match self
+                .store
+                .apply_result(id, result, confirmed, Uuid::new_v4(), &render, now)
+                .await?
+            {
+                ApplyOutcome::Applied { status } => {
+                    tracing::info!(
+                        status = status.as_str(),
+                        confirmed_by = confirmed.by.as_str(),
+                        "result applied"
+                    );
+                    Received::Applied {
+                        order_id: result.order_id.clone(),
+                        status,
+                    }
+                }
+                ApplyOutcome::Duplicate { .. } => Received::Duplicate {
+                    order_id: result.order_id.clone(),
+                },
+                ApplyOutcome::UnknownOrder => Received::Rejected {
+                    outcome: NotificationOutcome::UnknownOrder,
+                    detail: format!("no order {}", result.order_id),
+                },
+                ApplyOutcome::TidOfAnotherOrder { tid, owner } => Received::Refuted {
+                    detail: format!("TID {tid} belongs to order {owner}"),
+                },
+                ApplyOutcome::Refuted { detail } => Received::Refuted { detail },
+            },
+        )
+    }
+
+    /// Where the result behind a buyer's "결제 확인 중" page stands.
+    pub async fn follow_result(
+        &self,
+        token: &str,
+    ) -> Result<Option<crate::store::notifications::FollowedResult>, StoreError> {
+        self.store.follow_result(token).await
+    }
+
+    /// Asks again about one result that arrived unconfirmed (the confirmation worker); true when it is settled.
+    #[tracing::instrument(name = "confirm_result", skip_all, fields(notification = n.id, channel = "online"))]
+    pub async fn recheck(&self, n: &UnconfirmedNotification) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let result = match self.weblink.verify(n.source, &n.body) {
+            Ok(result) => result,
+            Err(refusal) => {
+                // It verified when it arrived: the merchant's configuration has changed since.
+                self.store
+                    .finish_notification(
+                        n.id,
+                        rejected(refusal.reason),
+                        &refusal.detail,
+                        &refusal.labels,
+                        now,
+                    )
+                    .await?;
+                return Ok(false);
+            }
+        };
+        let confirmation = self.confirm_with_provider(&result).await?;
+        let received = self
+            .conclude(
+                n.id,
+                &result,
+                confirmation,
+                n.check_attempts,
+                n.received_at,
                 now,
             )
             .await?;
-        return Ok(Received::Duplicate {
-            order_id: result.order_id.clone(),
-        });
+        self.metrics
+            .observe_notification(n.source.as_str(), received.metric_outcome());
+        Ok(match received {
+            Received::Applied { order_id, status } => {
+                tracing::info!(%order_id, status = status.as_str(), "confirmed late and applied");
+                true
+            }
+            Received::Duplicate { .. } => true,
+            Received::Refuted { detail } => {
+                tracing::warn!(%detail, "result refuted: nothing changed");
+                true
+            }
+            Received::Unconfirmed {
+                checking: false,
+                order_id,
+                ..
+            } => {
+                tracing::warn!(%order_id, "result still unconfirmed after the confirmation window: left for a person");
+                false
+            }
+            _ => false,
+        })
     }
-    let confirmation = if from_notifier(state, &result, client) {
-        Confirmation::Confirmed(Confirmed::by(ConfirmedBy::Notifier))
-    } else if !result.worth_confirming() {
-        // Smartro's receipt API lists approvals and cancellations only: a known failure (or a notice that changes
-        // nothing) can never be confirmed through it, and moves no money, so it is kept and not chased.
-        Confirmation::Unconfirmed(
-            "not a success: only an allow-listed notifier can confirm it".to_string(),
-        )
-    } else if checked_moments_ago(state, id, &result, now).await? {
-        // The same result sent again and again: one lookup speaks for all of them.
-        Confirmation::Unconfirmed("checked moments ago for another delivery".to_string())
-    } else {
-        confirm_with_smartro(state, &result).await?
-    };
-    conclude(state, id, &result, confirmation, 0, now, now).await
-}
-
-/// How soon the same result may cost another receipt lookup when it is delivered again.
-const RECHECK_AFTER: Duration = Duration::seconds(10);
-
-async fn checked_moments_ago(
-    state: &AppState,
-    id: i64,
-    result: &VerifiedResult,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    Ok(state
-        .store
-        .scheduled_delivery(id, &result.dedupe_key(), &result.order_id)
-        .await?
-        .is_some_and(|(_, checked)| checked.is_some_and(|at| now - at < RECHECK_AFTER)))
-}
-
-/// Acts on what confirmation found: apply, refute, or wait and ask again.
-pub(crate) async fn conclude(
-    state: &AppState,
-    id: i64,
-    result: &VerifiedResult,
-    confirmation: Confirmation,
-    attempts: i32,
-    received_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<Received, StoreError> {
-    let labels = labels_of(result);
-    match confirmation {
-        Confirmation::Confirmed(confirmed) => settle(state, id, result, confirmed, now).await,
-        Confirmation::Refuted(detail) => {
-            state
-                .store
-                .finish_notification(id, NotificationOutcome::Refuted, &detail, &labels, now)
-                .await?;
-            state
-                .store
-                .refute_waiting(&result.dedupe_key(), &result.order_id, &detail, now)
-                .await?;
-            Ok(Received::Refuted { detail })
-        }
-        Confirmation::Unconfirmed(detail) => {
-            let worth = result.worth_confirming();
-            // One scheduled check per result: another delivery already waiting speaks for this one too.
-            let leader = if worth {
-                state
-                    .store
-                    .scheduled_delivery(id, &result.dedupe_key(), &result.order_id)
-                    .await?
-            } else {
-                None
-            };
-            let next = match leader {
-                Some(_) => None,
-                None if worth => next_check(received_at, attempts, now),
-                None => None,
-            };
-            let token = (result.source == ResultSource::Return).then(follow_token);
-            state
-                .store
-                .mark_unconfirmed(id, &detail, &labels, next, token.as_deref(), now)
-                .await?;
-            tracing::info!(
-                notification = id, order_id = %result.order_id, tid = %result.tid, %detail,
-                next_check = ?next, "result not confirmed yet: order unchanged"
-            );
-            Ok(Received::Unconfirmed {
-                order_id: result.order_id.clone(),
-                follow_token: token,
-                checking: next.is_some() || leader.is_some(),
-                result_code: result.result_code.clone(),
-            })
-        }
-    }
-}
-
-async fn settle(
-    state: &AppState,
-    id: i64,
-    result: &VerifiedResult,
-    confirmed: Confirmed,
-    now: DateTime<Utc>,
-) -> Result<Received, StoreError> {
-    Ok(
-        match state.store.apply_result(id, result, confirmed, now).await? {
-            ApplyOutcome::Applied { status } => Received::Applied {
-                order_id: result.order_id.clone(),
-                status,
-            },
-            ApplyOutcome::Duplicate { .. } => Received::Duplicate {
-                order_id: result.order_id.clone(),
-            },
-            ApplyOutcome::UnknownOrder => Received::Rejected(refusal(
-                NotificationOutcome::UnknownOrder,
-                format!("no order {}", result.order_id),
-                &labels_of(result),
-            )),
-            ApplyOutcome::TidOfAnotherOrder { tid, owner } => Received::Refuted {
-                detail: format!("TID {tid} belongs to order {owner}"),
-            },
-            ApplyOutcome::Refuted { detail } => Received::Refuted { detail },
-        },
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-
-    #[test]
-    fn masks_full_card_numbers_only() {
-        assert_eq!(mask_card_number("4111111111111111"), "411111******1111");
-        assert_eq!(
-            mask_card_number("4111-1111-1111-1111"),
-            "4111-11**-****-1111"
-        );
-        assert_eq!(mask_card_number("411111******1111"), "411111******1111");
-        assert_eq!(mask_card_number(""), "");
-    }
 
     #[test]
     fn unconfirmed_results_are_asked_about_with_backoff_for_a_day() {

@@ -2,27 +2,19 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::orders::{load_record, save_state};
-use super::outbox::insert_events;
+use super::outbox::{insert_events, Render};
 use super::results::bind_tid;
 use super::{OrderRecord, Store, StoreError};
-use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal};
+use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal, CancelReply};
 
 pub enum BeginCancel {
-    /// Recorded as `requested`; now call Smartro.
+    /// Recorded as `requested`; now call the provider.
     Planned {
         plan: CancelPlan,
         mid: String,
     },
     Refused(CancelRefusal),
     UnknownOrder,
-}
-
-/// Smartro's words on a cancel, kept on the cancellation.
-#[derive(Debug, Clone, Default)]
-pub struct CancelReply {
-    pub result_code: Option<String>,
-    pub result_message: Option<String>,
-    pub cancel_num: Option<String>,
 }
 
 impl Store {
@@ -33,6 +25,7 @@ impl Store {
         order_id: &str,
         amount: Option<i64>,
         reason: &str,
+        id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<BeginCancel, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -40,7 +33,7 @@ impl Store {
             return Ok(BeginCancel::UnknownOrder);
         };
         let state = record.state()?;
-        let plan = match domain::plan_cancel(&state, amount, Uuid::new_v4()) {
+        let plan = match domain::plan_cancel(&state, amount, id) {
             Ok(plan) => plan,
             Err(refusal) => return Ok(BeginCancel::Refused(refusal)),
         };
@@ -64,16 +57,20 @@ impl Store {
         })
     }
 
-    /// Applies Smartro's answer (or its silence) to a requested cancellation.
+    /// Applies the provider's answer (or its silence) to a requested cancellation.
     pub async fn complete_cancel(
         &self,
         order_id: &str,
         id: Uuid,
         answer: &CancelAnswer,
         reply: &CancelReply,
-        ptid: Option<&str>,
+        render: &Render<'_>,
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
+        let ptid = match answer {
+            CancelAnswer::Succeeded { ptid } => ptid.as_deref(),
+            _ => None,
+        };
         let mut tx = self.pool.begin().await?;
         let record = load_record(&mut tx, order_id, true).await?.ok_or_else(|| {
             StoreError::Corrupt(format!("order {order_id} vanished during a cancel"))
@@ -106,7 +103,7 @@ impl Store {
                 tracing::warn!(%order_id, %ptid, %owner, "cancel answer names a PTID bound to another order");
             }
         }
-        insert_events(&mut tx, order_id, &decision.events(), &self.public_url, now).await?;
+        insert_events(&mut tx, order_id, &decision.events(), render, now).await?;
         let record = load_record(&mut tx, order_id, false)
             .await?
             .ok_or_else(|| {

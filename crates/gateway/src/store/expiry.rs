@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use super::orders::{load_record, save_state};
-use super::outbox::insert_events;
+use super::outbox::{insert_events, Render};
 use super::{Store, StoreError};
 use crate::domain;
 
@@ -12,6 +12,7 @@ impl Store {
         &self,
         now: DateTime<Utc>,
         limit: i64,
+        render: &Render<'_>,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let due = sqlx::query_scalar!(
@@ -33,14 +34,7 @@ impl Store {
                 continue;
             };
             save_state(&mut tx, &decision.order, None, now).await?;
-            insert_events(
-                &mut tx,
-                &order_id,
-                &decision.events(),
-                &self.public_url,
-                now,
-            )
-            .await?;
+            insert_events(&mut tx, &order_id, &decision.events(), render, now).await?;
             expired.push(order_id);
         }
         tx.commit().await?;

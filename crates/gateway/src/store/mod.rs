@@ -12,6 +12,7 @@ pub mod results;
 use sqlx::PgPool;
 
 pub use orders::{CancellationRow, NewOrder, OrderRecord, OrderRow, PaymentRow};
+pub use outbox::Render;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -45,23 +46,19 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
     }
 }
 
-/// The gateway's database, plus what it needs to render stored orders (the public base URL of checkout links).
+/// The provider online payments (Smartro WEBLink) and their TIDs are recorded under; the terminal channel will
+/// record its own.
+pub(crate) const WEBLINK: &str = "weblink";
+
+/// The gateway's database.
 #[derive(Clone)]
 pub struct Store {
     pub pool: PgPool,
-    public_url: String,
 }
 
 impl Store {
-    pub fn new(pool: PgPool, public_url: impl Into<String>) -> Self {
-        Store {
-            pool,
-            public_url: public_url.into(),
-        }
-    }
-
-    pub fn public_url(&self) -> &str {
-        &self.public_url
+    pub fn new(pool: PgPool) -> Self {
+        Store { pool }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

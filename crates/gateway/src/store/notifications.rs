@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
-use crate::domain::{ConfirmedBy, ResultSource};
+use crate::domain::{ConfirmedBy, MessageLabels, ResultSource};
+
+use super::WEBLINK as PROVIDER;
 
 /// How the gateway dealt with one inbound Smartro message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +59,6 @@ pub struct RawNotification<'a> {
     pub received_at: DateTime<Utc>,
 }
 
-/// What identifies the message once parsed (kept for audit and search).
-#[derive(Debug, Default, Clone)]
-pub struct NotificationLabels {
-    pub mid: Option<String>,
-    pub tid: Option<String>,
-    pub order_id: Option<String>,
-    pub dedupe_key: Option<String>,
-}
-
 /// An unconfirmed result handed to the confirmation worker, leased so that one replica asks about it at a time.
 #[derive(Debug, Clone)]
 pub struct UnconfirmedNotification {
@@ -108,7 +101,7 @@ impl Store {
         id: i64,
         outcome: NotificationOutcome,
         detail: &str,
-        labels: &NotificationLabels,
+        labels: &MessageLabels,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         mark(&self.pool, id, outcome, Some(detail), labels, None, now).await
@@ -164,7 +157,7 @@ impl Store {
         &self,
         id: i64,
         detail: &str,
-        labels: &NotificationLabels,
+        labels: &MessageLabels,
         next_check_at: Option<DateTime<Utc>>,
         follow_token: Option<&str>,
         now: DateTime<Utc>,
@@ -212,7 +205,8 @@ impl Store {
         order_id: &str,
     ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar!(
-            "SELECT amount FROM payments WHERE tid = $1 AND order_id = $2",
+            "SELECT amount FROM payments WHERE provider = $1 AND tid = $2 AND order_id = $3",
+            PROVIDER,
             tid,
             order_id
         )
@@ -222,11 +216,13 @@ impl Store {
 
     /// The order a TID is bound to, if any.
     pub async fn tid_owner(&self, tid: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar!("SELECT order_id FROM tid_bindings WHERE tid = $1", tid)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar!(
+            "SELECT order_id FROM tid_bindings WHERE provider = $1 AND tid = $2",
+            PROVIDER,
+            tid
         )
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn order_exists(&self, order_id: &str) -> Result<bool, StoreError> {
@@ -332,7 +328,7 @@ pub(crate) async fn mark<'e, E>(
     id: i64,
     outcome: NotificationOutcome,
     detail: Option<&str>,
-    labels: &NotificationLabels,
+    labels: &MessageLabels,
     confirmed_by: Option<ConfirmedBy>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError>

@@ -1,14 +1,13 @@
 use chrono::{DateTime, Utc};
-use smartro::types::PayMethod;
+use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
 use crate::domain::{
-    CancellationOrigin, CancellationState, CancellationStatus, CardDetails, OrderState,
-    OrderStatus, PaymentDetails, VbankDetails,
+    vbank_deadline, CancellationOrigin, CancellationState, CancellationStatus, CardDetails,
+    Channel, OrderState, OrderStatus, PayMethod, PaymentDetails, ResultSource, VbankDetails,
 };
-use sqlx::types::Json;
 
 /// An order as the shop asked for it, validated by the API layer.
 #[derive(Debug, Clone)]
@@ -18,7 +17,7 @@ pub struct NewOrder {
     pub amount: i64,
     pub goods_name: String,
     pub goods_count: i32,
-    pub pay_method: String,
+    pub pay_method: PayMethod,
     pub pay_type: Option<String>,
     pub mall_user_id: Option<String>,
     pub buyer_name: String,
@@ -38,13 +37,14 @@ pub struct OrderRow {
     pub order_id: String,
     pub seq: i64,
     pub mid: String,
-    pub status: String,
+    pub channel: Channel,
+    pub status: OrderStatus,
     pub amount: i64,
     pub paid_amount: i64,
     pub cancelled_amount: i64,
     pub goods_name: String,
     pub goods_count: i32,
-    pub pay_method: String,
+    pub pay_method: PayMethod,
     pub pay_type: Option<String>,
     pub mall_user_id: Option<String>,
     pub buyer_name: String,
@@ -74,15 +74,9 @@ pub struct OrderRow {
     pub expires_at: DateTime<Utc>,
 }
 
-impl OrderRow {
-    pub fn status(&self) -> Result<OrderStatus, StoreError> {
-        OrderStatus::parse(&self.status)
-            .ok_or_else(|| StoreError::Corrupt(format!("order status {:?}", self.status)))
-    }
-}
-
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct PaymentRow {
+    pub provider: String,
     pub tid: String,
     pub order_id: String,
     pub mid: String,
@@ -93,7 +87,7 @@ pub struct PaymentRow {
     pub success: bool,
     pub auth_code: Option<String>,
     pub auth_date: Option<String>,
-    pub source: String,
+    pub source: ResultSource,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -105,8 +99,8 @@ pub struct CancellationRow {
     pub tid: String,
     pub amount: i64,
     pub partial: bool,
-    pub status: String,
-    pub origin: String,
+    pub status: CancellationStatus,
+    pub origin: CancellationOrigin,
     pub reason: String,
     pub result_code: Option<String>,
     pub result_message: Option<String>,
@@ -116,33 +110,20 @@ pub struct CancellationRow {
     pub requested_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub seq: i64,
+    pub provider: String,
 }
 
 impl CancellationRow {
-    pub fn state(&self) -> Result<CancellationState, StoreError> {
-        Ok(CancellationState {
+    pub fn state(&self) -> CancellationState {
+        CancellationState {
             id: self.id,
             amount: self.amount,
-            status: CancellationStatus::parse(&self.status).ok_or_else(|| {
-                StoreError::Corrupt(format!("cancellation status {:?}", self.status))
-            })?,
-            origin: CancellationOrigin::parse(&self.origin).ok_or_else(|| {
-                StoreError::Corrupt(format!("cancellation origin {:?}", self.origin))
-            })?,
+            status: self.status,
+            origin: self.origin,
             ptid: self.ptid.clone(),
             notified: self.notified,
-        })
+        }
     }
-}
-
-/// The last second of a `YYYYMMDD` deposit date in Korea (UTC+9), as an instant.
-pub fn vbank_deadline(date: &str) -> Option<DateTime<Utc>> {
-    let day = chrono::NaiveDate::parse_from_str(date, "%Y%m%d").ok()?;
-    let end_kst = day.and_hms_opt(23, 59, 59)?;
-    Some(DateTime::from_naive_utc_and_offset(
-        end_kst - chrono::Duration::hours(9),
-        Utc,
-    ))
 }
 
 /// An order with everything shown of it.
@@ -161,8 +142,8 @@ impl OrderRecord {
             order_id: o.order_id.clone(),
             mid: o.mid.clone(),
             amount: o.amount,
-            pay_method: PayMethod::parse(&o.pay_method),
-            status: o.status()?,
+            pay_method: o.pay_method,
+            status: o.status,
             paid_amount: o.paid_amount,
             cancelled_amount: o.cancelled_amount,
             tid: o.tid.clone(),
@@ -176,7 +157,7 @@ impl OrderRecord {
                 .cancellations
                 .iter()
                 .map(CancellationRow::state)
-                .collect::<Result<_, _>>()?,
+                .collect(),
         })
     }
 }
@@ -195,19 +176,19 @@ impl Store {
     ) -> Result<CreateOutcome, StoreError> {
         let row = sqlx::query_as!(
             OrderRow,
-            "INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
+            r#"INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
                buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token,
                created_at, updated_at, expires_at, pay_type, mall_user_id)
              VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17,
                $18, $19)
              ON CONFLICT (order_id) DO NOTHING
-             RETURNING order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at",
+             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at"#,
             new.order_id,
             new.mid,
             new.amount,
             new.goods_name,
             new.goods_count,
-            new.pay_method,
+            new.pay_method.as_str(),
             new.buyer_name,
             new.buyer_tel,
             new.buyer_email,
@@ -248,9 +229,9 @@ impl Store {
     ) -> Result<Vec<OrderRecord>, StoreError> {
         let orders = sqlx::query_as!(
             OrderRow,
-            "SELECT order_id, seq, mid, status, amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method, pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders
+            r#"SELECT order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders
              WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
-             ORDER BY seq DESC LIMIT $3",
+             ORDER BY seq DESC LIMIT $3"#,
             status.map(OrderStatus::as_str),
             before_seq,
             limit
@@ -260,14 +241,19 @@ impl Store {
         let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
         let mut payments = sqlx::query_as!(
             PaymentRow,
-            "SELECT * FROM payments WHERE order_id = ANY($1) ORDER BY created_at, tid",
+            r#"SELECT provider, tid, order_id, mid, pay_method, amount, result_code, result_message, success,
+                 auth_code, auth_date, source as "source: ResultSource", created_at, updated_at
+               FROM payments WHERE order_id = ANY($1) ORDER BY created_at, tid"#,
             &ids
         )
         .fetch_all(&self.pool)
         .await?;
         let mut cancellations = sqlx::query_as!(
             CancellationRow,
-            "SELECT * FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, seq",
+            r#"SELECT id, order_id, tid, amount, partial, status as "status: CancellationStatus",
+                 origin as "origin: CancellationOrigin", reason, result_code, result_message, cancel_num, ptid,
+                 notified, requested_at, completed_at, seq, provider
+               FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, seq"#,
             &ids
         )
         .fetch_all(&self.pool)
@@ -293,11 +279,12 @@ impl Store {
     }
 
     /// Counts of orders per status, for the metrics endpoint.
-    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows =
-            sqlx::query!(r#"SELECT status, count(*) AS "count!" FROM orders GROUP BY status"#)
-                .fetch_all(&self.pool)
-                .await?;
+    pub async fn count_by_status(&self) -> Result<Vec<(OrderStatus, i64)>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT status as "status: OrderStatus", count(*) AS "count!" FROM orders GROUP BY status"#
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
     }
 }
@@ -402,20 +389,4 @@ pub(crate) async fn save_state(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::vbank_deadline;
-    use chrono::{TimeZone, Utc};
-
-    #[test]
-    fn the_deposit_deadline_is_the_end_of_the_korean_day() {
-        assert_eq!(
-            vbank_deadline("20261124"),
-            Some(Utc.with_ymd_and_hms(2026, 11, 24, 14, 59, 59).unwrap())
-        );
-        assert_eq!(vbank_deadline("2026-11-24"), None);
-        assert_eq!(vbank_deadline("20261301"), None);
-    }
 }

@@ -3,16 +3,19 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::orders::load_record;
-use super::StoreError;
+use super::{OrderRecord, StoreError};
 use crate::domain::EventType;
-use crate::views::OrderView;
+
+/// How the caller wants the order shown in the events written with a state change: the store writes what it is
+/// handed and knows nothing of the public representation.
+pub type Render<'a> = dyn Fn(&OrderRecord) -> serde_json::Value + Sync + 'a;
 
 /// Writes the webhook events of a state change, in the transaction of that change, with the order as it now is.
 pub(crate) async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
     order_id: &str,
     events: &[EventType],
-    public_url: &str,
+    render: &Render<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if events.is_empty() {
@@ -21,7 +24,7 @@ pub(crate) async fn insert_events(
     let record = load_record(tx, order_id, false).await?.ok_or_else(|| {
         StoreError::Corrupt(format!("order {order_id} vanished inside its transaction"))
     })?;
-    let order = OrderView::new(&record, public_url);
+    let order = render(&record);
     for event in events {
         let id = format!("evt_{}", Uuid::new_v4().simple());
         let payload = serde_json::json!({

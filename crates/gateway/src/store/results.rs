@@ -1,11 +1,13 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
-use super::notifications::{mark, NotificationLabels, NotificationOutcome};
+use super::notifications::{mark, NotificationOutcome};
 use super::orders::{load_record, save_state};
-use super::outbox::insert_events;
+use super::outbox::{insert_events, Render};
 use super::{Store, StoreError};
-use crate::domain::{self, Confirmed, Effect, OrderStatus, VerifiedResult};
+use crate::domain::{self, Confirmed, Effect, MessageLabels, OrderStatus, VerifiedResult};
+
+use super::WEBLINK as PROVIDER;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyOutcome {
@@ -31,15 +33,12 @@ impl Store {
         notification_id: i64,
         result: &VerifiedResult,
         confirmed: Confirmed,
+        new_id: uuid::Uuid,
+        render: &Render<'_>,
         now: DateTime<Utc>,
     ) -> Result<ApplyOutcome, StoreError> {
         let confirmed_by = confirmed.by;
-        let labels = NotificationLabels {
-            mid: Some(result.mid.clone()),
-            tid: Some(result.tid.clone()),
-            order_id: Some(result.order_id.clone()),
-            dedupe_key: Some(result.dedupe_key()),
-        };
+        let labels = result.labels();
         let mut tx = self.pool.begin().await?;
         let Some(record) = load_record(&mut tx, &result.order_id, true).await? else {
             mark(
@@ -94,7 +93,7 @@ impl Store {
         let claimed = sqlx::query_scalar!(
             "INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
-            result.dedupe_key(),
+            result.dedupe_key,
             result.order_id,
             notification_id,
             now
@@ -118,7 +117,7 @@ impl Store {
             });
         }
 
-        let decision = domain::apply_result(&before, result, now);
+        let decision = domain::apply_result(&before, result, now, new_id);
         let details = decision.effects.iter().find_map(|e| match e {
             Effect::RecordDetails(d) => Some(d),
             _ => None,
@@ -129,9 +128,9 @@ impl Store {
                 Effect::RecordPayment(p) => {
                     let written = sqlx::query!(
                         "INSERT INTO payments (tid, order_id, mid, pay_method, amount, result_code, result_message,
-                           success, auth_code, auth_date, source, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-                         ON CONFLICT (tid) DO UPDATE SET result_code = EXCLUDED.result_code,
+                           success, auth_code, auth_date, source, created_at, updated_at, provider)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+                         ON CONFLICT (provider, tid) DO UPDATE SET result_code = EXCLUDED.result_code,
                            result_message = EXCLUDED.result_message, success = EXCLUDED.success,
                            amount = EXCLUDED.amount,
                            auth_code = COALESCE(EXCLUDED.auth_code, payments.auth_code),
@@ -141,7 +140,7 @@ impl Store {
                         p.tid,
                         result.order_id,
                         p.mid,
-                        p.pay_method.as_str(),
+                        p.pay_method.map_or("UNKNOWN", domain::PayMethod::as_str),
                         p.amount,
                         p.result_code,
                         p.result_message,
@@ -149,7 +148,8 @@ impl Store {
                         p.auth_code,
                         p.auth_date,
                         p.source.as_str(),
-                        now
+                        now,
+                        PROVIDER
                     )
                     .execute(&mut *tx)
                     .await?;
@@ -211,14 +211,7 @@ impl Store {
                 Effect::Emit(_) => {}
             }
         }
-        insert_events(
-            &mut tx,
-            &result.order_id,
-            &decision.events(),
-            &self.public_url,
-            now,
-        )
-        .await?;
+        insert_events(&mut tx, &result.order_id, &decision.events(), render, now).await?;
         mark(
             &mut *tx,
             notification_id,
@@ -233,7 +226,7 @@ impl Store {
         sqlx::query!(
             "UPDATE notifications SET outcome = 'duplicate', next_check_at = NULL, processed_at = $2
              WHERE dedupe_key = $1 AND outcome = 'unconfirmed' AND order_id = $3",
-            result.dedupe_key(),
+            result.dedupe_key,
             now,
             result.order_id
         )
@@ -250,7 +243,7 @@ impl Store {
     async fn refute(
         &self,
         notification_id: i64,
-        labels: &NotificationLabels,
+        labels: &MessageLabels,
         detail: String,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -271,11 +264,13 @@ async fn tid_owner(
     tx: &mut Transaction<'_, Postgres>,
     tid: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar!("SELECT order_id FROM tid_bindings WHERE tid = $1", tid)
-            .fetch_optional(&mut **tx)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        "SELECT order_id FROM tid_bindings WHERE provider = $1 AND tid = $2",
+        PROVIDER,
+        tid
     )
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Binds `tid` to `order_id` unless it is bound already; returns the other order when it belongs to one. Two
@@ -288,8 +283,9 @@ pub(crate) async fn bind_tid(
     now: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let bound = sqlx::query_scalar!(
-        "INSERT INTO tid_bindings (tid, order_id, bound_at) VALUES ($1, $2, $3)
-         ON CONFLICT (tid) DO NOTHING RETURNING order_id",
+        "INSERT INTO tid_bindings (provider, tid, order_id, bound_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (provider, tid) DO NOTHING RETURNING order_id",
+        PROVIDER,
         tid,
         order_id,
         now
@@ -299,8 +295,12 @@ pub(crate) async fn bind_tid(
     if bound.is_some() {
         return Ok(None);
     }
-    let owner = sqlx::query_scalar!("SELECT order_id FROM tid_bindings WHERE tid = $1", tid)
-        .fetch_one(&mut **tx)
-        .await?;
+    let owner = sqlx::query_scalar!(
+        "SELECT order_id FROM tid_bindings WHERE provider = $1 AND tid = $2",
+        PROVIDER,
+        tid
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok((owner != order_id).then_some(owner))
 }

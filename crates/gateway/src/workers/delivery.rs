@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::clock::SharedClock;
-use crate::http::AppState;
+use crate::service::Services;
 use crate::store::delivery::{AfterAttempt, Attempt, LeasedEvent};
 use crate::store::{Store, StoreError};
 
@@ -58,7 +58,7 @@ pub struct WebhookDelivery {
 
 impl WebhookDelivery {
     /// `None` when `[webhooks]` is not configured.
-    pub fn from_settings(state: &AppState) -> anyhow::Result<Option<WebhookDelivery>> {
+    pub fn from_settings(state: &Services) -> anyhow::Result<Option<WebhookDelivery>> {
         let w = &state.settings.webhooks;
         let (Some(url), Some(secret)) = (&w.url, &w.secret) else {
             return Ok(None);

@@ -1,12 +1,10 @@
 //! Background work, safe with any number of replicas: webhook delivery from the outbox, order expiry,
 //! confirmation of results that arrived unconfirmed, reconciliation of cancels whose outcome is unknown, and
-//! retention of raw notifications.
+//! retention of raw notifications. The flows are the service layer's; this module only loops them.
 //!
-//! Every worker exposes `run_once` (what tests call, with a clock they control) and is looped by [`Workers`].
+//! Every worker exposes a single pass (what tests call, with a clock they control), looped by [`Workers`].
 
-pub mod confirm;
 pub mod delivery;
-pub mod reconcile;
 
 use std::time::Duration;
 
@@ -14,41 +12,57 @@ use chrono::Duration as ChronoDuration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::http::AppState;
+use crate::service::Services;
+use crate::store::StoreError;
 pub use delivery::WebhookDelivery;
-pub use reconcile::Reconciler;
 
-/// Orders expired per pass; the rest follow on the next pass.
-const EXPIRY_BATCH: i64 = 100;
+/// Results looked at per confirmation pass.
+const CONFIRM_BATCH: usize = 20;
 
 /// Expires pending orders past `orders.ttl_minutes` and virtual accounts past their deposit date.
-pub async fn expire_once(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let expired = state
-        .store
-        .expire_due(state.clock.now(), EXPIRY_BATCH)
-        .await?;
-    for order_id in &expired {
-        tracing::info!(%order_id, "order expired");
+pub async fn expire_once(services: &Services) -> Result<usize, StoreError> {
+    services.expire_due().await
+}
+
+/// Deletes raw notifications past `workers.notification_retention_days`.
+pub async fn purge_once(services: &Services) -> Result<u64, StoreError> {
+    services.purge_notifications().await
+}
+
+/// Deletes rejected raw bodies past `workers.rejected_retention_days`.
+pub async fn purge_rejected_once(services: &Services) -> Result<u64, StoreError> {
+    services.purge_rejected().await
+}
+
+/// Settles open cancellations from the provider's records; returns how many were settled.
+pub async fn reconcile_once(services: &Services) -> Result<usize, StoreError> {
+    services.reconcile_cancels().await
+}
+
+/// Asks the provider again about the unconfirmed results that are due, one lease at a time (each check may wait
+/// on the provider); returns how many were settled (applied or refuted).
+pub async fn confirm_once(services: &Services) -> Result<usize, StoreError> {
+    // Long enough that a check still in flight (a receipt lookup or two, each bounded by the Smartro timeout) is
+    // never taken for dead by another replica.
+    let lease = ChronoDuration::seconds(
+        i64::try_from(services.settings.smartro.timeout_secs).unwrap_or(15) * 2 + 30,
+    );
+    let mut settled = 0;
+    for _ in 0..CONFIRM_BATCH {
+        let now = services.clock.now();
+        let Some(due) = services
+            .store
+            .lease_unconfirmed(now, now + lease, 1)
+            .await?
+            .pop()
+        else {
+            break;
+        };
+        if services.recheck(&due).await? {
+            settled += 1;
+        }
     }
-    Ok(expired.len())
-}
-
-/// Deletes raw notifications older than `workers.notification_retention_days` (never those that were applied:
-/// they are the evidence behind a payment).
-pub async fn purge_once(state: &AppState) -> Result<u64, crate::store::StoreError> {
-    let Some(days) = state.settings.workers.notification_retention_days else {
-        return Ok(0);
-    };
-    let before = state.clock.now() - ChronoDuration::days(i64::from(days));
-    state.store.purge_notifications(before).await
-}
-
-/// Deletes raw bodies that failed parsing or the signature check after `workers.rejected_retention_days`:
-/// anyone on the internet can send those, and keeping them forever would let anyone fill the disk.
-pub async fn purge_rejected_once(state: &AppState) -> Result<u64, crate::store::StoreError> {
-    let days = state.settings.workers.rejected_retention_days;
-    let before = state.clock.now() - ChronoDuration::days(i64::from(days));
-    state.store.purge_rejected(before).await
+    Ok(settled)
 }
 
 /// The running background workers of this process.
@@ -58,12 +72,12 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub fn spawn(state: &AppState) -> anyhow::Result<Workers> {
+    pub fn spawn(services: &Services) -> anyhow::Result<Workers> {
         let (shutdown, stop) = watch::channel(false);
-        let poll = Duration::from_millis(state.settings.workers.poll_interval_ms.max(10));
+        let poll = Duration::from_millis(services.settings.workers.poll_interval_ms.max(10));
         let mut handles = Vec::new();
 
-        if let Some(delivery) = WebhookDelivery::from_settings(state)? {
+        if let Some(delivery) = WebhookDelivery::from_settings(services)? {
             let stop = stop.clone();
             handles.push(tokio::spawn(async move {
                 run_loop("webhook delivery", poll, stop, || delivery.run_once()).await;
@@ -77,53 +91,34 @@ impl Workers {
             tracing::info!("webhooks not configured: events stay in the outbox (GET /v1/events)");
         }
 
-        let expiry_state = state.clone();
-        handles.push(tokio::spawn(run_loop(
-            "order expiry",
-            poll,
-            stop.clone(),
-            move || {
-                let state = expiry_state.clone();
-                async move { expire_once(&state).await }
-            },
-        )));
-
-        let confirm_state = state.clone();
-        handles.push(tokio::spawn(run_loop(
-            "result confirmation",
-            poll,
-            stop.clone(),
-            move || {
-                let state = confirm_state.clone();
-                async move { confirm::confirm_once(&state).await }
-            },
-        )));
-
-        let reconciler = Reconciler::new(state.clone());
-        handles.push(tokio::spawn(async move {
-            run_loop("cancel reconciliation", poll * 5, stop.clone(), || {
-                reconciler.run_once()
-            })
-            .await;
+        let spawn = |name: &'static str, every: Duration, pass: fn(Services) -> Pass| {
+            let services = services.clone();
+            tokio::spawn(run_loop(name, every, stop.clone(), move || {
+                pass(services.clone())
+            }))
+        };
+        handles.push(spawn("order expiry", poll, |s| {
+            Box::pin(async move { expire_once(&s).await.map(|_| ()) })
         }));
-
-        let retention_state = state.clone();
-        let stop_retention = shutdown.subscribe();
-        handles.push(tokio::spawn(run_loop(
+        handles.push(spawn("result confirmation", poll, |s| {
+            Box::pin(async move { confirm_once(&s).await.map(|_| ()) })
+        }));
+        handles.push(spawn("cancel reconciliation", poll * 5, |s| {
+            Box::pin(async move { reconcile_once(&s).await.map(|_| ()) })
+        }));
+        handles.push(spawn(
             "notification retention",
             Duration::from_secs(3600),
-            stop_retention,
-            move || {
-                let state = retention_state.clone();
-                async move {
-                    let rejected = purge_rejected_once(&state).await?;
+            |s| {
+                Box::pin(async move {
+                    let rejected = purge_rejected_once(&s).await?;
                     if rejected > 0 {
                         tracing::info!(deleted = rejected, "rejected raw notifications purged");
                     }
-                    purge_once(&state).await
-                }
+                    purge_once(&s).await.map(|_| ())
+                })
             },
-        )));
+        ));
         Ok(Workers { shutdown, handles })
     }
 
@@ -135,6 +130,9 @@ impl Workers {
         }
     }
 }
+
+/// One pass of a worker.
+type Pass = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
 
 async fn run_loop<F, Fut, T, E>(
     name: &'static str,

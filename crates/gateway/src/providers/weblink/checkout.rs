@@ -1,0 +1,145 @@
+//! The payment request the buyer's browser posts to Smartro's payment window (mainPay → interfaceURL.jsp): the
+//! order's fields, ReturnURL and RetryURL back at this gateway, signed with a fresh ediDate and EncryptData.
+
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use smartro::request::PaymentRequest;
+use smartro::types::{kst_now_edi_date, PayMethod as WirePayMethod};
+use smartro::RequestErrorKind;
+
+use super::{wire_pay_method, WebLink};
+use crate::domain::PayMethod;
+
+/// What a payment request is made of, whether the order is stored yet or being created.
+pub struct Purchase<'a> {
+    pub order_id: &'a str,
+    pub mid: &'a str,
+    pub amount: i64,
+    pub goods_name: &'a str,
+    pub goods_count: i32,
+    pub pay_method: PayMethod,
+    pub pay_type: Option<&'a str>,
+    pub mall_user_id: Option<&'a str>,
+    pub buyer_name: &'a str,
+    pub buyer_tel: &'a str,
+    pub buyer_email: &'a str,
+    pub vbank_exp_date: Option<&'a str>,
+    pub tax: Option<i64>,
+    pub svc_amt: Option<i64>,
+}
+
+/// The signed form, for the checkout page (an HTML form) and for single-page shops (JSON).
+#[derive(Debug, Clone)]
+pub struct CheckoutForm {
+    pub action_url: String,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+/// Why a purchase cannot be sent to Smartro.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormProblem {
+    /// The API's name of the offending field; `None` when the gateway's own configuration is the cause.
+    pub field: Option<&'static str>,
+    /// A text Smartro receives in EUC-KR holds a character EUC-KR cannot carry.
+    pub not_euc_kr: bool,
+    pub reason: String,
+}
+
+/// Smartro's parameter names, as the shop knows them in this API; `None` for what the gateway sets itself.
+fn api_field(wire: &str) -> Option<&'static str> {
+    Some(match wire {
+        "GoodsName" => "goods_name",
+        "GoodsCnt" => "goods_count",
+        "Amt" => "amount",
+        "Moid" => "order_id",
+        "MID" => "mid",
+        "PayMethod" => "pay_method",
+        "PayType" => "pay_type",
+        "mallUserID" => "mall_user_id",
+        "BuyerName" => "buyer.name",
+        "BuyerTel" => "buyer.tel",
+        "BuyerEmail" => "buyer.email",
+        "VbankExpDate" => "vbank_exp_date",
+        "Tax" => "tax",
+        "SvcAmt" => "svc_amt",
+        _ => return None,
+    })
+}
+
+impl WebLink {
+    /// The payment request of a purchase; ReturnURL and RetryURL point back at this gateway.
+    fn payment_request(&self, purchase: &Purchase<'_>, user_ip: &str) -> PaymentRequest {
+        let base = self.settings.server.public_url.trim_end_matches('/');
+        let mut req = PaymentRequest::new(
+            wire_pay_method(purchase.pay_method),
+            purchase.goods_name,
+            purchase.amount,
+            purchase.order_id,
+            purchase.mid,
+            format!("{base}/smartro/return"),
+            format!("{base}/smartro/inform"),
+            purchase.buyer_name,
+            purchase.buyer_tel,
+            purchase.buyer_email,
+        );
+        req.goods_cnt = u32::try_from(purchase.goods_count).unwrap_or(0);
+        req.pay_type = purchase.pay_type.map(str::to_string);
+        req.mall_user_id = purchase.mall_user_id.map(str::to_string);
+        req.vbank_exp_date = purchase.vbank_exp_date.map(str::to_string);
+        req.tax = purchase.tax;
+        req.svc_amt = purchase.svc_amt;
+        // The page submits in the same window (no popup), which works on phones and in every browser.
+        req.forward = false;
+        if req.pay_method == WirePayMethod::Cellphone {
+            req.goods_cl = Some("0".to_string());
+        }
+        req.user_ip = user_ip.to_string();
+        req
+    }
+
+    /// Whether Smartro would take this purchase: every length, charset and combination rule of its manual.
+    pub fn check_purchase(&self, purchase: &Purchase<'_>) -> Result<(), FormProblem> {
+        self.payment_request(purchase, "127.0.0.1")
+            .validate()
+            .map_err(|e| FormProblem {
+                field: api_field(e.field),
+                not_euc_kr: e.kind == RequestErrorKind::NotEucKr,
+                reason: e.reason,
+            })
+    }
+
+    /// The signed form for the buyer at `user_ip`, fresh for `now`.
+    pub fn checkout_form(
+        &self,
+        purchase: &Purchase<'_>,
+        user_ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CheckoutForm, FormProblem> {
+        let merchant = self
+            .settings
+            .merchant(purchase.mid)
+            .ok_or_else(|| FormProblem {
+                field: None,
+                not_euc_kr: false,
+                reason: format!(
+                    "MID {} is no longer configured on this gateway",
+                    purchase.mid
+                ),
+            })?;
+        let fields = self
+            .payment_request(purchase, user_ip)
+            .to_form_fields(
+                &kst_now_edi_date(now),
+                merchant.merchant_key.expose_secret(),
+            )
+            .map_err(|e| FormProblem {
+                field: None,
+                not_euc_kr: false,
+                reason: e.to_string(),
+            })?;
+        Ok(CheckoutForm {
+            action_url: self.settings.smartro.endpoints().pay_url,
+            fields,
+        })
+    }
+}

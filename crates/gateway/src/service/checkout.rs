@@ -1,0 +1,98 @@
+//! Checkout: the buyer's side, with the order's random checkout token as the capability.
+
+use http::StatusCode;
+use subtle::ConstantTimeEq;
+
+use super::problem::ApiError;
+use super::Services;
+use crate::domain::{payable, NotPayable};
+use crate::providers::weblink::{CheckoutForm, Purchase};
+use crate::store::{OrderRecord, OrderRow};
+
+/// What the buyer may do with an order now.
+pub enum Checkout {
+    /// Pay: the signed form to post to the payment window.
+    Payable {
+        record: Box<OrderRecord>,
+        form: CheckoutForm,
+    },
+    /// Nothing: the order cannot be paid, and why.
+    NotPayable {
+        record: Box<OrderRecord>,
+        why: NotPayable,
+    },
+}
+
+impl<'a> From<&'a OrderRow> for Purchase<'a> {
+    fn from(o: &'a OrderRow) -> Self {
+        Purchase {
+            order_id: &o.order_id,
+            mid: &o.mid,
+            amount: o.amount,
+            goods_name: &o.goods_name,
+            goods_count: o.goods_count,
+            pay_method: o.pay_method,
+            pay_type: o.pay_type.as_deref(),
+            mall_user_id: o.mall_user_id.as_deref(),
+            buyer_name: &o.buyer_name,
+            buyer_tel: &o.buyer_tel,
+            buyer_email: &o.buyer_email,
+            vbank_exp_date: o.vbank_exp_date.as_deref(),
+            tax: o.tax,
+            svc_amt: o.svc_amt,
+        }
+    }
+}
+
+impl Services {
+    /// The order whose checkout token matches, comparing tokens in constant time.
+    pub async fn authorize_checkout(
+        &self,
+        order_id: &str,
+        token: &str,
+    ) -> Result<OrderRecord, ApiError> {
+        match self.store.get_order(order_id).await? {
+            Some(r) if bool::from(r.order.checkout_token.as_bytes().ct_eq(token.as_bytes())) => {
+                Ok(r)
+            }
+            // Same answer for a wrong token and an unknown order: the token is the capability.
+            _ => Err(ApiError::not_found(format!(
+                "no order {order_id} with this checkout token"
+            ))),
+        }
+    }
+
+    /// The signed form for the buyer at `user_ip`, fresh on every call, or why the order cannot be paid.
+    pub async fn checkout(
+        &self,
+        order_id: &str,
+        token: &str,
+        user_ip: &str,
+    ) -> Result<Checkout, ApiError> {
+        let record = self.authorize_checkout(order_id, token).await?;
+        let now = self.clock.now();
+        if let Err(why) = payable(record.order.status, record.order.expires_at, now) {
+            return Ok(Checkout::NotPayable {
+                record: Box::new(record),
+                why,
+            });
+        }
+        let form = self
+            .weblink
+            .checkout_form(&Purchase::from(&record.order), user_ip, now)
+            .map_err(|problem| {
+                // Orders are checked at creation, so this means the configuration changed since (e.g. public_url).
+                tracing::error!(order_id = %record.order.order_id, reason = %problem.reason, "stored order no longer forms a valid request");
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "order_not_payable",
+                    "Order cannot be sent to Smartro",
+                    problem.reason,
+                )
+            })?;
+        Ok(Checkout::Payable {
+            record: Box::new(record),
+            form,
+        })
+    }
+}

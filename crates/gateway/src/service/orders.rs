@@ -1,0 +1,303 @@
+//! Orders: creating one (every rule of this API and of the provider, so that every order created can be paid),
+//! reading them.
+
+use base64::Engine;
+use chrono::Duration;
+use http::StatusCode;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::idempotency::{Answer, Keyed};
+use super::problem::ApiError;
+use super::Services;
+use crate::domain::{default_vbank_deadline, korean_date, OrderStatus, PayMethod};
+use crate::providers::weblink::Purchase;
+use crate::store::orders::CreateOutcome;
+use crate::store::{NewOrder, OrderRecord};
+use crate::views::OrderView;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerBody {
+    pub name: String,
+    pub tel: String,
+    pub email: String,
+}
+
+/// The body of `POST /v1/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderBody {
+    pub amount: i64,
+    pub goods_name: String,
+    pub pay_method: String,
+    pub buyer: BuyerBody,
+    pub order_id: Option<String>,
+    pub goods_count: Option<i32>,
+    pub mid: Option<String>,
+    pub return_url: Option<String>,
+    pub vbank_exp_date: Option<String>,
+    pub tax: Option<i64>,
+    pub svc_amt: Option<i64>,
+    pub metadata: Option<Value>,
+    /// KAKAO only: `KPCD` (card) or `KPMY` (Kakao money).
+    pub pay_type: Option<String>,
+    /// The shop's id of the buyer; Smartro requires it for CLGIFT, KAKAO and TOSS.
+    pub mall_user_id: Option<String>,
+}
+
+const MAX_METADATA_BYTES: usize = 8 * 1024;
+
+fn validate_url(field: &str, url: &str) -> Result<(), ApiError> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && url.split("://").nth(1).is_some_and(|rest| {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty()
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "must be an absolute http(s) URL without spaces",
+        ))
+    }
+}
+
+/// An order id for shops that do not bring their own: time-ordered (Korean time), and free of Moid's forbidden
+/// characters.
+fn generate_order_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    let suffix: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(10)
+        .map(char::from)
+        .collect();
+    let korean = now.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9"));
+    format!("O{}{}", korean.format("%y%m%d%H%M%S"), suffix)
+}
+
+fn checkout_token() -> String {
+    let bytes: [u8; 24] = rand::thread_rng().gen();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl NewOrder {
+    fn purchase(&self) -> Purchase<'_> {
+        Purchase {
+            order_id: &self.order_id,
+            mid: &self.mid,
+            amount: self.amount,
+            goods_name: &self.goods_name,
+            goods_count: self.goods_count,
+            pay_method: self.pay_method,
+            pay_type: self.pay_type.as_deref(),
+            mall_user_id: self.mall_user_id.as_deref(),
+            buyer_name: &self.buyer_name,
+            buyer_tel: &self.buyer_tel,
+            buyer_email: &self.buyer_email,
+            vbank_exp_date: self.vbank_exp_date.as_deref(),
+            tax: self.tax,
+            svc_amt: self.svc_amt,
+        }
+    }
+}
+
+impl Services {
+    /// Checks the body against this API's rules and the provider's, so that every order created can be paid.
+    fn validate_order(&self, body: CreateOrderBody) -> Result<NewOrder, ApiError> {
+        let now = self.clock.now();
+        let method = PayMethod::parse(&body.pay_method).ok_or_else(|| {
+            ApiError::invalid_field(
+                "pay_method",
+                format!(
+                    "unsupported pay method {:?}: use CARD, BANK, VBANK, CELLPHONE, CLGIFT, TOSS or KAKAO",
+                    body.pay_method.trim()
+                ),
+            )
+        })?;
+        if body.amount <= 0 {
+            return Err(ApiError::invalid_field(
+                "amount",
+                "must be a positive integer (KRW)",
+            ));
+        }
+        let mid = match body.mid {
+            Some(mid) => {
+                if self.settings.merchant(&mid).is_none() {
+                    return Err(ApiError::invalid_field(
+                        "mid",
+                        format!("MID {mid} is not configured on this gateway"),
+                    ));
+                }
+                mid
+            }
+            None => self.settings.default_merchant().mid.clone(),
+        };
+        let order_id = body.order_id.unwrap_or_else(|| generate_order_id(now));
+        if let Some(url) = &body.return_url {
+            validate_url("return_url", url)?;
+        }
+        for (field, value) in [("tax", body.tax), ("svc_amt", body.svc_amt)] {
+            if value.is_some_and(|v| v < 0 || v > body.amount) {
+                return Err(ApiError::invalid_field(
+                    field,
+                    "must be between 0 and the amount",
+                ));
+            }
+        }
+        if let Some(meta) = &body.metadata {
+            if !meta.is_object() {
+                return Err(ApiError::invalid_field("metadata", "must be a JSON object"));
+            }
+            if meta.to_string().len() > MAX_METADATA_BYTES {
+                return Err(ApiError::invalid_field(
+                    "metadata",
+                    format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+                ));
+            }
+        }
+        let vbank_exp_date = match (method, body.vbank_exp_date) {
+            (PayMethod::Vbank, None) => {
+                Some(default_vbank_deadline(now).format("%Y%m%d").to_string())
+            }
+            (PayMethod::Vbank, Some(date)) => {
+                let parsed = chrono::NaiveDate::parse_from_str(&date, "%Y%m%d")
+                    .ok()
+                    .filter(|_| date.len() == 8)
+                    .ok_or_else(|| {
+                        ApiError::invalid_field("vbank_exp_date", "must be a date YYYYMMDD")
+                    })?;
+                if parsed < korean_date(now) {
+                    return Err(ApiError::invalid_field(
+                        "vbank_exp_date",
+                        "must not be in the past (Korean time)",
+                    ));
+                }
+                Some(date)
+            }
+            (_, Some(_)) => {
+                return Err(ApiError::invalid_field(
+                    "vbank_exp_date",
+                    "only applies to pay_method VBANK",
+                ))
+            }
+            (_, None) => None,
+        };
+        let new = NewOrder {
+            order_id,
+            mid,
+            amount: body.amount,
+            goods_name: body.goods_name,
+            goods_count: body.goods_count.unwrap_or(1),
+            pay_method: method,
+            pay_type: body.pay_type,
+            mall_user_id: body.mall_user_id,
+            buyer_name: body.buyer.name,
+            buyer_tel: body.buyer.tel,
+            buyer_email: body.buyer.email,
+            return_url: body.return_url,
+            vbank_exp_date,
+            tax: body.tax,
+            svc_amt: body.svc_amt,
+            metadata: body.metadata,
+            checkout_token: checkout_token(),
+            expires_at: now + Duration::minutes(self.settings.orders.ttl_minutes),
+        };
+        if let Err(problem) = self.weblink.check_purchase(&new.purchase()) {
+            let Some(field) = problem.field else {
+                tracing::error!(reason = %problem.reason, "the gateway's configuration makes payment requests invalid");
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "misconfigured",
+                    "Gateway misconfigured",
+                    format!(
+                        "the payment request is invalid because of the gateway's configuration: {}",
+                        problem.reason
+                    ),
+                ));
+            };
+            return Err(if problem.not_euc_kr {
+                ApiError::not_euc_kr(field, problem.reason)
+            } else {
+                ApiError::invalid_field(field, problem.reason)
+            });
+        }
+        Ok(new)
+    }
+
+    /// Creates an order once per Idempotency-Key; answers 201 with the order.
+    #[tracing::instrument(name = "create_order", skip_all, fields(order_id = tracing::field::Empty, channel = "online"))]
+    pub async fn create_order(
+        &self,
+        keyed: Keyed<'_>,
+        body: CreateOrderBody,
+    ) -> Result<Answer, ApiError> {
+        self.once(keyed, || async {
+            let new = self.validate_order(body)?;
+            tracing::Span::current().record("order_id", new.order_id.as_str());
+            match self.store.create_order(&new, self.clock.now()).await? {
+                CreateOutcome::Created(record) => {
+                    tracing::info!("order created");
+                    Ok((StatusCode::CREATED, json!(self.view(&record))))
+                }
+                CreateOutcome::Exists => Err(ApiError::conflict(
+                    "order_exists",
+                    format!("an order with order_id {} already exists", new.order_id),
+                )
+                .with("order_id", new.order_id.clone())),
+            }
+        })
+        .await
+    }
+
+    /// The order as the API shows it.
+    pub fn view(&self, record: &OrderRecord) -> OrderView {
+        OrderView::new(record, &self.settings.server.public_url)
+    }
+
+    /// The order, if there is one (for pages, which answer in HTML).
+    pub async fn find_order(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<OrderRecord>, crate::store::StoreError> {
+        self.store.get_order(order_id).await
+    }
+
+    pub async fn order(&self, order_id: &str) -> Result<OrderRecord, ApiError> {
+        self.store
+            .get_order(order_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no order {order_id}")))
+    }
+
+    /// How many orders are in each status (for `/metrics`, counted at scrape time so every replica tells the truth).
+    pub async fn order_counts(&self) -> Result<Vec<(OrderStatus, i64)>, crate::store::StoreError> {
+        self.store.count_by_status().await
+    }
+
+    /// Orders newest first, one more than `limit` when another page follows.
+    pub async fn list_orders(
+        &self,
+        status: Option<OrderStatus>,
+        limit: i64,
+        before_seq: Option<i64>,
+    ) -> Result<Vec<OrderRecord>, ApiError> {
+        Ok(self.store.list_orders(status, limit, before_seq).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_order_ids_are_valid_moids() {
+        let id = generate_order_id(chrono::Utc::now());
+        assert!(smartro::request::validate_moid(&id).is_ok(), "{id}");
+        assert_eq!(id.len(), 23);
+    }
+}
