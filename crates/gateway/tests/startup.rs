@@ -196,3 +196,70 @@ fn causes_are_named_once() {
         "{line}"
     );
 }
+
+#[test]
+fn check_config_prints_the_effective_configuration_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        (
+            "DATABASE_URL",
+            "postgres://gateway:db-password-1@db/gateway",
+        ),
+        (
+            "GATEWAY__MERCHANTS__0__MERCHANT_KEY",
+            "merchant-key-secret-2",
+        ),
+        ("GATEWAY__MERCHANTS__0__CANCEL_PASSWORD", "cancel-pw-3"),
+        ("GATEWAY__API__SECRET_KEYS", "sk_live_secret_key_4_abcdef"),
+        ("GATEWAY__WEBHOOKS__SECRET", "whsec_secret_5"),
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_smartro-gateway"))
+        .arg("check-config")
+        .env_clear()
+        .envs(secrets)
+        .env("GATEWAY__WEBHOOKS__URL", "https://shop.example.com/hooks")
+        .current_dir(dir.path())
+        .output()
+        .expect("run check-config");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for (_, secret) in secrets {
+        assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
+    }
+    let parsed = config::Config::builder()
+        .add_source(config::File::from_str(&stdout, config::FileFormat::Toml))
+        .build()
+        .unwrap_or_else(|err| panic!("not valid TOML ({err}):\n{stdout}"));
+    assert_eq!(parsed.get_string("database.url").unwrap(), "[redacted]");
+    assert_eq!(
+        parsed
+            .get_string("smartro.effective_endpoints.pay_url")
+            .unwrap(),
+        "https://tpay.smilepay.co.kr/interfaceURL.jsp"
+    );
+    assert_eq!(parsed.get_string("merchants[0].mid").unwrap(), "SMTPAY001m");
+    // scripts/bench.sh reads the pool size as the `max_connections = N` line under `[database]`.
+    let database = stdout.split("\n[database]\n").nth(1).unwrap();
+    let database = database.split("\n[").next().unwrap();
+    assert!(
+        database.lines().any(|line| line == "max_connections = 10"),
+        "{stdout}"
+    );
+
+    // An invalid configuration: exit non-zero, one line naming the key, nothing printed.
+    let out = Command::new(env!("CARGO_BIN_EXE_smartro-gateway"))
+        .arg("check-config")
+        .env_clear()
+        .env(
+            "GATEWAY__SERVER__PUBLIC_URL",
+            "https://pay.example.com/?a=b",
+        )
+        .current_dir(dir.path())
+        .output()
+        .expect("run check-config");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("server.public_url"), "{stderr}");
+}
