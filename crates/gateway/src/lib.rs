@@ -3,6 +3,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
@@ -12,6 +13,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod views;
 pub mod workers;
