@@ -4,7 +4,8 @@
 #   docker run -p 8080:8080 -e GATEWAY__DATABASE__URL=postgres://... smartro-gateway
 #   docker run -p 9090:9090 smartro-gateway smartro-sandbox --bind 0.0.0.0:9090
 # The runtime image has no PostgreSQL server: set database.url (the embedded database and `demo` are for a
-# developer's machine, see README).
+# developer's machine, see README). The gateway is built without its default `demo` feature, so it has no `demo`
+# subcommand and no in-process sandbox; the sandbox is its own binary.
 
 # The toolchain the lockfile is built and tested with; the workspace's rust-version is the floor.
 ARG RUST_VERSION=1.95
@@ -16,11 +17,12 @@ ENV SQLX_OFFLINE=true \
     CARGO_TERM_COLOR=never
 COPY . .
 # Cache mounts keep the registry and the target directory between builds; the binaries are copied out of the
-# cached target directory because it is not part of the image.
+# cached target directory because it is not part of the image. --no-default-features leaves out the gateway's
+# `demo` (the sandbox has no features to lose).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/build/target \
-    cargo build --release --locked -p smartro-gateway -p smartro-sandbox --bins \
+    cargo build --release --locked --no-default-features -p smartro-gateway -p smartro-sandbox --bins \
     && mkdir -p /out \
     && cp target/release/smartro-gateway target/release/smartro-sandbox /out/
 

@@ -4,6 +4,7 @@ pub mod addr;
 pub mod app;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod views;
 pub mod workers;

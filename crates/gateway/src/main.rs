@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use gateway::app::{self, Gateway};
 use gateway::clock::SystemClock;
 use gateway::config::Settings;
+#[cfg(feature = "demo")]
 use gateway::demo::DemoOptions;
+#[cfg(feature = "demo")]
 use sandbox::AutoDecision;
 use secrecy::ExposeSecret;
 
@@ -31,6 +33,7 @@ enum Command {
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig,
     /// A first look: gateway + sandbox + embedded PostgreSQL + a demo shop page, in one process.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Ask the gateway of this configuration (server.bind, an unspecified address meaning this host) whether it
     /// is ready (GET /readyz): exit 0 if it answers 200, else 1. For container healthchecks.
@@ -41,6 +44,7 @@ enum Command {
     },
 }
 
+#[cfg(feature = "demo")]
 #[derive(clap::Args)]
 struct DemoArgs {
     /// Port of the gateway (on 127.0.0.1).
@@ -57,6 +61,7 @@ struct DemoArgs {
     auto: Option<AutoDecision>,
 }
 
+#[cfg(feature = "demo")]
 fn parse_auto(s: &str) -> Result<AutoDecision, String> {
     s.parse()
 }
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
             }
             Command::Migrate => migrate(settings).await,
             Command::CheckConfig | Command::Healthcheck { .. } => Ok(()),
+            #[cfg(feature = "demo")]
             Command::Demo(args) => {
                 warn_about_test_credentials(&settings);
                 let options = DemoOptions {

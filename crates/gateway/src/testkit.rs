@@ -12,15 +12,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
 use crate::embedded_pg::{EmbeddedOptions, EmbeddedPgError, EmbeddedPostgres};
 
-/// The gateway's migrations, as the tests apply them.
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+/// The gateway's migrations, as the tests apply them: the service's own, never a copy.
+pub use crate::store::MIGRATOR;
 
 const CLUSTERS_DIR: &str = "smartro-gateway-test-clusters";
 
