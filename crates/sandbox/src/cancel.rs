@@ -14,14 +14,20 @@ use smartro::sign;
 use smartro::types::{kst_naive, PayMethod, StateCd};
 
 use crate::html::pay_name;
-use crate::pay::{message_of, notification_for, NotificationKind};
+use crate::messages::{message_of, notification_for, NotificationKind};
+use crate::pay::random_digits;
+use crate::split::{self, CancelSplitError};
 use crate::store::{CancelRecord, TransactionSnapshot, TxStatus};
 use crate::{lock, SandboxState};
 
-/// Codes of the seed's cancel table (section 6) and bank refund table (section 7).
+/// Codes of the seed's cancel table (section 6), bank refund table (section 7) and Toss table (section 13).
 mod code {
     pub const OK: &str = "2001";
     pub const BANK_REFUND_OK: &str = "2211";
+    /// 결제환불 성공: Toss answers its cancels with its own code.
+    pub const TOSS_REFUND_OK: &str = "TS20";
+    /// 토스 부분취소 불가 금액: Toss's answer to a partial cancel of more than is left.
+    pub const TOSS_PARTIAL_AMOUNT: &str = "TS22";
     pub const FAILED: &str = "2002";
     pub const AMOUNT_NOT_POSITIVE: &str = "2010";
     pub const AMOUNT_MISMATCH: &str = "2011";
@@ -64,6 +70,26 @@ struct Refusal {
 
 fn refuse(code: &'static str) -> Refusal {
     Refusal { code, detail: None }
+}
+
+/// The closest code of the seed's cancel table for each way a cancel's DivideInfo can miss the payment's split.
+fn split_refusal(e: CancelSplitError) -> Refusal {
+    let code = match &e {
+        // 해당거래 부분취소 불가: without the split, this payment cannot be partially cancelled.
+        CancelSplitError::Missing => code::PARTIAL_TX,
+        // 취소 요청금액 0 원 이하
+        CancelSplitError::NotPositive { .. } => code::AMOUNT_NOT_POSITIVE,
+        // 취소 금액 불일치
+        CancelSplitError::SumMismatch { .. } => code::AMOUNT_MISMATCH,
+        // 원거래 승인데이터와 상이함: the split names what the payment did not have.
+        CancelSplitError::NotSplit | CancelSplitError::UnknownSubMall { .. } => code::DATA_MISMATCH,
+        // 취소금액이 취소가능금액보다 큼, for one sub-mall.
+        CancelSplitError::OverRemaining { .. } => code::OVER_REMAINING,
+    };
+    Refusal {
+        code,
+        detail: Some(e.to_string()),
+    }
 }
 
 /// Everything the answer echoes, known before the rules run.
@@ -163,6 +189,16 @@ fn evaluate(
     if request.cancel_amt <= 0 {
         return Err(refuse(code::AMOUNT_NOT_POSITIVE));
     }
+    // Manual §5.2: MerchantMode is `T`, for sub-mall merchants; the seed has no code for another value, so it is
+    // the generic 2002 (취소 실패) with the reason.
+    if let Some(mode) = &request.merchant_mode {
+        if mode != "T" {
+            return Err(Refusal {
+                code: code::FAILED,
+                detail: Some(format!("MerchantMode must be T, not {mode:?}")),
+            });
+        }
+    }
 
     let now = kst_naive(Utc::now());
     let mut store = lock(&state.inner.store);
@@ -212,14 +248,15 @@ fn evaluate(
             return Err(refuse(code::PARTIAL_METHOD));
         }
         // Manual §5.2: partial cancels of split-settlement payments must say how the amount splits.
-        if tx.divide_info.is_some() && request.divide_info.is_none() {
-            return Err(Refusal {
-                code: code::PARTIAL_TX,
-                detail: Some("DivideInfo required".to_string()),
-            });
+        if !tx.split.is_empty() && request.divide_info.is_none() {
+            return Err(split_refusal(CancelSplitError::Missing));
         }
         if request.cancel_amt > tx.remaining() {
-            return Err(refuse(code::OVER_REMAINING));
+            return Err(refuse(if tx.pay_method == PayMethod::Toss {
+                code::TOSS_PARTIAL_AMOUNT
+            } else {
+                code::OVER_REMAINING
+            }));
         }
     } else {
         if request.cancel_amt != tx.amt {
@@ -230,6 +267,13 @@ fn evaluate(
             return Err(refuse(code::FULL_NOT_POSSIBLE));
         }
     }
+    let taken = split::cancel_shares(
+        &tx,
+        request.partial,
+        request.cancel_amt,
+        request.divide_info.as_ref(),
+    )
+    .map_err(split_refusal)?;
 
     let ptid = request
         .partial
@@ -243,10 +287,14 @@ fn evaluate(
         cancel_date: now.format("%Y%m%d").to_string(),
         cancel_time: now.format("%H%M%S").to_string(),
         msg: request.cancel_msg.clone(),
+        divide_info: request.divide_info.clone(),
+        // The payment's cash receipt is cancelled with it, under a cancel number of its own.
+        rcpt_cc_no: tx.cash_receipt.as_ref().map(|_| random_digits(9)),
         recorded: Instant::now(),
     };
     let updated = match store.get_mut(&tx.tid) {
         Some(stored) => {
+            split::apply_cancel(&mut stored.split, &taken);
             stored.cancelled_amt += request.cancel_amt;
             stored.status = if stored.remaining() == 0 {
                 TxStatus::Cancelled
@@ -260,10 +308,11 @@ fn evaluate(
     };
     drop(store);
 
-    let result_code = if tx.pay_method == PayMethod::Bank {
-        code::BANK_REFUND_OK
-    } else {
-        code::OK
+    // Bank transfers are refunded (2211) but notified as cancels (2001); Toss answers and notifies its own TS20.
+    let (result_code, notified_code) = match tx.pay_method {
+        PayMethod::Bank => (code::BANK_REFUND_OK, code::OK),
+        PayMethod::Toss => (code::TOSS_REFUND_OK, code::TOSS_REFUND_OK),
+        _ => (code::OK, code::OK),
     };
     let notification = notification_for(
         &updated,
@@ -272,9 +321,11 @@ fn evaluate(
             tid: ptid.clone().unwrap_or_else(|| tx.tid.clone()),
             otid: Some(tx.tid.clone()),
             amt: request.cancel_amt,
-            result_code: code::OK.to_string(),
+            result_code: notified_code.to_string(),
+            result_msg: message_of(notified_code),
             state_cd: StateCd::CancelBeforeSettlement,
             auth_date: now.format("%y%m%d%H%M%S").to_string(),
+            rcpt_cc_no: record.rcpt_cc_no.clone(),
         },
     );
     state.notify(&updated, notification);

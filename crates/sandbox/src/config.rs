@@ -37,6 +37,39 @@ impl Merchant {
     }
 }
 
+/// A sub-mall parent and the sub-malls registered under it, for split-settlement payments (`Productinfo=padj`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubMalls {
+    /// The parent merchant's MID, the one that sends the payment request.
+    pub parent: String,
+    /// The MIDs its DivideInfo may name.
+    pub sub_malls: Vec<String>,
+}
+
+impl SubMalls {
+    /// The public test parent of manual §4.4, SMTSUB001m, with its sub-malls SMTSUB002m..SMTSUB004m.
+    pub fn test_sub_malls() -> SubMalls {
+        SubMalls {
+            parent: TEST_SUB_MALL_PARENT.to_string(),
+            sub_malls: smartro::endpoints::TEST_SUB_MERCHANT_MIDS
+                .iter()
+                .map(|mid| mid.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// The escrow test merchant of manual §4.4.
+pub const TEST_ESCROW_MID: &str = "ECTEST001m";
+
+/// The sub-mall test parent of manual §4.4.
+pub const TEST_SUB_MALL_PARENT: &str = "SMTSUB001m";
+
+/// The ResultCode of an approved CLGIFT (culture gift card) payment unless configured otherwise. Neither the
+/// manual nor the result-code document gives one, so this is the sandbox's own choice: a four-character code like
+/// every other ResultCode, and one the code tables do not hold, so that nothing mistakes it for a documented code.
+pub const DEFAULT_CLGIFT_SUCCESS_CODE: &str = "0000";
+
 /// What the sandbox decides at once, without showing the payment window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +130,14 @@ pub struct SandboxConfig {
     /// Deliveries of one notification before the daemon gives up.
     pub notify_max_attempts: u32,
     pub faults: Faults,
+    /// Merchants that may send escrow requests (`EscrowCD=1`); any other merchant's escrow request is refused
+    /// with an error page. Default: the escrow test merchant ECTEST001m.
+    pub escrow_mids: Vec<String>,
+    /// Sub-mall parents and their registered sub-malls: a split payment (`Productinfo=padj` + DivideInfo) may only
+    /// name sub-malls of its own merchant. Default: SMTSUB001m → SMTSUB002m, SMTSUB003m, SMTSUB004m.
+    pub sub_malls: Vec<SubMalls>,
+    /// ResultCode of an approved CLGIFT payment (no document gives one); default [`DEFAULT_CLGIFT_SUCCESS_CODE`].
+    pub clgift_success_code: String,
 }
 
 impl Default for SandboxConfig {
@@ -109,8 +150,16 @@ impl Default for SandboxConfig {
             notify_interval: Duration::from_secs(2),
             notify_max_attempts: 10,
             faults: Faults::default(),
+            escrow_mids: vec![TEST_ESCROW_MID.to_string()],
+            sub_malls: vec![SubMalls::test_sub_malls()],
+            clgift_success_code: DEFAULT_CLGIFT_SUCCESS_CODE.to_string(),
         }
     }
+}
+
+/// A MID as the payment request carries it: 1 to 10 ASCII letters and digits.
+fn is_mid(mid: &str) -> bool {
+    !mid.is_empty() && mid.len() <= 10 && mid.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,15 +191,26 @@ impl SandboxConfig {
         self.merchants.iter().find(|m| m.mid == mid)
     }
 
+    /// Whether `mid` may send escrow requests.
+    pub fn escrow_allowed(&self, mid: &str) -> bool {
+        self.escrow_mids.iter().any(|m| m == mid)
+    }
+
+    /// The sub-malls registered under `parent`; empty when it is no sub-mall parent.
+    pub fn sub_malls_of(&self, parent: &str) -> &[String] {
+        self.sub_malls
+            .iter()
+            .find(|group| group.parent == parent)
+            .map(|group| group.sub_malls.as_slice())
+            .unwrap_or_default()
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.merchants.is_empty() {
             return Err(invalid("merchants", "at least one merchant is needed"));
         }
         for m in &self.merchants {
-            if m.mid.is_empty()
-                || m.mid.len() > 10
-                || !m.mid.bytes().all(|b| b.is_ascii_alphanumeric())
-            {
+            if !is_mid(&m.mid) {
                 return Err(invalid(
                     "merchants.mid",
                     format!("{:?} is not a MID of up to 10 letters and digits", m.mid),
@@ -184,6 +244,60 @@ impl SandboxConfig {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(invalid("public_url", "must start with http:// or https://"));
             }
+        }
+        for mid in &self.escrow_mids {
+            if !is_mid(mid) {
+                return Err(invalid(
+                    "escrow_mids",
+                    format!("{mid:?} is not a MID of up to 10 letters and digits"),
+                ));
+            }
+        }
+        for (i, group) in self.sub_malls.iter().enumerate() {
+            if !is_mid(&group.parent) {
+                return Err(invalid(
+                    "sub_malls.parent",
+                    format!(
+                        "{:?} is not a MID of up to 10 letters and digits",
+                        group.parent
+                    ),
+                ));
+            }
+            if self.sub_malls[..i].iter().any(|g| g.parent == group.parent) {
+                return Err(invalid(
+                    "sub_malls.parent",
+                    format!("{} is listed twice", group.parent),
+                ));
+            }
+            if group.sub_malls.is_empty() {
+                return Err(invalid(
+                    "sub_malls.sub_malls",
+                    format!("{} has no sub-malls", group.parent),
+                ));
+            }
+            for sub in &group.sub_malls {
+                if !is_mid(sub) || *sub == group.parent {
+                    return Err(invalid(
+                        "sub_malls.sub_malls",
+                        format!("{sub:?} is not a sub-mall MID of {}", group.parent),
+                    ));
+                }
+            }
+        }
+        let code = &self.clgift_success_code;
+        if code.len() != 4 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid(
+                "clgift_success_code",
+                format!("{code:?} is not a ResultCode of 4 letters and digits"),
+            ));
+        }
+        // A decline must stay distinguishable from an approval.
+        let decline = crate::pay::decline_code(&smartro::types::PayMethod::Clgift);
+        if code == decline {
+            return Err(invalid(
+                "clgift_success_code",
+                format!("{code} is the sandbox's CLGIFT decline code"),
+            ));
         }
         Ok(())
     }
@@ -225,6 +339,16 @@ impl SandboxConfig {
 /// receipt_api_down = false         # also changeable at run time: POST /sandbox/faults
 /// receipt_delay_ms = 0             # also changeable at run time: POST /sandbox/faults
 /// ```
+///
+/// Merchant features (each replaces its default when present):
+///
+/// ```toml
+/// escrow_mids = ["ECTEST001m"]     # merchants that may send EscrowCD=1
+/// clgift_success_code = "0000"     # ResultCode of an approved CLGIFT payment
+/// [[sub_malls]]                    # one table per sub-mall parent
+/// parent = "SMTSUB001m"
+/// sub_malls = ["SMTSUB002m", "SMTSUB003m", "SMTSUB004m"]
+/// ```
 #[derive(Debug, Default, Deserialize)]
 pub struct FileConfig {
     pub bind: Option<String>,
@@ -235,6 +359,11 @@ pub struct FileConfig {
     pub notify_max_attempts: Option<u32>,
     pub merchants: Option<Vec<Merchant>>,
     pub faults: Option<FileFaults>,
+    pub escrow_mids: Option<Vec<String>>,
+    /// A list of tables rather than a map keyed by parent MID: the config reader lower-cases map keys, and MIDs
+    /// are case-sensitive.
+    pub sub_malls: Option<Vec<SubMalls>>,
+    pub clgift_success_code: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -275,6 +404,15 @@ impl FileConfig {
         }
         if let Some(merchants) = self.merchants {
             config.merchants = merchants;
+        }
+        if let Some(mids) = self.escrow_mids {
+            config.escrow_mids = mids;
+        }
+        if let Some(groups) = self.sub_malls {
+            config.sub_malls = groups;
+        }
+        if let Some(code) = self.clgift_success_code {
+            config.clgift_success_code = code;
         }
         if let Some(f) = self.faults {
             if let Some(v) = f.drop_ratio {
@@ -352,6 +490,65 @@ mod tests {
         );
         let missing = SandboxConfig::default().apply_file(&dir.join("absent.toml"));
         assert!(matches!(missing, Err(ConfigError::File { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn merchant_features_default_to_the_manuals_test_merchants() {
+        let c = SandboxConfig::default();
+        assert!(c.escrow_allowed("ECTEST001m"));
+        assert!(!c.escrow_allowed("SMTPAY001m"));
+        assert_eq!(
+            c.sub_malls_of("SMTSUB001m"),
+            ["SMTSUB002m", "SMTSUB003m", "SMTSUB004m"]
+        );
+        assert!(c.sub_malls_of("SMTPAY001m").is_empty());
+        assert_eq!(c.clgift_success_code, "0000");
+    }
+
+    #[test]
+    fn merchant_features_from_the_file_and_their_checks() {
+        let dir = std::env::temp_dir().join(format!("sandbox-features-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let path = dir.join("sandbox.toml");
+        let toml =
+            "escrow_mids = [\"SMTPAY002m\", \"ECTEST001m\"]\nclgift_success_code = \"CG00\"\n\
+[[sub_malls]]\nparent = \"PARENT001m\"\nsub_malls = [\"SubMall01m\"]\n";
+        std::fs::write(&path, toml).unwrap_or_default();
+        let mut c = SandboxConfig::default();
+        let applied = c.apply_file(&path);
+        assert!(applied.is_ok(), "{applied:?}");
+        assert!(c.escrow_allowed("SMTPAY002m") && c.escrow_allowed("ECTEST001m"));
+        // The file's list replaces the default, MIDs keep their case.
+        assert_eq!(c.sub_malls_of("PARENT001m"), ["SubMall01m"]);
+        assert!(c.sub_malls_of("SMTSUB001m").is_empty());
+        assert_eq!(c.clgift_success_code, "CG00");
+
+        for (bad, key) in [
+            ("clgift_success_code = \"3002\"\n", "clgift_success_code"),
+            ("clgift_success_code = \"00000\"\n", "clgift_success_code"),
+            ("escrow_mids = [\"\"]\n", "escrow_mids"),
+            (
+                "[[sub_malls]]\nparent = \"P1\"\nsub_malls = []\n",
+                "sub_malls.sub_malls",
+            ),
+            (
+                "[[sub_malls]]\nparent = \"P1\"\nsub_malls = [\"P1\"]\n",
+                "sub_malls.sub_malls",
+            ),
+            (
+                "[[sub_malls]]\nparent = \"P1\"\nsub_malls = [\"S1\"]\n\
+[[sub_malls]]\nparent = \"P1\"\nsub_malls = [\"S2\"]\n",
+                "sub_malls.parent",
+            ),
+        ] {
+            std::fs::write(&path, bad).unwrap_or_default();
+            let err = SandboxConfig::default().apply_file(&path);
+            assert!(
+                matches!(&err, Err(ConfigError::Invalid { key: k, .. }) if *k == key),
+                "{bad}: {err:?}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -25,16 +25,45 @@
 //!   payment-window approval would be but with no returnPay and no notification: for load generators that send
 //!   their own signed messages. Bad input → `400` `{"error": "...", "field": "..."}`. In process:
 //!   [`SandboxState::create_transaction`].
+//!
+//! What the merchant can ask of the window beyond a plain payment, and what the sandbox answers:
+//! - Escrow (`EscrowCD=1` with the Delivery*/Receiver*/Seller* fields): shown in the window and kept on the
+//!   transaction ([`TransactionSnapshot::escrow`]); only the merchants of [`SandboxConfig::escrow_mids`] may send
+//!   it (default: the escrow test merchant ECTEST001m), any other gets error page `S009`.
+//! - Sub-mall split settlement (`Productinfo=padj` + DivideInfo): the protocol crate checks the form and the sum;
+//!   every sub-mall must be registered under the merchant in [`SandboxConfig::sub_malls`] (default: SMTSUB001m →
+//!   SMTSUB002m..SMTSUB004m), else error page `S010`. Shown in the window, kept per sub-mall
+//!   ([`TransactionSnapshot::split`]). A partial cancel of it must carry DivideInfo summing to CancelAmt and
+//!   naming only its sub-malls, none beyond what it has left: else 2030 (no DivideInfo), 2011 (sum), 2041 (a
+//!   sub-mall not in the payment, or DivideInfo on a payment without a split), 2032 (over a sub-mall's
+//!   remainder), 2010 (an entry of 0 or less). `MerchantMode=T` is accepted; another value answers 2002.
+//! - `fn_cd` + `CardQuota`: the merchant fixes the card company and instalment; the window shows them and offers
+//!   no other (a CardQuota outside 00, 02–12 is refused with `S002`).
+//! - Cash receipts (KAKAO or TOSS with `ReceiptType=Y`): the buyer picks income deduction (default, and `--auto`'s
+//!   choice, to the buyer's phone number) or expense proof. The approval's notification and every later one of
+//!   the payment carry `ReceiptType` (1 or 2) and `RcptAppNo`; a second notification follows with ResultCode
+//!   7001, the payment's TID, StateCd 0 and the same fields; cancel notifications add `RcptCcNo`. The returnPay
+//!   has no cash-receipt fields (manual §3.2 has none). The receipt API fills `cashReceiptReqCl` (1),
+//!   `cashReceiptTid`, `cashReceiptType` and `cashReceiptNo` (masked); the receipt page `type=2` shows it.
+//! - CLGIFT (culture gift card): approved with [`SandboxConfig::clgift_success_code`] (default `0000`, the
+//!   sandbox's own: no document gives one) and ResultMsg 문화상품권 결제 성공; declined with 3002.
+//! - TOSS cancels answer `TS20` (결제환불 성공), and their notifications carry TS20; a partial cancel over what
+//!   is left answers `TS22` (토스 부분취소 불가 금액).
 
 pub mod browser;
 mod cancel;
 pub mod config;
 mod control;
+mod direct;
 mod html;
+mod messages;
 mod notify;
+mod pages;
 mod pay;
 mod receipt;
+mod split;
 mod store;
+mod window;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -50,10 +79,12 @@ use smartro::types::{generate_tid, kst_naive, PayMethod};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{AutoDecision, ConfigError, Faults, FileConfig, Merchant, SandboxConfig};
+pub use config::{
+    AutoDecision, ConfigError, Faults, FileConfig, Merchant, SandboxConfig, SubMalls,
+};
+pub use direct::{NewTransaction, NewTransactionError};
 pub use notify::DeliverySnapshot;
-pub use pay::{NewTransaction, NewTransactionError};
-pub use store::{CancelRecord, TransactionSnapshot, TxStatus};
+pub use store::{CancelRecord, CashReceipt, SubMallShare, TransactionSnapshot, TxStatus};
 
 use notify::Notifier;
 use store::Store;
@@ -189,7 +220,7 @@ impl SandboxState {
         &self,
         new: NewTransaction,
     ) -> Result<TransactionSnapshot, NewTransactionError> {
-        pay::approve_direct(self, new)
+        direct::approve_direct(self, new)
     }
 
     /// Stop the notification daemon and release requests held by `cancel_no_answer`.
@@ -252,7 +283,7 @@ impl SandboxState {
 /// All of the sandbox's routes.
 pub fn router(state: SandboxState) -> Router {
     Router::new()
-        .route("/", get(pay::index))
+        .route("/", get(pages::index))
         .route("/interfaceURL.jsp", post(pay::interface))
         .route("/sandbox/decide", post(pay::decide))
         .route(
@@ -265,7 +296,7 @@ pub fn router(state: SandboxState) -> Router {
         .route("/issue/IssueLoader.jsp", get(receipt::receipt_page))
         .route(
             "/payTest/vbank_deposit_notice.jsp",
-            get(pay::deposit_form).post(pay::deposit),
+            get(pages::deposit_form).post(pages::deposit),
         )
         .with_state(state)
 }

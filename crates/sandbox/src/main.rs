@@ -67,6 +67,10 @@ struct Cli {
     /// record (changeable at run time: POST /sandbox/faults).
     #[arg(long)]
     receipt_delay_ms: Option<u64>,
+    /// ResultCode of an approved CLGIFT (culture gift card) payment, 4 letters or digits [default: 0000]. No
+    /// Smartro document gives one; the default is the sandbox's own.
+    #[arg(long)]
+    clgift_success_code: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -158,6 +162,9 @@ fn build_config(cli: Cli) -> anyhow::Result<SandboxConfig> {
     }
     if let Some(ms) = cli.receipt_delay_ms {
         config.faults.receipt_delay = Duration::from_millis(ms);
+    }
+    if let Some(code) = cli.clgift_success_code {
+        config.clgift_success_code = code;
     }
     config.validate()?;
     Ok(config)
@@ -288,5 +295,28 @@ mod tests {
         let faults = defaults.map(|c| c.faults).unwrap_or_default();
         assert!(!faults.receipt_api_down);
         assert_eq!(faults.receipt_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn clgift_success_code_flag_reaches_the_config_and_is_checked() {
+        let code = |args: &[&str]| {
+            let cli =
+                Cli::parse_from(std::iter::once("smartro-sandbox").chain(args.iter().copied()));
+            build_config(cli).map(|c| c.clgift_success_code)
+        };
+        assert_eq!(code(&[]).ok().as_deref(), Some("0000"));
+        assert_eq!(
+            code(&["--clgift-success-code", "CG00"]).ok().as_deref(),
+            Some("CG00")
+        );
+        // Not a four-character code, or the decline code: one clear line naming the key.
+        for bad in ["CG0", "3002"] {
+            let err = code(&["--clgift-success-code", bad]);
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.to_string().starts_with("clgift_success_code: ")),
+                "{bad}: {err:?}"
+            );
+        }
     }
 }

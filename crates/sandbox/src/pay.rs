@@ -1,27 +1,32 @@
-//! The payment window (`interfaceURL.jsp`), the buyer's decision, the returnPay auto-submit page, and the
-//! test page that pays a virtual account.
+//! The payment window (`interfaceURL.jsp`): the merchant's request checked as Smartro would, the buyer's decision,
+//! the payment entered in the book, its notifications, and the returnPay auto-submit page.
+//!
+//! Besides the form rules of the protocol crate, the window checks what only Smartro knows about a merchant:
+//! whether it may send escrow requests (`SandboxConfig::escrow_mids`), and which sub-malls a split payment may
+//! name (`SandboxConfig::sub_malls`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{NaiveDateTime, Utc};
 use rand::Rng;
-use serde::Deserialize;
-use smartro::codes::{self, Bank, CardCompany};
+use smartro::codes::{Bank, CardCompany};
 use smartro::form::{Charset, RawForm};
-use smartro::notification::Notification;
 use smartro::request::PaymentRequest;
 use smartro::result::PaymentResult;
 use smartro::sign;
 use smartro::types::{kst_naive, EncodingType, PayMethod, StateCd};
 
-use crate::html::{charset_response, error_page, escape, html_response, page, pay_name, won};
-use crate::store::{TransactionSnapshot, TxStatus};
-use crate::{lock, AutoDecision, SandboxState};
+use crate::config::SandboxConfig;
+use crate::html::{charset_response, error_page, escape, html_response};
+use crate::messages::{cash_receipt_notification, message_of, notification_for, NotificationKind};
+use crate::store::{CashReceipt, TransactionSnapshot, TxStatus};
+use crate::window::{first_bank, first_card, window_html, Choice, QUOTAS};
+use crate::{lock, split, SandboxState};
 
 /// A window shown to the buyer, waiting for the decision.
 pub(crate) struct Pending {
@@ -33,16 +38,11 @@ pub(crate) struct Pending {
 const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// Amt has at most 12 digits (manual §3.1).
-const MAX_AMT: i64 = 999_999_999_999;
+pub(crate) const MAX_AMT: i64 = 999_999_999_999;
 
 /// How far `ediDate` may lie in the past or the future (KST).
 const EDI_DATE_MAX_AGE_HOURS: i64 = 24;
 const EDI_DATE_MAX_AHEAD_MINUTES: i64 = 10;
-
-/// Instalment choices of the window: lump sum, then 2 to 12 months.
-const QUOTAS: [&str; 12] = [
-    "00", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
-];
 
 // Error codes of the payment window. Smartro's own window error codes are not in the documents we have, so
 // these are the sandbox's; the page shows them with a Korean message the way Smartro's error page does.
@@ -54,46 +54,13 @@ const E_EDI_DATE: &str = "S005";
 const E_METHOD: &str = "S006";
 const E_SESSION: &str = "S007";
 const E_CHOICE: &str = "S008";
+/// An escrow request (`EscrowCD=1`) from a merchant not set up for escrow.
+const E_ESCROW: &str = "S009";
+/// A split payment naming a sub-mall that is not registered under the merchant.
+const E_SUB_MALL: &str = "S010";
 
-struct Choice {
-    approve: bool,
-    card: Option<&'static CardCompany>,
-    quota: String,
-    bank: Option<&'static Bank>,
-}
-
-fn first_card() -> Option<&'static CardCompany> {
-    codes::CARD_COMPANIES.first()
-}
-
-/// The bank `--auto` and the window preselect: a major retail bank rather than the table's first row (the
-/// central bank, which issues no accounts).
-fn first_bank() -> Option<&'static Bank> {
-    codes::bank("004").or_else(|| codes::BANKS.first())
-}
-
-impl Choice {
-    /// `--auto`: the card company and quota the request asked for (fn_cd/CardQuota) when valid, else the
-    /// first card company and a lump sum; the first bank.
-    fn auto(decision: AutoDecision, request: &PaymentRequest) -> Choice {
-        let card = request
-            .fn_cd
-            .as_deref()
-            .and_then(codes::card_by_issuer)
-            .or_else(first_card);
-        let quota = request
-            .card_quota
-            .clone()
-            .filter(|q| QUOTAS.contains(&q.as_str()))
-            .unwrap_or_else(|| "00".to_string());
-        Choice {
-            approve: decision == AutoDecision::Approve,
-            card,
-            quota,
-            bank: first_bank(),
-        }
-    }
-}
+/// The ResultMsg of an approved CLGIFT payment: like the success code, the sandbox's own (no document has one).
+const CLGIFT_SUCCESS_MSG: &str = "문화상품권 결제 성공";
 
 fn bad_request(code: &str, message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, code, message, detail)
@@ -113,6 +80,53 @@ fn check_edi_date(edi_date: &str) -> Result<(), String> {
         return Err(format!(
             "ediDate {edi_date} is older than {EDI_DATE_MAX_AGE_HOURS} hours"
         ));
+    }
+    Ok(())
+}
+
+/// The ResultCode of an approval with `method`: the protocol's success code, or for CLGIFT, whose success code no
+/// document gives, the configured one. `None`: the sandbox does not offer the method.
+pub(crate) fn approval_code<'a>(config: &'a SandboxConfig, method: &PayMethod) -> Option<&'a str> {
+    match method {
+        PayMethod::Clgift => Some(config.clgift_success_code.as_str()),
+        other => other.success_code(),
+    }
+}
+
+/// What Smartro checks of a well-formed, correctly signed request before it opens the window: the merchant's
+/// escrow and sub-mall set-up, and an instalment the window offers. `Err((code, message, detail))`.
+fn check_merchant_features(
+    config: &SandboxConfig,
+    request: &PaymentRequest,
+) -> Result<(), (&'static str, &'static str, String)> {
+    if request.escrow.is_some() && !config.escrow_allowed(&request.mid) {
+        return Err((
+            E_ESCROW,
+            "에스크로 거래가 허용되지 않은 상점입니다",
+            format!(
+                "EscrowCD=1 from {}, which is not an escrow merchant (escrow merchants: {})",
+                request.mid,
+                config.escrow_mids.join(", ")
+            ),
+        ));
+    }
+    if let Some(divide) = &request.divide_info {
+        split::check_payment(config, &request.mid, divide)
+            .map_err(|detail| (E_SUB_MALL, "서브몰 정산 정보 오류", detail))?;
+    }
+    if request.pay_method == PayMethod::Card {
+        if let Some(quota) = &request.card_quota {
+            if !QUOTAS.contains(&quota.as_str()) {
+                return Err((
+                    E_INVALID,
+                    "할부개월 오류",
+                    format!(
+                        "CardQuota {quota} is not an instalment the window offers ({})",
+                        QUOTAS.join(", ")
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -151,7 +165,7 @@ pub(crate) async fn interface(State(state): State<SandboxState>, body: Bytes) ->
     if let Err(detail) = check_edi_date(&edi_date) {
         return bad_request(E_EDI_DATE, "요청일시(ediDate) 오류", &detail);
     }
-    if request.pay_method.success_code().is_none() {
+    if approval_code(state.config(), &request.pay_method).is_none() {
         return bad_request(
             E_METHOD,
             "지원하지 않는 결제수단입니다",
@@ -161,7 +175,11 @@ pub(crate) async fn interface(State(state): State<SandboxState>, body: Bytes) ->
             ),
         );
     }
-    tracing::info!(mid = %request.mid, moid = %request.moid, method = %request.pay_method, amt = request.amt, "payment request accepted");
+    if let Err((code, message, detail)) = check_merchant_features(state.config(), &request) {
+        return bad_request(code, message, &detail);
+    }
+    tracing::info!(mid = %request.mid, moid = %request.moid, method = %request.pay_method, amt = request.amt,
+        escrow = request.escrow.is_some(), split = request.divide_info.is_some(), "payment request accepted");
     if let Some(decision) = state.inner.config.auto {
         let choice = Choice::auto(decision, &request);
         return complete(&state, request, choice);
@@ -188,102 +206,11 @@ fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
-fn random_digits(n: usize) -> String {
+pub(crate) fn random_digits(n: usize) -> String {
     let mut rng = rand::thread_rng();
     (0..n)
         .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
         .collect()
-}
-
-fn window_html(state: &SandboxState, request: &PaymentRequest, session: &str) -> String {
-    let mut rows = format!(
-        "<tr><th>상품명</th><td id=\"goods-name\">{}</td></tr>\
-<tr><th>결제금액</th><td id=\"amount\">{}원</td></tr>\
-<tr><th>구매자</th><td id=\"buyer-name\">{}</td></tr>\
-<tr><th>결제수단</th><td id=\"pay-method\">{}</td></tr>\
-<tr><th>주문번호</th><td>{}</td></tr><tr><th>상점아이디</th><td>{}</td></tr>",
-        escape(&request.goods_name),
-        won(request.amt),
-        escape(&request.buyer_name),
-        pay_name(&request.pay_method),
-        escape(&request.moid),
-        escape(&request.mid),
-    );
-    if let Some(exp) = &request.vbank_exp_date {
-        rows.push_str(&format!(
-            "<tr><th>입금기한</th><td>{}</td></tr>",
-            escape(exp)
-        ));
-    }
-    let mut choices = String::new();
-    match request.pay_method {
-        PayMethod::Card => {
-            let wanted = request.fn_cd.as_deref();
-            choices.push_str("<label for=\"card_code\">카드사 선택</label><select name=\"card_code\" id=\"card_code\">");
-            for card in codes::CARD_COMPANIES {
-                let selected = if Some(card.issuer_code) == wanted {
-                    " selected"
-                } else {
-                    ""
-                };
-                choices.push_str(&format!(
-                    "<option value=\"{}\"{selected}>{}</option>",
-                    escape(card.issuer_code),
-                    escape(card.name)
-                ));
-            }
-            choices.push_str("</select><label for=\"quota\">할부개월</label><select name=\"quota\" id=\"quota\">");
-            let wanted = request.card_quota.as_deref().unwrap_or("00");
-            for q in QUOTAS {
-                let label = if q == "00" {
-                    "일시불".to_string()
-                } else {
-                    format!("{}개월", q.trim_start_matches('0'))
-                };
-                let selected = if q == wanted { " selected" } else { "" };
-                choices.push_str(&format!(
-                    "<option value=\"{q}\"{selected}>{q} {label}</option>"
-                ));
-            }
-            choices.push_str("</select>");
-        }
-        PayMethod::Bank | PayMethod::Vbank => {
-            let label = if request.pay_method == PayMethod::Vbank {
-                "입금은행 선택"
-            } else {
-                "출금은행 선택"
-            };
-            choices.push_str(&format!(
-                "<label for=\"bank_code\">{label}</label><select name=\"bank_code\" id=\"bank_code\">"
-            ));
-            let preselected = first_bank().map(|b| b.code);
-            for bank in codes::BANKS {
-                let selected = if Some(bank.code) == preselected {
-                    " selected"
-                } else {
-                    ""
-                };
-                choices.push_str(&format!(
-                    "<option value=\"{}\"{selected}>{}</option>",
-                    escape(bank.code),
-                    escape(bank.name)
-                ));
-            }
-            choices.push_str("</select>");
-        }
-        _ => {}
-    }
-    let body = format!(
-        "<h1>스마트로페이 결제 (샌드박스)</h1><table>{rows}</table>\
-<form id=\"payForm\" method=\"post\" action=\"{action}\" accept-charset=\"UTF-8\">\
-<input type=\"hidden\" name=\"session\" value=\"{session}\"><p>{choices}</p>\
-<button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">승인</button>\
-<button type=\"submit\" name=\"decision\" value=\"decline\" id=\"decline\">취소</button></form>\
-<p class=\"muted\">테스트 환경입니다. 실제 결제는 이루어지지 않습니다.</p>",
-        action = escape(&format!("{}/sandbox/decide", state.public_url())),
-        session = escape(session),
-    );
-    page("스마트로페이 결제", &body)
 }
 
 /// `POST /sandbox/decide`: the window's Approve/Decline, one time per session.
@@ -316,51 +243,15 @@ pub(crate) async fn decide(State(state): State<SandboxState>, body: Bytes) -> Re
         );
     }
     let request = pending.request;
-    let mut choice = Choice {
-        approve,
-        card: None,
-        quota: "00".to_string(),
-        bank: None,
-    };
-    match request.pay_method {
-        PayMethod::Card => {
-            let code = form.get_text("card_code").unwrap_or_default();
-            let Some(card) = codes::card_by_issuer(&code) else {
-                return bad_request(
-                    E_CHOICE,
-                    "카드사 선택 오류",
-                    &format!("unknown card company {code:?}"),
-                );
-            };
-            let quota = form.get_text("quota").unwrap_or_else(|| "00".to_string());
-            if !QUOTAS.contains(&quota.as_str()) {
-                return bad_request(
-                    E_CHOICE,
-                    "할부개월 오류",
-                    &format!("unknown quota {quota:?}"),
-                );
-            }
-            choice.card = Some(card);
-            choice.quota = quota;
-        }
-        PayMethod::Bank | PayMethod::Vbank => {
-            let code = form.get_text("bank_code").unwrap_or_default();
-            let Some(bank) = codes::bank(&code) else {
-                return bad_request(
-                    E_CHOICE,
-                    "은행 선택 오류",
-                    &format!("unknown bank {code:?}"),
-                );
-            };
-            choice.bank = Some(bank);
-        }
-        _ => {}
+    match Choice::from_window(&request, approve, &form) {
+        Ok(choice) => complete(&state, request, choice),
+        Err(e) => bad_request(E_CHOICE, e.message, &e.detail),
     }
-    complete(&state, request, choice)
 }
 
-/// A realistic failure per method, from the seed's tables.
-fn decline_code(method: &PayMethod) -> &'static str {
+/// A realistic failure per method, from the seed's tables. CLGIFT has no table: 3002 (VAN 실패 응답), a generic
+/// failure.
+pub(crate) fn decline_code(method: &PayMethod) -> &'static str {
     match method {
         PayMethod::Card => "3095",
         PayMethod::Bank => "4001",
@@ -370,12 +261,6 @@ fn decline_code(method: &PayMethod) -> &'static str {
         PayMethod::Kakao => "KP01",
         PayMethod::Clgift | PayMethod::Other(_) => "3002",
     }
-}
-
-pub(crate) fn message_of(code: &str) -> String {
-    codes::result_code(code)
-        .map(|c| c.message.to_string())
-        .unwrap_or_default()
 }
 
 /// `411111******1234`: the masking Smartro applies to `pinNo` and `cardNo`.
@@ -403,13 +288,24 @@ fn instruments(
 }
 
 /// Enter a decided payment in the book under a fresh TID, as Smartro's payment system records it. The one place
-/// where payments are made, for the window and for [`approve_direct`] alike.
-fn record(state: &SandboxState, request: &PaymentRequest, choice: &Choice) -> TransactionSnapshot {
+/// where payments are made, for the window and for [`crate::direct::approve_direct`] alike.
+pub(crate) fn record(
+    state: &SandboxState,
+    request: &PaymentRequest,
+    choice: &Choice,
+) -> TransactionSnapshot {
     let method = request.pay_method.clone();
-    let result_code = if choice.approve {
-        method.success_code().unwrap_or("3002")
+    let (result_code, result_msg) = if choice.approve {
+        // The window refuses methods without an approval code before anything is decided.
+        let code = approval_code(state.config(), &method).unwrap_or(decline_code(&method));
+        let mut msg = message_of(code);
+        if msg.is_empty() && method == PayMethod::Clgift {
+            msg = CLGIFT_SUCCESS_MSG.to_string();
+        }
+        (code.to_string(), msg)
     } else {
-        decline_code(&method)
+        let code = decline_code(&method);
+        (code.to_string(), message_of(code))
     };
     let now = kst_naive(Utc::now());
     let (card, bank) = instruments(&method, choice);
@@ -421,6 +317,17 @@ fn record(state: &SandboxState, request: &PaymentRequest, choice: &Choice) -> Tr
     };
     let mut store = lock(&state.inner.store);
     let tid = state.new_tid(&mut store, &request.mid, &method);
+    // The cash receipt is issued with the approval, under a transaction number of its own.
+    let cash_receipt = match (&choice.cash_receipt, choice.approve) {
+        (Some(asked), true) => Some(CashReceipt {
+            kind: asked.kind.clone(),
+            id_no: asked.id_no.clone(),
+            tid: state.new_tid(&mut store, &request.mid, &method),
+            app_no: random_digits(9),
+            issued_at: now,
+        }),
+        _ => None,
+    };
     let tx = TransactionSnapshot {
         tid,
         mid: request.mid.clone(),
@@ -428,8 +335,8 @@ fn record(state: &SandboxState, request: &PaymentRequest, choice: &Choice) -> Tr
         pay_method: method.clone(),
         amt: request.amt,
         status,
-        result_code: result_code.to_string(),
-        result_msg: message_of(result_code),
+        result_code,
+        result_msg,
         goods_name: request.goods_name.clone(),
         buyer_name: request.buyer_name.clone(),
         buyer_tel: request.buyer_tel.clone(),
@@ -456,7 +363,14 @@ fn record(state: &SandboxState, request: &PaymentRequest, choice: &Choice) -> Tr
         deposited_at: None,
         return_url: request.return_url.clone(),
         retry_url: request.retry_url.clone(),
-        divide_info: request.divide_info.as_ref().map(|d| d.encode()),
+        divide_info: request.divide_info.clone(),
+        split: request
+            .divide_info
+            .as_ref()
+            .map(split::shares_of)
+            .unwrap_or_default(),
+        escrow: request.escrow.clone(),
+        cash_receipt,
         tax: request.tax,
         svc_amt: request.svc_amt,
         cancelled_amt: 0,
@@ -467,7 +381,11 @@ fn record(state: &SandboxState, request: &PaymentRequest, choice: &Choice) -> Tr
     tx
 }
 
-/// Create the transaction, queue its notification and answer with the returnPay auto-submit page.
+/// Create the transaction, queue its notifications and answer with the returnPay auto-submit page.
+///
+/// An approval is notified once; one with a cash receipt a second time, with ResultCode 7001. The returnPay
+/// carries no cash-receipt fields: the manual's result (§3.2) has none (its v3.5 removed the cash-receipt type
+/// from the payment result), they are in the notifications (§6.4) and the receipt API.
 fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Response {
     let Some(merchant) = state.merchant(&request.mid) else {
         return bad_request(
@@ -482,7 +400,7 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
     let result_code = tx.result_code.as_str();
     let (card, bank) = instruments(&method, &choice);
     let issued_vbank = tx.status == TxStatus::VbankIssued;
-    tracing::info!(tid = %tx.tid, code = result_code, "payment decided");
+    tracing::info!(tid = %tx.tid, code = result_code, cash_receipt = tx.cash_receipt.is_some(), "payment decided");
 
     if choice.approve {
         let state_cd = if issued_vbank {
@@ -498,11 +416,16 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
                 otid: None,
                 amt: tx.amt,
                 result_code: result_code.to_string(),
+                result_msg: tx.result_msg.clone(),
                 state_cd,
                 auth_date: tx.auth_date.clone(),
+                rcpt_cc_no: None,
             },
         );
         state.notify(&tx, n);
+        if let Some(n) = cash_receipt_notification(&tx, &key) {
+            state.notify(&tx, n);
+        }
     }
 
     let result = PaymentResult {
@@ -522,7 +445,8 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
         buyer_email: Some(tx.buyer_email.clone()),
         buyer_auth_num: None,
         sign_value: sign::sign_value(&tx.tid, result_code, &key),
-        divide_info: tx.divide_info.clone(),
+        // Manual §3.2: DivideInfo is the request's, passed back as it came.
+        divide_info: tx.divide_info.as_ref().map(|d| d.encode()),
         tax_cd: request.tax_cd.clone(),
         svc_amt: request.svc_amt,
         tax: request.tax,
@@ -546,133 +470,6 @@ fn complete(state: &SandboxState, request: PaymentRequest, choice: Choice) -> Re
         extra: BTreeMap::new(),
     };
     auto_submit_page(&request, &result)
-}
-
-/// A payment to approve without the payment window ([`crate::SandboxState::create_transaction`],
-/// `POST /sandbox/transactions`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewTransaction {
-    pub mid: String,
-    /// The merchant's order number (Moid rules of the payment request apply).
-    pub moid: String,
-    pub amt: i64,
-    /// CARD when absent. VBANK is refused: it issues an account instead of approving a payment.
-    #[serde(default)]
-    pub pay_method: Option<PayMethod>,
-    /// At most 40 bytes; a default name when absent.
-    #[serde(default)]
-    pub goods_name: Option<String>,
-    /// At most 30 bytes; a default name when absent.
-    #[serde(default)]
-    pub buyer_name: Option<String>,
-}
-
-impl NewTransaction {
-    /// A card payment of `amt` for order `moid` with the default goods and buyer names.
-    pub fn new(mid: impl Into<String>, moid: impl Into<String>, amt: i64) -> NewTransaction {
-        NewTransaction {
-            mid: mid.into(),
-            moid: moid.into(),
-            amt,
-            pay_method: None,
-            goods_name: None,
-            buyer_name: None,
-        }
-    }
-}
-
-/// Why a [`NewTransaction`] was refused; `field` names the JSON field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct NewTransactionError {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-fn refused(field: &'static str, reason: impl Into<String>) -> NewTransactionError {
-    NewTransactionError {
-        field,
-        reason: reason.into(),
-    }
-}
-
-const DIRECT_GOODS_NAME: &str = "샌드박스 상품";
-const DIRECT_BUYER_NAME: &str = "샌드박스 구매자";
-
-/// A text field within the byte limit of the payment request (manual §3.1), without control characters.
-fn check_text(
-    field: &'static str,
-    value: &str,
-    max_bytes: usize,
-) -> Result<(), NewTransactionError> {
-    if value.trim().is_empty() {
-        return Err(refused(field, "must not be empty"));
-    }
-    if value.len() > max_bytes {
-        return Err(refused(field, format!("longer than {max_bytes} bytes")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(refused(field, "contains control characters"));
-    }
-    Ok(())
-}
-
-/// Validate `new` as the payment window would its request, then record the approval as the window's `auto`
-/// mode does (its default card company and bank, a lump sum). No return page, no notification.
-pub(crate) fn approve_direct(
-    state: &SandboxState,
-    new: NewTransaction,
-) -> Result<TransactionSnapshot, NewTransactionError> {
-    if state.merchant(&new.mid).is_none() {
-        return Err(refused(
-            "mid",
-            format!("the sandbox knows no merchant {:?}", new.mid),
-        ));
-    }
-    smartro::request::validate_moid(&new.moid).map_err(|e| refused("moid", e.reason))?;
-    if new.amt <= 0 {
-        return Err(refused("amt", "must be greater than 0"));
-    }
-    if new.amt > MAX_AMT {
-        return Err(refused("amt", "longer than 12 digits"));
-    }
-    let method = new.pay_method.unwrap_or(PayMethod::Card);
-    match method {
-        PayMethod::Card
-        | PayMethod::Bank
-        | PayMethod::Cellphone
-        | PayMethod::Toss
-        | PayMethod::Kakao => {}
-        PayMethod::Vbank => {
-            return Err(refused(
-                "pay_method",
-                "VBANK issues an account to pay into rather than approving a payment; use the payment window",
-            ))
-        }
-        PayMethod::Clgift | PayMethod::Other(_) => {
-            return Err(refused(
-                "pay_method",
-                format!("{method} is not offered by the sandbox"),
-            ))
-        }
-    }
-    let goods_name = new
-        .goods_name
-        .unwrap_or_else(|| DIRECT_GOODS_NAME.to_string());
-    check_text("goods_name", &goods_name, 40)?;
-    let buyer_name = new
-        .buyer_name
-        .unwrap_or_else(|| DIRECT_BUYER_NAME.to_string());
-    check_text("buyer_name", &buyer_name, 30)?;
-    // No ReturnURL and no RetryURL: the empty RetryURL is what keeps later cancels of it from being notified.
-    let request = PaymentRequest::new(
-        method, goods_name, new.amt, new.moid, new.mid, "", "", buyer_name, "", "",
-    );
-    let choice = Choice::auto(AutoDecision::Approve, &request);
-    let tx = record(state, &request, &choice);
-    tracing::info!(tid = %tx.tid, moid = %tx.moid, amt = tx.amt, code = %tx.result_code, "direct transaction approved");
-    Ok(tx)
 }
 
 /// The page that makes the buyer's browser POST the result to ReturnURL.
@@ -712,170 +509,4 @@ fn auto_submit_page(request: &PaymentRequest, result: &PaymentResult) -> Respons
         action = escape(&request.return_url),
     );
     charset_response(charset, &html)
-}
-
-/// What distinguishes one notification of a transaction from another.
-pub(crate) struct NotificationKind {
-    pub tid: String,
-    pub otid: Option<String>,
-    pub amt: i64,
-    pub result_code: String,
-    pub state_cd: StateCd,
-    /// `yyMMddHHmmss`: approval, deposit or cancel time.
-    pub auth_date: String,
-}
-
-/// The inform message for `tx`, signed with the merchant key over the notified TID and result code.
-pub(crate) fn notification_for(
-    tx: &TransactionSnapshot,
-    key: &str,
-    kind: NotificationKind,
-) -> Notification {
-    let is_vbank = tx.pay_method == PayMethod::Vbank;
-    Notification {
-        pay_method: tx.pay_method.clone(),
-        mid: tx.mid.clone(),
-        mall_user_id: tx.mall_user_id.clone(),
-        amt: kind.amt,
-        name: Some(tx.buyer_name.clone()),
-        goods_name: Some(tx.goods_name.clone()),
-        otid: kind.otid,
-        oid: tx.moid.clone(),
-        auth_date: Some(kind.auth_date),
-        auth_code: tx.auth_code.clone(),
-        result_msg: message_of(&kind.result_code),
-        sign_value: sign::sign_value(&kind.tid, &kind.result_code, key),
-        tid: kind.tid,
-        result_code: kind.result_code,
-        state_cd: kind.state_cd,
-        fn_cd: tx.fn_cd.clone(),
-        fn_name: tx.fn_name.clone(),
-        pin_no: tx.pin_no.clone(),
-        card_quota: tx.card_quota.clone(),
-        buyer_email: Some(tx.buyer_email.clone()),
-        buyer_tel: Some(tx.buyer_tel.clone()),
-        buyer_auth_num: None,
-        vbank_num: tx.vbank_num.clone(),
-        vbank_name: if is_vbank { tx.fn_name.clone() } else { None },
-        receipt_type: None,
-        rcpt_app_no: None,
-        rcpt_cc_no: None,
-        card_use_point: None,
-        extra: BTreeMap::new(),
-    }
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text.to_string(),
-    )
-        .into_response()
-}
-
-/// `GET /payTest/vbank_deposit_notice.jsp`: a form to pay an issued account by hand.
-pub(crate) async fn deposit_form(State(state): State<SandboxState>) -> Response {
-    let body = format!(
-        "<h1>가상계좌 입금 테스트</h1><form method=\"post\" action=\"{}/payTest/vbank_deposit_notice.jsp\">\
-<label for=\"TID\">TID</label> <input name=\"TID\" id=\"TID\" size=\"32\"> \
-<button type=\"submit\" id=\"deposit\">입금 통보</button></form>",
-        escape(state.public_url())
-    );
-    html_response(StatusCode::OK, page("가상계좌 입금 테스트", &body))
-}
-
-/// `POST /payTest/vbank_deposit_notice.jsp` (field `TID`): the buyer pays the issued account; the merchant
-/// is notified with ResultCode 4110.
-pub(crate) async fn deposit(State(state): State<SandboxState>, body: Bytes) -> Response {
-    let form = RawForm::parse(&body);
-    let tid = form
-        .get_text("TID")
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
-    if tid.is_empty() {
-        return plain(StatusCode::BAD_REQUEST, "ERROR: TID 누락");
-    }
-    let now = kst_naive(Utc::now());
-    let tx = {
-        let mut store = lock(&state.inner.store);
-        let Some(tx) = store.get_mut(&tid) else {
-            return plain(StatusCode::NOT_FOUND, "ERROR: 해당 거래 없음");
-        };
-        if tx.pay_method != PayMethod::Vbank {
-            return plain(StatusCode::BAD_REQUEST, "ERROR: 가상계좌 거래가 아닙니다");
-        }
-        match tx.status {
-            TxStatus::VbankIssued => {}
-            TxStatus::VbankDeposited => {
-                return plain(StatusCode::CONFLICT, "ERROR: 이미 입금 완료된 거래")
-            }
-            _ => {
-                return plain(
-                    StatusCode::BAD_REQUEST,
-                    "ERROR: 입금 가능한 상태가 아닙니다",
-                )
-            }
-        }
-        let expired = tx
-            .vbank_exp_date
-            .as_deref()
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-            .is_some_and(|exp| now.date() > exp);
-        if expired {
-            return plain(StatusCode::BAD_REQUEST, "ERROR: 입금기한 경과");
-        }
-        tx.status = TxStatus::VbankDeposited;
-        tx.deposited_at = Some(now);
-        tx.clone()
-    };
-    let Some(merchant) = state.merchant(&tx.mid) else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "ERROR: 상점 정보 없음");
-    };
-    let n = notification_for(
-        &tx,
-        &merchant.merchant_key,
-        NotificationKind {
-            tid: tx.tid.clone(),
-            otid: None,
-            amt: tx.amt,
-            result_code: "4110".to_string(),
-            state_cd: StateCd::Approval,
-            auth_date: now.format("%y%m%d%H%M%S").to_string(),
-        },
-    );
-    state.notify(&tx, n);
-    tracing::info!(tid = %tx.tid, "vbank deposit notified");
-    plain(
-        StatusCode::OK,
-        &format!("OK: 입금 통보 처리 완료 (TID {})", tx.tid),
-    )
-}
-
-/// `GET /`: what the sandbox has seen, for people running the demo.
-pub(crate) async fn index(State(state): State<SandboxState>) -> Response {
-    let mut rows = String::new();
-    for tx in state.transactions().iter().rev().take(100) {
-        rows.push_str(&format!(
-            "<tr><td><a href=\"{base}/issue/IssueLoader.jsp?TID={tid}&amp;type=0\">{tid}</a></td><td>{method}</td>\
-<td>{amt}</td><td>{status:?}</td><td>{code}</td></tr>",
-            base = escape(state.public_url()),
-            tid = escape(&tx.tid),
-            method = pay_name(&tx.pay_method),
-            amt = won(tx.amt),
-            status = tx.status,
-            code = escape(&tx.result_code),
-        ));
-    }
-    let deliveries = state.notifications();
-    let acked = deliveries.iter().filter(|d| d.acknowledged).count();
-    let body = format!(
-        "<h1>smartro-sandbox</h1><p>알림 {} 건 중 {} 건 수신 확인</p>\
-<p><a href=\"{}/payTest/vbank_deposit_notice.jsp\">가상계좌 입금 테스트</a></p>\
-<table><tr><th>TID</th><th>수단</th><th>금액</th><th>상태</th><th>코드</th></tr>{rows}</table>",
-        deliveries.len(),
-        acked,
-        escape(state.public_url()),
-    );
-    html_response(StatusCode::OK, page("smartro-sandbox", &body))
 }

@@ -120,6 +120,26 @@ pub(crate) async fn receipt_api(
     Json(receipt_for(&tx)).into_response()
 }
 
+/// A cash receipt's number as receipts print it: the first three and the last four characters, the rest `*`
+/// (`010****5678`, `123***7890`).
+fn masked_id_no(id_no: &str) -> String {
+    let chars: Vec<char> = id_no.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < 3 || i >= chars.len() - 4 {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn receipt_for(tx: &TransactionSnapshot) -> Receipt {
     let s = |v: &str| Some(v.to_string());
     let fully_cancelled = tx.status == TxStatus::Cancelled;
@@ -176,6 +196,21 @@ pub(crate) fn receipt_for(tx: &TransactionSnapshot) -> Receipt {
             r.cash_receipt_req_cl = s("0");
         }
         _ => {}
+    }
+    // The cash-receipt fields (seed 003): issued or not, the receipt's own TID, its type and the number it was
+    // issued to. Kakao and Toss payments report "0" when none was asked for, as bank payments do.
+    match &tx.cash_receipt {
+        Some(receipt) => {
+            r.cash_receipt_req_cl = s("1");
+            r.cash_receipt_tid = s(&receipt.tid);
+            r.cash_receipt_type = s(receipt.kind.as_str());
+            r.cash_receipt_no = Some(masked_id_no(&receipt.id_no));
+        }
+        None => {
+            if matches!(tx.pay_method, PayMethod::Kakao | PayMethod::Toss) {
+                r.cash_receipt_req_cl = s("0");
+            }
+        }
     }
     r.part_cancel_info = tx
         .cancels
@@ -235,7 +270,10 @@ pub(crate) async fn receipt_page(
         return not_found("해당 거래가 없습니다.");
     };
     if kind == "2" {
-        return not_found("현금영수증 발행 내역이 없습니다.");
+        return match cash_receipt_page(&tx) {
+            Some(html) => html_response(StatusCode::OK, html),
+            None => not_found("현금영수증 발행 내역이 없습니다."),
+        };
     }
     let r = receipt_for(&tx);
     let row = |label: &str, value: &Option<String>| {
@@ -271,4 +309,61 @@ pub(crate) async fn receipt_page(
     rows.push_str(&row("가상계좌", &r.vacct_no));
     let body = format!("<h1>매출전표 (샌드박스)</h1><table id=\"receipt\">{rows}</table>");
     html_response(StatusCode::OK, page("매출전표", &body))
+}
+
+/// The cash receipt of `tx` (receipt page `type=2`), or `None` when it has none. Cells carry ids for scripts:
+/// `#cash-receipt-tid`, `#cash-receipt-app-no`, `#cash-receipt-type`, `#cash-receipt-no`, `#cash-receipt-state`.
+fn cash_receipt_page(tx: &TransactionSnapshot) -> Option<String> {
+    let receipt = tx.cash_receipt.as_ref()?;
+    let (supply, vat) = supply_and_vat(tx.amt);
+    let cancelled = tx.status == TxStatus::Cancelled;
+    let mut rows = format!(
+        "<tr><th>현금영수증 거래번호</th><td id=\"cash-receipt-tid\">{}</td></tr>\
+<tr><th>원거래번호</th><td>{}</td></tr>\
+<tr><th>승인번호</th><td id=\"cash-receipt-app-no\">{}</td></tr>\
+<tr><th>발행구분</th><td id=\"cash-receipt-type\">{}</td></tr>\
+<tr><th>발급번호</th><td id=\"cash-receipt-no\">{}</td></tr>\
+<tr><th>발행일시</th><td>{}</td></tr>\
+<tr><th>상태</th><td id=\"cash-receipt-state\">{}</td></tr>\
+<tr><th>상품명</th><td>{}</td></tr>\
+<tr><th>거래금액</th><td>{}원</td></tr><tr><th>공급가액</th><td>{}원</td></tr><tr><th>부가세</th><td>{}원</td></tr>",
+        escape(&receipt.tid),
+        escape(&tx.tid),
+        escape(&receipt.app_no),
+        receipt.kind.korean_name().unwrap_or_default(),
+        escape(&masked_id_no(&receipt.id_no)),
+        receipt.issued_at.format("%Y-%m-%d %H:%M:%S"),
+        if cancelled { "취소" } else { "발행" },
+        escape(&tx.goods_name),
+        won(tx.amt),
+        won(supply),
+        won(vat),
+    );
+    if tx.cancelled_amt > 0 {
+        rows.push_str(&format!(
+            "<tr><th>취소금액</th><td>{}원</td></tr>",
+            won(tx.cancelled_amt)
+        ));
+    }
+    if let Some(cc_no) = tx.cancels.iter().rev().find_map(|c| c.rcpt_cc_no.as_ref()) {
+        rows.push_str(&format!(
+            "<tr><th>취소번호</th><td>{}</td></tr>",
+            escape(cc_no)
+        ));
+    }
+    let body = format!("<h1>현금영수증 (샌드박스)</h1><table id=\"cash-receipt\">{rows}</table>");
+    Some(page("현금영수증", &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_id_no;
+
+    #[test]
+    fn cash_receipt_numbers_are_masked_in_the_middle() {
+        assert_eq!(masked_id_no("01012345678"), "010****5678");
+        assert_eq!(masked_id_no("1234567890"), "123***7890");
+        assert_eq!(masked_id_no("1234567"), "*******");
+        assert_eq!(masked_id_no(""), "");
+    }
 }

@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
-use smartro::types::PayMethod;
+use smartro::divide::DivideInfo;
+use smartro::request::Escrow;
+use smartro::types::{CashReceiptType, PayMethod};
 
 /// Where a transaction stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +38,45 @@ pub struct CancelRecord {
     /// `HHMMSS` (KST)
     pub cancel_time: String,
     pub msg: String,
+    /// The cancel's sub-mall split, as its DivideInfo carried it (split-settlement payments).
+    pub divide_info: Option<DivideInfo>,
+    /// The cancel number of the payment's cash receipt (`RcptCcNo`), when the payment has one.
+    pub rcpt_cc_no: Option<String>,
     /// When the sandbox accepted it, on the monotonic clock: the `receipt_delay` fault measures from here.
     pub recorded: Instant,
+}
+
+/// One sub-mall's share of a split-settlement payment (`Productinfo=padj`): the amounts of the DivideInfo entries
+/// that name this sub-mall, summed, and what cancels have taken back from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubMallShare {
+    /// The sub-mall's MID.
+    pub mid: String,
+    pub amt: i64,
+    pub cancelled_amt: i64,
+}
+
+impl SubMallShare {
+    /// What a cancel may still take from this sub-mall.
+    pub fn remaining(&self) -> i64 {
+        self.amt - self.cancelled_amt
+    }
+}
+
+/// The cash receipt issued with a KAKAO or TOSS payment whose request said `ReceiptType=Y`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashReceipt {
+    /// Income deduction (the default) or expense proof: `ReceiptType` of the notifications.
+    pub kind: CashReceiptType,
+    /// The number it was issued to: the buyer's phone number (income deduction) or business number (expense
+    /// proof). The receipt API reports it masked as `cashReceiptNo`.
+    pub id_no: String,
+    /// The cash receipt's own transaction number (`cashReceiptTid` of the receipt API).
+    pub tid: String,
+    /// Its approval number (`RcptAppNo`).
+    pub app_no: String,
+    /// KST
+    pub issued_at: NaiveDateTime,
 }
 
 /// A transaction as the sandbox keeps it (and hands to tests).
@@ -74,8 +113,14 @@ pub struct TransactionSnapshot {
     pub deposited_at: Option<NaiveDateTime>,
     pub return_url: String,
     pub retry_url: String,
-    /// Base64, as the request carried it.
-    pub divide_info: Option<String>,
+    /// The sub-mall split as the request's DivideInfo carried it (goods names included); the result echoes it.
+    pub divide_info: Option<DivideInfo>,
+    /// Per sub-mall: its share and what cancels took back; empty for a payment without a split.
+    pub split: Vec<SubMallShare>,
+    /// The escrow fields of an `EscrowCD=1` request.
+    pub escrow: Option<Escrow>,
+    /// The cash receipt issued with the payment, if any.
+    pub cash_receipt: Option<CashReceipt>,
     pub tax: Option<i64>,
     pub svc_amt: Option<i64>,
     pub cancelled_amt: i64,

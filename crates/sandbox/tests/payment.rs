@@ -12,15 +12,6 @@ use smartro::notification::Notification;
 use smartro::sign;
 use smartro::types::{kst_now_edi_date, EncodingType, PayMethod, StateCd};
 
-fn error_code(answer: &Answer) -> String {
-    let html = answer.text();
-    let start = match html.find("id=\"error-code\">") {
-        Some(i) => i + "id=\"error-code\">".len(),
-        None => panic!("no error code in {html}"),
-    };
-    html[start..start + 4].to_string()
-}
-
 #[tokio::test]
 async fn request_errors_answer_an_error_page() {
     let sb = start(config(Some(AutoDecision::Approve))).await;
@@ -31,13 +22,13 @@ async fn request_errors_answer_an_error_page() {
     let answer = post_form(&url, browser_form(&req, OTHER_KEY)).await;
     assert_eq!(answer.status, 400);
     assert!(answer.content_type.contains("charset=utf-8"));
-    assert_eq!(error_code(&answer), "S004");
+    assert_eq!(window_error_code(&answer), "S004");
 
     // Unknown MID (correctly signed with some key).
     let mut unknown = req.clone();
     unknown.mid = "NOSUCH001m".to_string();
     let answer = post_form(&url, browser_form(&unknown, KEY)).await;
-    assert_eq!(error_code(&answer), "S003");
+    assert_eq!(window_error_code(&answer), "S003");
 
     // A required field missing.
     let edi = kst_now_edi_date(Utc::now());
@@ -52,7 +43,7 @@ async fn request_errors_answer_an_error_page() {
         .collect();
     let answer = post_form(&url, encode_form(&without, Charset::EucKr)).await;
     assert_eq!(answer.status, 400);
-    assert_eq!(error_code(&answer), "S001");
+    assert_eq!(window_error_code(&answer), "S001");
     assert!(answer.text().contains("GoodsName"));
 
     // A rule of the manual broken (forbidden Moid character), signature fine.
@@ -67,7 +58,7 @@ async fn request_errors_answer_an_error_page() {
         })
         .collect();
     let answer = post_form(&url, encode_form(&bad_moid, Charset::EucKr)).await;
-    assert_eq!(error_code(&answer), "S002");
+    assert_eq!(window_error_code(&answer), "S002");
 
     // ediDate two days old, correctly signed.
     let old = (Utc::now() - chrono::Duration::days(2) + chrono::Duration::hours(9))
@@ -79,7 +70,7 @@ async fn request_errors_answer_an_error_page() {
     };
     let pairs: Vec<(&str, &str)> = stale.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let answer = post_form(&url, encode_form(&pairs, Charset::EucKr)).await;
-    assert_eq!(error_code(&answer), "S005");
+    assert_eq!(window_error_code(&answer), "S005");
 
     // Garbage never panics.
     let answer = post_form(&url, "%%%&&==&Amt=-1").await;
@@ -135,7 +126,7 @@ async fn window_shows_korean_from_euc_kr_form_then_decides_once() {
     // The session is single-use.
     let again = post_form(&decide_url, body).await;
     assert_eq!(again.status, 400);
-    assert_eq!(error_code(&again), "S007");
+    assert_eq!(window_error_code(&again), "S007");
     assert_eq!(sb.transactions().len(), 1);
     sb.shutdown().await;
 }

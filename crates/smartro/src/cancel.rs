@@ -294,9 +294,11 @@ impl CancelResponse {
         })
     }
 
-    /// 2001 (cancelled), 2211 (bank-transfer refund) and 2013 (already cancelled) all leave the payment cancelled.
+    /// 2001 (cancelled), 2211 (bank-transfer refund), TS20 (Toss refund, 결제환불 성공) and 2013 (already
+    /// cancelled) all leave the payment cancelled. Toss's own refusals, TS21 (토스 결제환불 실패) and TS22 (토스
+    /// 부분취소 불가 금액), are not successes.
     pub fn is_success(&self) -> bool {
-        matches!(self.result_code.as_str(), "2001" | "2211" | "2013")
+        matches!(self.result_code.as_str(), "2001" | "2211" | "TS20" | "2013")
     }
 
     /// The EUC-KR body the sandbox answers with.

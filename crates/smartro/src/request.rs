@@ -12,6 +12,9 @@ use crate::types::{EncodingType, PayMethod};
 /// Characters the manual forbids in `Moid` (the manual's `¥` is a backslash rendered in a Korean font).
 pub const MOID_FORBIDDEN: &str = "~`':;{}[]<>,.!@#$%^&*()_+\\/?";
 
+/// `Productinfo` of a sub-mall split-settlement payment (manual §3.1 item 54: 구매내역 분할정산).
+pub const PRODUCTINFO_SPLIT: &str = "padj";
+
 /// Escrow (`EscrowCD=1`) and its delivery/seller fields. All are free text of unspecified length.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Escrow {
@@ -31,7 +34,8 @@ pub struct Escrow {
 }
 
 impl Escrow {
-    fn fields(&self) -> [(&'static str, &Option<String>); 13] {
+    /// Every field as `(wire name, value)`, in the manual's order (§3.1 items 41-53).
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 13] {
         [
             ("DeliveryCode", &self.delivery_code),
             ("DeliveryNumber", &self.delivery_number),
@@ -402,10 +406,12 @@ impl PaymentRequest {
         }
         match (&self.fn_cd, &self.card_quota) {
             (Some(f), Some(q)) => {
-                if f.is_empty() || f.len() > 3 || !f.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                // Manual §3.1 note 28 points at the card company table (seed 000 §10): a code outside it names no
+                // card company the window could fix.
+                if crate::codes::card_by_issuer(f).is_none() {
                     return Err(err(
                         "fn_cd",
-                        "must be a card company code of up to 3 characters",
+                        format!("{f:?} is not a card company code of the code table"),
                     ));
                 }
                 check_digits("CardQuota", q, 2)?;
@@ -448,9 +454,45 @@ impl PaymentRequest {
                     check_euc_kr(field, v)?;
                 }
             }
+            // Manual §3.1 item 41: DeliveryCode is a code of the courier table (seed 000 §12).
+            if let Some(code) = &escrow.delivery_code {
+                if crate::codes::courier(code).is_none() {
+                    return Err(err(
+                        "DeliveryCode",
+                        format!("{code:?} is not a courier code of the code table"),
+                    ));
+                }
+            }
+        }
+        // Manual §3.1 item 39: ReceiptType is a parameter of Kakao and Toss payments only.
+        if self.receipt_type == Some(true)
+            && !matches!(self.pay_method, PayMethod::Kakao | PayMethod::Toss)
+        {
+            return Err(err(
+                "ReceiptType",
+                format!("Y is for KAKAO and TOSS, not {}", self.pay_method),
+            ));
         }
         if let Some(d) = &self.divide_info {
             validate_divide_info(d, self.amt, true)?;
+        }
+        // Manual §3.1 items 54-55 and §3.1.4: a split-settlement request sets Productinfo=padj and carries the
+        // split in DivideInfo; one without the other is half a split.
+        let padj = self.productinfo.as_deref() == Some(PRODUCTINFO_SPLIT);
+        match (padj, self.divide_info.is_some()) {
+            (true, false) => {
+                return Err(err(
+                    "DivideInfo",
+                    format!("required with Productinfo={PRODUCTINFO_SPLIT}"),
+                ))
+            }
+            (false, true) => {
+                return Err(err(
+                    "Productinfo",
+                    format!("must be {PRODUCTINFO_SPLIT} with DivideInfo"),
+                ))
+            }
+            _ => {}
         }
         Ok(())
     }

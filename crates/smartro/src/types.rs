@@ -164,6 +164,55 @@ impl<'de> Deserialize<'de> for StateCd {
     }
 }
 
+/// `ReceiptType` of a notification (manual §6.4): which cash receipt was issued for the payment. The payment
+/// request's `ReceiptType` is another thing, a Y/N flag (see [`crate::request::PaymentRequest::receipt_type`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CashReceiptType {
+    /// "0": no cash receipt (미발행)
+    NotIssued,
+    /// "1": income deduction, for a person (소득공제)
+    IncomeDeduction,
+    /// "2": expense proof, for a business (지출증빙)
+    ExpenseProof,
+    Other(String),
+}
+
+impl CashReceiptType {
+    pub fn parse(s: &str) -> CashReceiptType {
+        match s.trim() {
+            "0" => CashReceiptType::NotIssued,
+            "1" => CashReceiptType::IncomeDeduction,
+            "2" => CashReceiptType::ExpenseProof,
+            other => CashReceiptType::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            CashReceiptType::NotIssued => "0",
+            CashReceiptType::IncomeDeduction => "1",
+            CashReceiptType::ExpenseProof => "2",
+            CashReceiptType::Other(s) => s,
+        }
+    }
+
+    /// The Korean name a receipt prints, e.g. `소득공제`; `None` for a value the manual does not define.
+    pub fn korean_name(&self) -> Option<&'static str> {
+        match self {
+            CashReceiptType::NotIssued => Some("미발행"),
+            CashReceiptType::IncomeDeduction => Some("소득공제"),
+            CashReceiptType::ExpenseProof => Some("지출증빙"),
+            CashReceiptType::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for CashReceiptType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `EncodingType` of the payment request: the charset Smartro uses for the result's Korean text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EncodingType {

@@ -196,6 +196,12 @@ fn response_success_codes_and_errors() {
         ("2013", true),
         ("2012", false),
         ("2032", false),
+        // Toss (seed 000 §13): TS20 결제환불 성공 is a cancel; TS21 (refund failed) and TS22 (amount that cannot
+        // be partially cancelled) are refusals.
+        ("TS20", true),
+        ("TS21", false),
+        ("TS22", false),
+        ("TS10", false),
     ] {
         let r = CancelResponse::parse(format!("ResultCode={code}&ResultMsg=x").as_bytes()).unwrap();
         assert_eq!(r.is_success(), ok, "{code}");

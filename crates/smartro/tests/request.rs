@@ -1,6 +1,6 @@
 use smartro::divide::{DivideEntry, DivideInfo};
 use smartro::form::{encode_form, Charset, RawForm};
-use smartro::request::{validate_moid, Escrow, PaymentRequest};
+use smartro::request::{validate_moid, Escrow, PaymentRequest, PRODUCTINFO_SPLIT};
 use smartro::sign;
 use smartro::types::{EncodingType, PayMethod};
 use smartro::RequestErrorKind;
@@ -148,9 +148,89 @@ fn fn_cd_and_card_quota_go_together() {
 }
 
 #[test]
+fn fn_cd_must_be_a_card_company_of_the_code_table() {
+    let mut r = card();
+    r.card_quota = Some("00".into());
+    // 05 is missing from the table (삼성 04, 신한 06); 004 is a bank code, not a card company.
+    for unknown in ["05", "004", "XX"] {
+        r.fn_cd = Some(unknown.into());
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.field, "fn_cd", "{unknown}");
+        assert!(e.reason.contains("card company"), "{e}");
+    }
+    for known in ["01", "16", "46"] {
+        r.fn_cd = Some(known.into());
+        assert_eq!(r.validate(), Ok(()), "{known}");
+    }
+}
+
+#[test]
+fn escrow_delivery_code_must_be_a_courier_of_the_code_table() {
+    let mut r = card();
+    r.mid = "ECTEST001m".into();
+    r.escrow = Some(Escrow {
+        delivery_code: Some("99".into()),
+        delivery_number: Some("123456789012".into()),
+        receiver_name: Some("김철수".into()),
+        ..Escrow::default()
+    });
+    assert_eq!(field_of(&r), "DeliveryCode");
+    if let Some(e) = r.escrow.as_mut() {
+        e.delivery_code = Some("05".into()); // 우체국택배
+    }
+    assert_eq!(r.validate(), Ok(()));
+    // Without a courier (the delivery is registered later, in the merchant's back office) escrow is fine too.
+    if let Some(e) = r.escrow.as_mut() {
+        e.delivery_code = None;
+    }
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
+fn receipt_type_y_is_for_kakao_and_toss_only() {
+    let mut r = card();
+    r.receipt_type = Some(true);
+    assert_eq!(field_of(&r), "ReceiptType");
+    r.receipt_type = Some(false);
+    assert_eq!(r.validate(), Ok(()));
+    for method in [PayMethod::Kakao, PayMethod::Toss] {
+        let mut r = card();
+        r.pay_method = method;
+        r.pay_type = Some("KPMY".into());
+        r.mall_user_id = Some("user01".into());
+        r.receipt_type = Some(true);
+        assert_eq!(r.validate(), Ok(()));
+    }
+}
+
+#[test]
+fn productinfo_padj_and_divide_info_go_together() {
+    let mut r = card();
+    r.mid = "SMTSUB001m".into();
+    r.productinfo = Some(PRODUCTINFO_SPLIT.into());
+    assert_eq!(field_of(&r), "DivideInfo");
+    r.divide_info = Some(DivideInfo {
+        entries: vec![DivideEntry {
+            amt: 1004,
+            mid: "SMTSUB002m".into(),
+            goods_name: Some("상품1".into()),
+        }],
+    });
+    assert_eq!(r.validate(), Ok(()));
+    r.productinfo = None;
+    assert_eq!(field_of(&r), "Productinfo");
+    r.productinfo = Some("other".into());
+    assert_eq!(field_of(&r), "Productinfo");
+    // Another Productinfo without a split is the merchant's business.
+    r.divide_info = None;
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[test]
 fn divide_info_must_sum_to_amt() {
     let mut r = card();
     r.mid = "SMTSUB001m".into();
+    r.productinfo = Some(PRODUCTINFO_SPLIT.into());
     r.divide_info = Some(DivideInfo {
         entries: vec![
             DivideEntry {

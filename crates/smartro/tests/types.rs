@@ -109,3 +109,22 @@ fn kst_is_utc_plus_nine() {
     assert_eq!(kst_now_edi_date(now), "20260101053005");
     assert_eq!(kst_auth_date(now), "260101053005");
 }
+
+#[test]
+fn cash_receipt_type_parse_and_names() {
+    for (wire, kind, name) in [
+        ("0", CashReceiptType::NotIssued, "미발행"),
+        ("1", CashReceiptType::IncomeDeduction, "소득공제"),
+        ("2", CashReceiptType::ExpenseProof, "지출증빙"),
+    ] {
+        assert_eq!(CashReceiptType::parse(wire), kind);
+        assert_eq!(CashReceiptType::parse(&format!(" {wire} ")), kind);
+        assert_eq!(kind.as_str(), wire);
+        assert_eq!(kind.to_string(), wire);
+        assert_eq!(kind.korean_name(), Some(name));
+    }
+    let other = CashReceiptType::parse("9");
+    assert_eq!(other, CashReceiptType::Other("9".into()));
+    assert_eq!(other.as_str(), "9");
+    assert_eq!(other.korean_name(), None);
+}

@@ -16,7 +16,9 @@ use chrono::Utc;
 use sandbox::{AutoDecision, DeliverySnapshot, Sandbox, SandboxConfig};
 use smartro::cancel::{CancelRequest, CancelResponse};
 use smartro::client::{CallOutcome, SmartroClient};
+use smartro::divide::{DivideEntry, DivideInfo};
 use smartro::form::{decode_text, encode_form, Charset};
+use smartro::notification::Notification;
 use smartro::receipt::Receipt;
 use smartro::request::PaymentRequest;
 use smartro::result::PaymentResult;
@@ -80,10 +82,113 @@ pub fn request(method: PayMethod, amt: i64, retry_url: &str) -> PaymentRequest {
             r.pay_type = Some("KPCD".to_string());
             r.mall_user_id = Some("user1".to_string());
         }
-        PayMethod::Toss => r.mall_user_id = Some("user1".to_string()),
+        PayMethod::Toss | PayMethod::Clgift => r.mall_user_id = Some("user1".to_string()),
         _ => {}
     }
     r
+}
+
+/// The escrow test merchant and the sub-mall test parent of manual §4.4.
+pub const ESCROW_MID: &str = "ECTEST001m";
+pub const SUB_MALL_PARENT: &str = "SMTSUB001m";
+
+/// The published key of one of the test merchants.
+pub fn key_of(mid: &str) -> &'static str {
+    match smartro::endpoints::TEST_MERCHANTS
+        .iter()
+        .find(|(test_mid, _)| *test_mid == mid)
+    {
+        Some((_, key)) => key,
+        None => panic!("{mid} is not a test merchant"),
+    }
+}
+
+/// A split payment of the sub-mall test parent: `parts` are `(sub-mall MID, goods name, amount)`, Amt their sum.
+pub fn split_request(
+    method: PayMethod,
+    parts: &[(&str, &str, i64)],
+    retry_url: &str,
+) -> PaymentRequest {
+    let total = parts.iter().map(|(_, _, amt)| amt).sum();
+    let mut r = request(method, total, retry_url);
+    r.mid = SUB_MALL_PARENT.to_string();
+    r.productinfo = Some(smartro::request::PRODUCTINFO_SPLIT.to_string());
+    r.divide_info = Some(DivideInfo {
+        entries: parts
+            .iter()
+            .map(|(mid, goods, amt)| DivideEntry {
+                amt: *amt,
+                mid: mid.to_string(),
+                goods_name: Some(goods.to_string()),
+            })
+            .collect(),
+    });
+    r
+}
+
+/// The signed form of `req` with field `name` set to `value` (added if absent): a form the protocol crate would
+/// not build, as a careless merchant might send it.
+pub fn form_with(req: &PaymentRequest, key: &str, name: &str, value: &str) -> String {
+    let mut fields: Vec<(String, String)> =
+        match req.to_form_fields(&kst_now_edi_date(Utc::now()), key) {
+            Ok(f) => f.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+            Err(e) => panic!("test request invalid: {e}"),
+        };
+    match fields.iter_mut().find(|(n, _)| n == name) {
+        Some(field) => field.1 = value.to_string(),
+        None => fields.push((name.to_string(), value.to_string())),
+    }
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    encode_form(&pairs, Charset::EucKr)
+}
+
+/// The code of the sandbox's error page (`#error-code`).
+pub fn window_error_code(answer: &Answer) -> String {
+    let html = answer.text();
+    let start = match html.find("id=\"error-code\">") {
+        Some(i) => i + "id=\"error-code\">".len(),
+        None => panic!("no error code in {html}"),
+    };
+    html[start..start + 4].to_string()
+}
+
+/// Post `req` (signed with `key`) to a sandbox without `auto` and return the window's page.
+pub async fn open_window(sb: &Sandbox, req: &PaymentRequest, key: &str) -> String {
+    let answer = post_form(&sb.endpoints().pay_url, browser_form(req, key)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.text()
+}
+
+/// Answer the window of `html` with `fields` (e.g. `("decision", "approve")`), as its form posts them.
+pub async fn decide(html: &str, fields: &[(&str, &str)]) -> Answer {
+    let session = inputs(html)
+        .into_iter()
+        .find(|(n, _)| n == "session")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let Some(action) = form_attr(html, "payForm", "action") else {
+        panic!("no window form in {html}")
+    };
+    let mut pairs: Vec<(&str, &str)> = vec![("session", session.as_str())];
+    pairs.extend_from_slice(fields);
+    post_form(&action, encode_form(&pairs, Charset::Utf8)).await
+}
+
+/// Pay `req` signed with `key` in `auto` mode and return the parsed result.
+pub async fn pay_with(sb: &Sandbox, req: &PaymentRequest, key: &str) -> PaymentResult {
+    let answer = post_form(&sb.endpoints().pay_url, browser_form(req, key)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    submit_result_page(&answer)
+}
+
+pub fn parse_notification(body: &[u8]) -> Notification {
+    match Notification::parse(body) {
+        Ok(n) => n,
+        Err(e) => panic!("notification does not parse: {e}"),
+    }
 }
 
 /// The signed request form as a browser posts it with `accept-charset="EUC-KR"`.
