@@ -243,3 +243,128 @@ async fn a_buyer_pays_in_the_browser_and_the_shop_cancels_part_of_it() {
     browser.close().await;
     demo.shutdown().await.expect("demo stops cleanly");
 }
+
+/// Places an order through the shop's form with `pay_method` and the options `setup` picks, approves it in the
+/// sandbox's window and returns the order id from the shop's result page.
+async fn order_with_options(
+    client: &Client,
+    demo: &DemoHandle,
+    pay_method: &str,
+    check: &[&str],
+    window: impl AsyncFnOnce(&Client),
+) -> String {
+    client
+        .goto(&format!("{}/", demo.shop_url()))
+        .await
+        .expect("open the shop");
+    type_into(client, "amount", "25000").await;
+    wait_for(client, "pay_method")
+        .await
+        .select_by_value(pay_method)
+        .await
+        .expect("choose the method");
+    for id in check {
+        wait_for(client, id).await.click().await.expect("tick");
+    }
+    wait_for(client, "submit")
+        .await
+        .click()
+        .await
+        .expect("submit");
+    wait_for(client, "pay-button")
+        .await
+        .click()
+        .await
+        .expect("pay");
+    let approve = wait_for(client, "approve").await;
+    window(client).await;
+    approve.click().await.expect("approve");
+    wait_for(client, "order-status").await;
+    text_of(client, "order-id").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_offers_escrow_a_fixed_instalment_and_cash_receipts() {
+    let db = fresh_database().await;
+    let settings = Settings::load_from(None, &[]).expect("default settings");
+    let demo = start_demo(
+        settings,
+        db.pool.clone(),
+        Arc::new(SystemClock),
+        &DemoOptions::ephemeral(),
+    )
+    .await
+    .expect("demo starts");
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // Escrow for a bank transfer: the window shows it, the order keeps it.
+    let order_id = order_with_options(client, &demo, "BANK", &["escrow"], async |client| {
+        assert_eq!(
+            text_of(client, "escrow-cd").await,
+            "에스크로 (결제대금예치)"
+        );
+    })
+    .await;
+    let order = wait_for_status(&demo, &order_id, "paid").await;
+    assert_eq!(order["mid"], "ECTEST001m");
+    assert!(order["options"]["escrow"].is_object(), "{order:#}");
+    assert!(text_of(client, "order-options").await.contains("에스크로"));
+    browser.screenshot("7-escrow-paid").await;
+
+    // A card company and instalment fixed by the shop: the window offers no other.
+    client
+        .goto(&format!("{}/", demo.shop_url()))
+        .await
+        .expect("open the shop");
+    wait_for(client, "card")
+        .await
+        .select_by_value("04:03")
+        .await
+        .expect("choose Samsung, 3 months");
+    wait_for(client, "submit")
+        .await
+        .click()
+        .await
+        .expect("submit");
+    wait_for(client, "pay-button")
+        .await
+        .click()
+        .await
+        .expect("pay");
+    assert!(text_of(client, "card-fixed").await.contains("삼성"));
+    assert!(text_of(client, "quota-fixed").await.contains('3'));
+    browser.screenshot("8-sandbox-fixed-instalment").await;
+    wait_for(client, "approve")
+        .await
+        .click()
+        .await
+        .expect("approve");
+    let order_id = text_of(client, "order-id").await;
+    let order = wait_for_status(&demo, &order_id, "paid").await;
+    assert_eq!(order["card"]["quota"], "03", "{order:#}");
+
+    // Kakao Pay with a cash receipt: Smartro's separate notification of it reaches the shop's page.
+    let order_id = order_with_options(client, &demo, "KAKAO", &["cash_receipt"], async |client| {
+        wait_for(client, "cash_receipt_type").await;
+    })
+    .await;
+    wait_for_status(&demo, &order_id, "paid").await;
+    let deadline = Instant::now() + WAIT;
+    let receipt = loop {
+        client.refresh().await.expect("reload the result page");
+        if let Ok(row) = client.find(Locator::Id("order-cash-receipt")).await {
+            break row.text().await.expect("text");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cash receipt on the result page"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(receipt.contains("소득공제"), "{receipt}");
+    browser.screenshot("9-cash-receipt").await;
+
+    browser.close().await;
+    demo.shutdown().await.expect("demo stops cleanly");
+}

@@ -526,6 +526,7 @@ async fn a_cancel_that_never_reached_smartro_is_reconciled_as_failed() {
         .begin_cancel(
             "E2E-RECON-2",
             Some(2000),
+            None,
             "crash",
             uuid::Uuid::new_v4(),
             stack.clock.now(),

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{CancellationOrigin, CancellationStatus, OrderStatus, PayMethod, ResultSource};
+use crate::domain::options::SplitShare;
+use crate::domain::{
+    CancellationOrigin, CancellationStatus, OrderOptions, OrderStatus, PayMethod, ResultSource,
+};
 use crate::store::{CancellationRow, OrderRecord, PaymentRow};
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,10 +40,26 @@ pub struct OrderView {
     pub vbank: Option<VbankView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<CardView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_receipt: Option<CashReceiptView>,
     pub payments: Vec<PaymentView>,
     pub cancellations: Vec<CancellationView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
+    /// What the shop asked of the payment besides the amount (card, goods type, language, offer period, cash
+    /// receipt, escrow, split), as it asked it.
+    /// (The buyer's address, kept with them, is shown under `buyer`.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<OrderOptions>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CashReceiptView {
+    /// `income_deduction` (소득공제) or `expense_proof` (지출증빙).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub approval_no: Option<String>,
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +67,10 @@ pub struct BuyerView {
     pub name: String,
     pub tel: String,
     pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +119,9 @@ pub struct CancellationView {
     pub requested_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+    /// The sub-mall shares a partial cancel of a split payment took back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<SplitShare>,
 }
 
 /// `{public_url}/pay/{order_id}?t={token}`
@@ -129,6 +155,14 @@ impl OrderView {
             quota: o.card_quota.clone(),
             masked_number: o.card_masked_number.clone(),
         });
+        let mut options = o.options();
+        let (address, post_code) = (options.buyer_address.take(), options.buyer_post_code.take());
+        let options = (options != OrderOptions::default()).then_some(options);
+        let cash_receipt = o.cash_receipt_type.as_ref().map(|kind| CashReceiptView {
+            kind: kind.clone(),
+            approval_no: o.cash_receipt_approval_no.clone(),
+            issued_at: o.cash_receipt_issued_at,
+        });
         OrderView {
             order_id: o.order_id.clone(),
             status: o.status,
@@ -144,6 +178,8 @@ impl OrderView {
                 name: o.buyer_name.clone(),
                 tel: o.buyer_tel.clone(),
                 email: o.buyer_email.clone(),
+                address,
+                post_code,
             },
             checkout_url: checkout_url(public_url, &o.order_id, &o.checkout_token),
             created_at: o.created_at,
@@ -156,6 +192,7 @@ impl OrderView {
             return_url: o.return_url.clone(),
             vbank,
             card,
+            cash_receipt,
             payments: record.payments.iter().map(PaymentView::from).collect(),
             cancellations: record
                 .cancellations
@@ -163,6 +200,7 @@ impl OrderView {
                 .map(CancellationView::from)
                 .collect(),
             metadata: o.metadata.clone(),
+            options,
         }
     }
 }
@@ -198,6 +236,7 @@ impl From<&CancellationRow> for CancellationView {
             ptid: c.ptid.clone(),
             requested_at: c.requested_at,
             completed_at: c.completed_at,
+            split: c.split.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         }
     }
 }

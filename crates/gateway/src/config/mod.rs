@@ -84,6 +84,8 @@ pub struct ServerSettings {
     pub idle_timeout_secs: u64,
     /// Connections served at once; more wait in the accept queue.
     pub max_connections: usize,
+    /// The merchant server's address, sent to Smartro as MallIP.
+    pub mall_ip: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +142,23 @@ pub struct MerchantSettings {
     pub merchant_key: SecretString,
     #[serde(serialize_with = "redact::secret")]
     pub cancel_password: SecretString,
+    /// Whether this MID takes escrow payments (Smartro sets escrow up per merchant contract).
+    pub escrow: EscrowPolicy,
+    /// The sub-malls registered under this MID for split settlement (서브몰 정산); empty: it does not split.
+    pub sub_malls: Vec<String>,
+}
+
+/// A merchant's escrow (구매안전서비스) setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscrowPolicy {
+    /// No escrow: an order asking for it is refused.
+    Off,
+    /// Escrow when the order asks for it.
+    Optional,
+    /// Escrow when the order asks for it, and always for cash payments (bank transfer, virtual account), as
+    /// Korean law requires merchants to offer it for those.
+    RequiredForCash,
 }
 
 #[derive(Debug, Clone, Serialize)]

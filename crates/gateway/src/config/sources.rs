@@ -12,7 +12,7 @@ use super::{ConfigError, Settings, DEFAULT_TOML};
 
 const ENV_PREFIX: &str = "GATEWAY__";
 const ENV_SEPARATOR: &str = "__";
-/// Keys whose environment value is a comma-separated list.
+/// Keys whose environment value is a comma-separated list (and every `merchants[N].sub_malls`).
 const LIST_KEYS: &[&str] = &[
     "api.secret_keys",
     "server.cors_origins",
@@ -241,7 +241,9 @@ fn env_sources(env: &[(String, String)]) -> Result<(Layer, Layer), ConfigError> 
                 path.push_str(&segment);
             }
         }
-        let value = if LIST_KEYS.contains(&path.as_str()) {
+        let is_list = LIST_KEYS.contains(&path.as_str())
+            || (path.starts_with("merchants[") && path.ends_with("].sub_malls"));
+        let value = if is_list {
             let items = value
                 .split(',')
                 .map(str::trim)

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use smartro::endpoints::{self, Environment};
 
 use super::{
-    ApiSettings, CheckoutSettings, ConfigError, DatabaseSettings, MerchantSettings, OrderSettings,
-    ServerSettings, Settings, SmartroSettings, WebhookSettings, WorkerSettings,
+    ApiSettings, CheckoutSettings, ConfigError, DatabaseSettings, EscrowPolicy, MerchantSettings,
+    OrderSettings, ServerSettings, Settings, SmartroSettings, WebhookSettings, WorkerSettings,
 };
 
 /// The API key shipped in default.toml: public, so never acceptable against Smartro's production system.
@@ -90,6 +90,7 @@ struct RawServer {
     header_timeout_secs: u64,
     idle_timeout_secs: u64,
     max_connections: usize,
+    mall_ip: String,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +120,9 @@ struct RawMerchant {
     mid: Option<String>,
     merchant_key: Option<String>,
     cancel_password: Option<String>,
+    escrow: Option<String>,
+    #[serde(default)]
+    sub_malls: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -453,6 +457,17 @@ impl RawServer {
             )?,
             idle_timeout_secs,
             max_connections: at_least("server.max_connections", self.max_connections, 1)?,
+            mall_ip: {
+                let ip = self.mall_ip.trim();
+                // Smartro takes MallIP as text of at most 20 bytes: an IPv4 or a short IPv6 address.
+                if ip.parse::<std::net::IpAddr>().is_err() || ip.len() > 20 {
+                    return Err(ConfigError::new(
+                        "server.mall_ip",
+                        format!("`{ip}` is not an IP address of at most 20 characters"),
+                    ));
+                }
+                ip.to_string()
+            },
         })
     }
 }
@@ -539,10 +554,43 @@ impl RawMerchant {
                 format!("longer than {MAX_CANCEL_PASSWORD_BYTES} bytes"),
             ));
         }
+        let escrow = match self.escrow.as_deref().map(str::trim) {
+            None | Some("off") => EscrowPolicy::Off,
+            Some("optional") => EscrowPolicy::Optional,
+            Some("required_for_cash") => EscrowPolicy::RequiredForCash,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    key("escrow"),
+                    format!("`{other}` is not an escrow setting: use \"off\", \"optional\" or \"required_for_cash\""),
+                ))
+            }
+        };
+        let mut sub_malls = Vec::with_capacity(self.sub_malls.len());
+        for (i, sub) in self.sub_malls.iter().map(|s| s.trim()).enumerate() {
+            if sub.len() != 10 || !sub.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(ConfigError::new(
+                    format!("{}[{i}]", key("sub_malls")),
+                    format!("`{sub}` is not a MID (10 ASCII letters or digits)"),
+                ));
+            }
+            if sub.eq_ignore_ascii_case(&mid)
+                || sub_malls
+                    .iter()
+                    .any(|s: &String| s.eq_ignore_ascii_case(sub))
+            {
+                return Err(ConfigError::new(
+                    format!("{}[{i}]", key("sub_malls")),
+                    format!("{sub} is named twice, or is the merchant itself"),
+                ));
+            }
+            sub_malls.push(sub.to_string());
+        }
         Ok(MerchantSettings {
             mid,
             merchant_key: SecretString::from(merchant_key.trim().to_string()),
             cancel_password: SecretString::from(cancel_password),
+            escrow,
+            sub_malls,
         })
     }
 }

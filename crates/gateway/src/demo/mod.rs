@@ -183,10 +183,17 @@ pub async fn start_demo(
             )
         })?;
     let shop_addr = listener.local_addr()?;
+    // The shop offers escrow when one of the gateway's merchants takes it (the test merchant ECTEST001m does).
+    let escrow_mid = settings
+        .merchants
+        .iter()
+        .find(|m| m.escrow != crate::config::EscrowPolicy::Off)
+        .map(|m| m.mid.clone());
     let shop = Shop::new(
         settings.server.public_url.clone(),
         settings.api.secret_keys[0].clone(),
         format!("http://{shop_addr}"),
+        escrow_mid,
     )?;
     let (stop_shop, mut stopped) = watch::channel(false);
     let app = shop_router(shop);

@@ -26,6 +26,8 @@ struct ShopInner {
     gateway_url: String,
     api_key: SecretString,
     shop_url: String,
+    /// The merchant the shop sends escrow orders to, if the gateway has one that takes escrow.
+    escrow_mid: Option<String>,
 }
 
 /// Why a call to the gateway did not give what the shop wanted.
@@ -79,6 +81,10 @@ struct Order {
     #[serde(default)]
     card: Option<Card>,
     #[serde(default)]
+    cash_receipt: Option<CashReceipt>,
+    #[serde(default)]
+    options: Option<serde_json::Value>,
+    #[serde(default)]
     payments: Vec<Payment>,
     #[serde(default)]
     cancellations: Vec<Cancellation>,
@@ -105,6 +111,13 @@ struct Card {
     issuer_name: Option<String>,
     quota: Option<String>,
     masked_number: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CashReceipt {
+    #[serde(rename = "type")]
+    kind: String,
+    approval_no: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +152,7 @@ impl Shop {
         gateway_url: String,
         api_key: SecretString,
         shop_url: String,
+        escrow_mid: Option<String>,
     ) -> anyhow::Result<Shop> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -152,6 +166,7 @@ impl Shop {
                 gateway_url: gateway_url.trim_end_matches('/').to_string(),
                 api_key,
                 shop_url,
+                escrow_mid,
             }),
         })
     }
@@ -249,6 +264,15 @@ const PAY_METHODS: [(&str, &str); 7] = [
     ("KAKAO", "카카오페이 (Kakao)"),
 ];
 
+/// A card company and instalment the shop may fix in advance (`card` of POST /v1/orders): `issuer:quota`.
+const CARD_CHOICES: [(&str, &str); 5] = [
+    ("", "구매자가 선택 (the buyer chooses)"),
+    ("04:00", "삼성카드 일시불 (Samsung, lump sum)"),
+    ("04:03", "삼성카드 3개월 할부 (Samsung, 3 months)"),
+    ("02:06", "국민카드 6개월 할부 (KB, 6 months)"),
+    ("06:12", "신한카드 12개월 할부 (Shinhan, 12 months)"),
+];
+
 fn status_label(status: &str) -> &'static str {
     match status {
         "pending" => "결제 대기 (pending)",
@@ -297,6 +321,9 @@ label {{ display: block; font-weight: 600; margin-top: .7rem; }}
 label small, .hint {{ color: #64748b; font-weight: 400; }}
 input, select {{ width: 100%; box-sizing: border-box; padding: .55rem; font-size: 1rem; border: 1px solid #cbd5e1;
                 border-radius: 6px; margin-top: .25rem; }}
+input[type=checkbox] {{ width: auto; margin: 0 .4rem 0 0; }}
+fieldset {{ border: 1px solid #e5e7eb; border-radius: 6px; margin-top: 1rem; padding: .2rem .9rem .8rem; }}
+legend {{ font-weight: 600; padding: 0 .3rem; }}
 button {{ margin-top: 1rem; padding: .7rem 1.2rem; font-size: 1rem; border: 0; border-radius: 6px;
          background: #2563eb; color: #fff; cursor: pointer; }}
 button.danger {{ background: #dc2626; }}
@@ -347,7 +374,7 @@ fn error_section(title: &str, err: &ShopError) -> String {
     text
 }
 
-fn order_form(values: &HashMap<String, String>) -> String {
+fn order_form(values: &HashMap<String, String>, escrow_offered: bool) -> String {
     let value =
         |key: &str, default: &str| escape(values.get(key).map(String::as_str).unwrap_or(default));
     let chosen = values
@@ -361,6 +388,33 @@ fn order_form(values: &HashMap<String, String>) -> String {
             format!("<option value=\"{code}\"{selected}>{label}</option>")
         })
         .collect();
+    let chosen_card = values.get("card").map(String::as_str).unwrap_or("");
+    let card_options: String = CARD_CHOICES
+        .iter()
+        .map(|(code, label)| {
+            let selected = if *code == chosen_card {
+                " selected"
+            } else {
+                ""
+            };
+            format!("<option value=\"{code}\"{selected}>{label}</option>")
+        })
+        .collect();
+    let checked = |key: &str| {
+        if values.get(key).is_some_and(|v| v == "on") {
+            " checked"
+        } else {
+            ""
+        }
+    };
+    let escrow = if escrow_offered {
+        format!(
+            r#"<label><input type="checkbox" id="escrow" name="escrow"{}> 에스크로 (구매안전서비스) <small>escrow: Smartro holds the money until the goods arrive</small></label>"#,
+            checked("escrow")
+        )
+    } else {
+        String::new()
+    };
     format!(
         r#"<section>
 <h1>주문하기 <span class="hint">(Place an order)</span></h1>
@@ -377,6 +431,12 @@ fn order_form(values: &HashMap<String, String>) -> String {
 <input id="buyer_tel" name="buyer_tel" value="{tel}" maxlength="20">
 <label for="buyer_email">이메일 <small>email</small></label>
 <input id="buyer_email" name="buyer_email" type="email" value="{email}" maxlength="60">
+<fieldset id="options"><legend>결제 옵션 <small class="hint">(options)</small></legend>
+<label for="card">카드사·할부 지정 <small>card company and instalment, CARD only</small></label>
+<select id="card" name="card">{card_options}</select>
+<label><input type="checkbox" id="cash_receipt" name="cash_receipt"{cash_receipt}> 현금영수증 <small>cash receipt, KAKAO and TOSS</small></label>
+{escrow}
+</fieldset>
 <button type="submit" id="submit">결제하기 <small>(pay)</small></button>
 <p class="hint">상점 서버가 게이트웨이 API(POST /v1/orders)로 주문을 만들고 결제 페이지로 이동합니다.
 (The shop's server creates the order through the gateway's API and sends you to its checkout page.)</p>
@@ -387,6 +447,7 @@ fn order_form(values: &HashMap<String, String>) -> String {
         buyer = value("buyer_name", "홍길동"),
         tel = value("buyer_tel", "01012345678"),
         email = value("buyer_email", "buyer@example.com"),
+        cash_receipt = checked("cash_receipt"),
     )
 }
 
@@ -426,7 +487,7 @@ async fn index(State(shop): State<Shop>) -> Html<String> {
     let recent = shop.recent_orders().await;
     let body = format!(
         "{}\n{}",
-        order_form(&HashMap::new()),
+        order_form(&HashMap::new(), shop.inner.escrow_mid.is_some()),
         recent_section(&recent)
     );
     layout("주문하기", &body)
@@ -447,22 +508,41 @@ async fn create_order(
             let body = format!(
                 "<section class=\"error\" id=\"error\"><h2>금액을 확인해 주세요</h2><p>amount must be a whole number of won, got {}</p></section>{}",
                 escape(&field("amount")),
-                order_form(&form)
+                order_form(&form, shop.inner.escrow_mid.is_some())
             );
             return (StatusCode::UNPROCESSABLE_ENTITY, layout("주문하기", &body)).into_response();
         }
     };
-    let request = json!({
+    let pay_method = field("pay_method");
+    let mut request = json!({
         "amount": amount,
         "goods_name": field("goods_name"),
-        "pay_method": field("pay_method"),
+        "pay_method": pay_method,
         "buyer": {
             "name": field("buyer_name"),
             "tel": field("buyer_tel"),
             "email": field("buyer_email"),
         },
         "return_url": format!("{}/result", shop.inner.shop_url),
+        // The shop's own id of the buyer: Smartro requires one for gift cards and the easy-pay methods.
+        "mall_user_id": "demo-buyer",
     });
+    if pay_method == "KAKAO" {
+        // Kakao Pay from the buyer's Kakao money (KPCD would be its cards).
+        request["pay_type"] = json!("KPMY");
+    }
+    if let Some((issuer_code, quota)) = field("card").split_once(':') {
+        request["card"] = json!({ "issuer_code": issuer_code, "quota": quota });
+    }
+    if form.get("cash_receipt").is_some_and(|v| v == "on") {
+        request["cash_receipt"] = json!(true);
+    }
+    if form.get("escrow").is_some_and(|v| v == "on") {
+        if let Some(mid) = &shop.inner.escrow_mid {
+            request["mid"] = json!(mid);
+            request["escrow"] = json!({});
+        }
+    }
     let created: Result<Order, ShopError> = shop
         .call(
             shop.request(reqwest::Method::POST, "/v1/orders")
@@ -481,7 +561,7 @@ async fn create_order(
                     "주문을 만들지 못했습니다 (the gateway refused the order)",
                     &e
                 ),
-                order_form(&form)
+                order_form(&form, shop.inner.escrow_mid.is_some())
             );
             (e.status(), layout("주문하기", &body)).into_response()
         }
@@ -542,6 +622,39 @@ fn order_section(order: &Order) -> String {
             escape(vbank.account.as_deref().unwrap_or("")),
             escape(vbank.expires.as_deref().unwrap_or("-")),
         ));
+    }
+    if let Some(receipt) = &order.cash_receipt {
+        let kind = match receipt.kind.as_str() {
+            "income_deduction" => "소득공제 (income deduction)",
+            "expense_proof" => "지출증빙 (expense proof)",
+            _ => "",
+        };
+        rows.push_str(&format!(
+            "<tr><th>현금영수증 <small class=\"hint\">cash receipt</small></th><td id=\"order-cash-receipt\">{kind} · 승인번호 {}</td></tr>",
+            escape(receipt.approval_no.as_deref().unwrap_or("-")),
+        ));
+    }
+    if let Some(options) = &order.options {
+        let mut asked = Vec::new();
+        if options.get("escrow").is_some() {
+            asked.push("에스크로 (escrow)".to_string());
+        }
+        if let Some(card) = options.get("card") {
+            asked.push(format!(
+                "카드 지정 {} · 할부 {}",
+                card["issuer_code"].as_str().unwrap_or(""),
+                card["quota"].as_str().unwrap_or("")
+            ));
+        }
+        if options.get("cash_receipt").and_then(|v| v.as_bool()) == Some(true) {
+            asked.push("현금영수증 요청 (cash receipt asked)".to_string());
+        }
+        if !asked.is_empty() {
+            rows.push_str(&format!(
+                "<tr><th>옵션 <small class=\"hint\">options</small></th><td id=\"order-options\">{}</td></tr>",
+                escape(&asked.join(" · "))
+            ));
+        }
     }
     let mut out = format!("<section><h1>주문 결과 <span class=\"hint\">(order)</span></h1><div class=\"scroll\"><table>{rows}</table></div>");
     if order.status == "pending" {

@@ -1,10 +1,13 @@
 //! Cancellations asked through the API: what may be sent to Smartro, and what its answer means.
 
-use super::{
-    cancelled_status, CancellationOrigin, CancellationState, CancellationStatus, Decision, Effect,
-    EventType, OrderState, OrderStatus, PayMethod,
-};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use uuid::Uuid;
+
+use super::options::check_split;
+use super::{
+    cancelled_status, korean_date, CancellationOrigin, CancellationState, CancellationStatus,
+    Decision, Effect, EventType, OrderState, OrderStatus, PayMethod, SplitShare,
+};
 
 /// What to send to Smartro for one cancellation.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +18,10 @@ pub struct CancelPlan {
     pub amount: i64,
     /// PartialCancelCode 1. A full cancel (0) is only the whole original amount in one go.
     pub partial: bool,
+    /// The sub-mall shares a partial cancel of a split payment takes back (empty otherwise).
+    pub split: Vec<SplitShare>,
+    /// The payment was split between sub-malls: the provider wants to know for every cancel of it.
+    pub split_payment: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,13 +46,145 @@ pub enum CancelRefusal {
         requested: i64,
         remaining: i64,
     },
+    /// The provider cancels this method only so long after the payment (manual §5.1).
+    WindowClosed {
+        method: PayMethod,
+        window: &'static str,
+    },
+    /// The sub-mall shares of a cancel of a split payment are missing or wrong.
+    Split {
+        field: String,
+        message: String,
+    },
 }
 
-/// Decides whether (and how) an order may be cancelled, before anything reaches Smartro.
+/// Whether the provider still cancels a payment of `method` approved at `approved_at` (manual §5.1), counted in
+/// Korean time; the error names the window. Gift cards have none, and the manual gives none for the easy-pay
+/// methods; a virtual account is never cancelled through the provider at all (refused before this).
+fn window_open(
+    method: PayMethod,
+    approved_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), &'static str> {
+    let within = |days: i64, what: &'static str| {
+        if now <= approved_at + Duration::days(days) {
+            Ok(())
+        } else {
+            Err(what)
+        }
+    };
+    match method {
+        PayMethod::Card => within(90, "90 days from the payment"),
+        PayMethod::Bank => within(180, "180 days from the payment"),
+        PayMethod::Cellphone => {
+            let (paid, today) = (korean_date(approved_at), korean_date(now));
+            if (paid.year(), paid.month()) == (today.year(), today.month()) {
+                Ok(())
+            } else {
+                Err("the calendar month of the payment (Korean time)")
+            }
+        }
+        PayMethod::Vbank | PayMethod::GiftCard | PayMethod::Toss | PayMethod::Kakao => Ok(()),
+    }
+}
+
+/// What each sub-mall of a split payment has left: its share less what cancels took back. Open cancels count
+/// too: they may yet have gone through.
+fn sub_malls_left(order: &OrderState) -> Vec<SplitShare> {
+    order
+        .split
+        .iter()
+        .map(|paid| {
+            let taken: i64 = order
+                .cancellations
+                .iter()
+                .filter(|c| c.status != CancellationStatus::Failed)
+                .flat_map(|c| c.split.iter())
+                .filter(|s| s.sub_mall_id == paid.sub_mall_id)
+                .map(|s| s.amount)
+                .sum();
+            SplitShare {
+                sub_mall_id: paid.sub_mall_id.clone(),
+                amount: paid.amount - taken,
+                goods_name: None,
+            }
+        })
+        .collect()
+}
+
+/// The shares a cancel of `amount` takes back from a split payment, checked against what each sub-mall has left.
+fn split_shares(
+    order: &OrderState,
+    asked: Option<&[SplitShare]>,
+    amount: i64,
+    partial: bool,
+) -> Result<Vec<SplitShare>, CancelRefusal> {
+    let refuse = |field: &str, message: String| CancelRefusal::Split {
+        field: field.to_string(),
+        message,
+    };
+    if order.split.is_empty() {
+        return match asked {
+            Some(_) => Err(refuse(
+                "split",
+                "only applies to orders paid with a split".into(),
+            )),
+            None => Ok(Vec::new()),
+        };
+    }
+    if !partial {
+        // A whole cancel takes every share back; the provider needs no shares named for it.
+        return Ok(Vec::new());
+    }
+    let left = sub_malls_left(order);
+    let Some(asked) = asked else {
+        // Cancelling all that is left takes back what each sub-mall has left, when that adds up (a cancel the
+        // provider notified on its own says nothing of the shares: then they must be named).
+        let rest: Vec<SplitShare> = left.into_iter().filter(|s| s.amount > 0).collect();
+        if rest.iter().map(|s| s.amount).sum::<i64>() == amount && amount == order.remaining() {
+            return Ok(rest);
+        }
+        return Err(refuse(
+            "split",
+            "a partial cancel of a split order must name the sub-mall shares it takes back".into(),
+        ));
+    };
+    check_split(asked, amount, "split").map_err(|p| refuse(&p.field, p.message))?;
+    for (i, share) in asked.iter().enumerate() {
+        let mid = share.sub_mall_id.trim();
+        let Some(has) = left.iter().find(|s| s.sub_mall_id == mid) else {
+            return Err(refuse(
+                &format!("split[{i}].sub_mall_id"),
+                format!("{mid} has no share in this payment"),
+            ));
+        };
+        if share.amount > has.amount {
+            return Err(refuse(
+                &format!("split[{i}].amount"),
+                format!(
+                    "{} is more than {mid} has left ({})",
+                    share.amount, has.amount
+                ),
+            ));
+        }
+    }
+    Ok(asked
+        .iter()
+        .map(|s| SplitShare {
+            sub_mall_id: s.sub_mall_id.trim().to_string(),
+            amount: s.amount,
+            goods_name: None,
+        })
+        .collect())
+}
+
+/// Decides whether (and how) an order may be cancelled, before anything reaches the provider.
 pub fn plan_cancel(
     order: &OrderState,
     amount: Option<i64>,
+    split: Option<&[SplitShare]>,
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<CancelPlan, CancelRefusal> {
     if !matches!(
         order.status,
@@ -87,11 +226,23 @@ pub fn plan_cancel(
     let tid = order.tid.clone().ok_or(CancelRefusal::NotCancellable {
         status: order.status,
     })?;
+    if let Some(approved_at) = order.approved_at.or(order.paid_at) {
+        window_open(order.pay_method, approved_at, now).map_err(|window| {
+            CancelRefusal::WindowClosed {
+                method: order.pay_method,
+                window,
+            }
+        })?;
+    }
+    let partial = !(order.cancelled_amount == 0 && amount == order.paid_amount);
+    let split = split_shares(order, split, amount, partial)?;
     Ok(CancelPlan {
         id,
         tid,
         amount,
-        partial: !(order.cancelled_amount == 0 && amount == order.paid_amount),
+        partial,
+        split,
+        split_payment: !order.split.is_empty(),
     })
 }
 
@@ -105,6 +256,7 @@ pub fn begin_cancel(order: &OrderState, plan: &CancelPlan) -> OrderState {
         origin: CancellationOrigin::Api,
         ptid: None,
         notified: false,
+        split: plan.split.clone(),
     });
     next
 }

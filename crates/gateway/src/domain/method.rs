@@ -70,6 +70,14 @@ pub fn default_vbank_deadline(now: DateTime<Utc>) -> NaiveDate {
     korean_date(now) + Duration::days(3)
 }
 
+/// The instant of an AuthDate (`yyMMddHHmmss`, Korean time), as providers write it on results.
+pub fn auth_date_instant(auth_date: &str) -> Option<DateTime<Utc>> {
+    let at = chrono::NaiveDateTime::parse_from_str(auth_date.trim(), "%y%m%d%H%M%S").ok()?;
+    at.and_local_timezone(korea())
+        .single()
+        .map(|at| at.with_timezone(&Utc))
+}
+
 /// The last second of a `YYYYMMDD` deposit date in Korea, as an instant: an issued account's order expires then.
 pub fn vbank_deadline(date: &str) -> Option<DateTime<Utc>> {
     let day = NaiveDate::parse_from_str(date, "%Y%m%d").ok()?;
@@ -101,6 +109,16 @@ mod tests {
         );
         assert_eq!(vbank_deadline("2026-11-24"), None);
         assert_eq!(vbank_deadline("20261301"), None);
+    }
+
+    #[test]
+    fn auth_dates_are_korean_time() {
+        assert_eq!(
+            auth_date_instant("261121120000"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap())
+        );
+        assert_eq!(auth_date_instant("2611211200"), None);
+        assert_eq!(auth_date_instant(""), None);
     }
 
     #[test]

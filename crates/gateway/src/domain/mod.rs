@@ -7,6 +7,7 @@
 
 mod cancel;
 mod method;
+pub mod options;
 mod result;
 mod status;
 
@@ -17,10 +18,13 @@ pub use cancel::{
     begin_cancel, complete_cancel, plan_cancel, CancelAnswer, CancelPlan, CancelRefusal,
     CancelReply,
 };
-pub use method::{default_vbank_deadline, korean_date, vbank_deadline, PayMethod};
+pub use method::{
+    auth_date_instant, default_vbank_deadline, korean_date, vbank_deadline, PayMethod,
+};
+pub use options::{OrderOptions, SplitShare};
 pub use result::{
-    CardDetails, Confirmed, ConfirmedBy, MessageLabels, Outcome, PaymentDetails, ResultKind,
-    ResultSource, VbankDetails, VerifiedResult,
+    CardDetails, CashReceipt, CashReceiptKind, Confirmed, ConfirmedBy, MessageLabels, Outcome,
+    PaymentDetails, ResultKind, ResultSource, VbankDetails, VerifiedResult,
 };
 pub use status::{CancellationOrigin, CancellationStatus, Channel, EventType, OrderStatus};
 
@@ -46,6 +50,12 @@ pub struct OrderState {
     /// The end of the VbankExpDate asked of Smartro: an issued virtual account's order expires then.
     pub vbank_deadline: Option<DateTime<Utc>>,
     pub cancellations: Vec<CancellationState>,
+    /// The sub-mall shares of a split payment (empty: not split).
+    pub split: Vec<SplitShare>,
+    /// When the paying result says it was approved (its AuthDate, Korean time): cancel windows count from it.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// The cash receipt issued for the payment, once one is known.
+    pub cash_receipt: Option<CashReceipt>,
 }
 
 impl OrderState {
@@ -63,6 +73,8 @@ pub struct CancellationState {
     pub origin: CancellationOrigin,
     pub ptid: Option<String>,
     pub notified: bool,
+    /// The sub-mall shares it takes back (partial cancels of split payments).
+    pub split: Vec<SplitShare>,
 }
 
 /// A payment row to insert, or to update when its TID is already recorded (vbank issue, then deposit).
@@ -153,6 +165,7 @@ pub fn apply_result(
         ResultKind::VbankIssued => apply_vbank_issued(order, result, now),
         ResultKind::VbankDeposit => apply_approval(order, result, now),
         ResultKind::Cancel => apply_cancel(order, result, new_id),
+        ResultKind::CashReceipt => apply_cash_receipt(order, result),
         ResultKind::Other => Decision::unchanged(order),
     }
 }
@@ -229,6 +242,13 @@ fn accept(
         effects.push(Effect::RecordDetails(result.details.clone()));
     }
     effects.push(Effect::Emit(event));
+    // The shop hears of a cash receipt once, whichever message of the provider brings it first.
+    if let Some(receipt) = &result.details.cash_receipt {
+        if next.cash_receipt.as_ref() != Some(receipt) {
+            next.cash_receipt = Some(receipt.clone());
+            effects.push(Effect::Emit(EventType::CashReceiptIssued));
+        }
+    }
     Decision {
         order: next,
         effects,
@@ -462,6 +482,7 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
         origin: CancellationOrigin::Smartro,
         ptid,
         notified: true,
+        split: Vec::new(),
     });
     Decision {
         order: next,
@@ -547,6 +568,35 @@ pub fn cancel_beyond_listed(order: &OrderState, ptid: &str, amount: i64, listed:
         .iter()
         .any(|c| c.ptid.as_deref() == Some(ptid));
     !already_this_one && counted >= listed
+}
+
+/// A cash receipt issued for the order's payment: kept on the order, told to the shop once. The provider may send
+/// it before the payment's own result has arrived (the result is confirmed, so its TID is this order's payment):
+/// it is kept then too, unless another TID paid the order.
+fn apply_cash_receipt(order: &OrderState, result: &VerifiedResult) -> Decision {
+    let of_this_payment = order.tid.as_deref().is_none_or(|tid| tid == result.tid);
+    match &result.details.cash_receipt {
+        Some(receipt)
+            if result.is_success()
+                && of_this_payment
+                && order.cash_receipt.as_ref() != Some(receipt) =>
+        {
+            let mut next = order.clone();
+            next.cash_receipt = Some(receipt.clone());
+            Decision {
+                order: next,
+                effects: vec![
+                    Effect::RecordDetails(PaymentDetails {
+                        cash_receipt: Some(receipt.clone()),
+                        ..PaymentDetails::default()
+                    }),
+                    Effect::Emit(EventType::CashReceiptIssued),
+                ],
+            }
+        }
+        // A refused receipt, one for a TID that did not pay this order, or one already known, changes nothing.
+        _ => Decision::unchanged(order),
+    }
 }
 
 /// Why an order cannot be sent to a payment window now.

@@ -49,6 +49,8 @@ pub enum ResultKind {
     VbankDeposit,
     /// A cancellation (before or after settlement).
     Cancel,
+    /// A cash receipt issued (or refused) for a payment (WEBLink: a 70xx notification).
+    CashReceipt,
     /// Anything else a provider may notify (cash receipts, unknown states): kept raw, changes nothing.
     Other,
 }
@@ -119,15 +121,50 @@ pub struct VbankDetails {
     pub account: Option<String>,
 }
 
+/// A cash receipt (현금영수증) issued for a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashReceipt {
+    pub kind: CashReceiptKind,
+    pub approval_no: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CashReceiptKind {
+    /// 소득공제: for a person's income tax.
+    IncomeDeduction,
+    /// 지출증빙: for a business's books.
+    ExpenseProof,
+}
+
+impl CashReceiptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CashReceiptKind::IncomeDeduction => "income_deduction",
+            CashReceiptKind::ExpenseProof => "expense_proof",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<CashReceiptKind> {
+        [
+            CashReceiptKind::IncomeDeduction,
+            CashReceiptKind::ExpenseProof,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PaymentDetails {
     pub card: Option<CardDetails>,
     pub vbank: Option<VbankDetails>,
+    /// A cash receipt the result reports as issued.
+    pub cash_receipt: Option<CashReceipt>,
 }
 
 impl PaymentDetails {
     pub fn is_empty(&self) -> bool {
-        self.card.is_none() && self.vbank.is_none()
+        self.card.is_none() && self.vbank.is_none() && self.cash_receipt.is_none()
     }
 }
 

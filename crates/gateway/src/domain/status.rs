@@ -138,16 +138,18 @@ pub enum EventType {
     PaymentCancelled,
     PaymentNeedsReview,
     OrderExpired,
+    CashReceiptIssued,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::PaymentPaid,
         EventType::PaymentFailed,
         EventType::PaymentAwaitingDeposit,
         EventType::PaymentCancelled,
         EventType::PaymentNeedsReview,
         EventType::OrderExpired,
+        EventType::CashReceiptIssued,
     ];
 
     pub fn parse(value: &str) -> Option<EventType> {
@@ -162,6 +164,7 @@ impl EventType {
             EventType::PaymentCancelled => "payment.cancelled",
             EventType::PaymentNeedsReview => "payment.needs_review",
             EventType::OrderExpired => "order.expired",
+            EventType::CashReceiptIssued => "cash_receipt.issued",
         }
     }
 }

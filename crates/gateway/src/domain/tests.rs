@@ -1,6 +1,8 @@
 use super::*;
 use chrono::{Duration, TimeZone};
 
+mod merchant;
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
 }
@@ -50,7 +52,7 @@ fn result(
         _ if code == "4110" => ResultKind::VbankDeposit,
         _ if code == "4100" => ResultKind::VbankIssued,
         Some(StateCd::VbankIssued) => ResultKind::VbankIssued,
-        Some(StateCd::Approval) | None if code.starts_with("70") => ResultKind::Other,
+        Some(StateCd::Approval) | None if code.starts_with("70") => ResultKind::CashReceipt,
         Some(StateCd::Approval) | None => ResultKind::Approval,
         Some(StateCd::Other(_)) => ResultKind::Other,
     };
@@ -63,6 +65,7 @@ fn result(
         ResultKind::VbankIssued if code == "4100" => Outcome::Success,
         ResultKind::VbankDeposit if code == "4110" => Outcome::Success,
         ResultKind::Cancel if code == "2001" => Outcome::Success,
+        ResultKind::CashReceipt if code == "7001" => Outcome::Success,
         ResultKind::Other => Outcome::Unknown,
         _ => Outcome::Failure,
     };
@@ -115,6 +118,9 @@ fn order(method: PayMethod) -> OrderState {
         expires_at: now() + Duration::minutes(60),
         vbank_deadline: Some(now() + Duration::days(3)),
         cancellations: Vec::new(),
+        split: Vec::new(),
+        approved_at: None,
+        cash_receipt: None,
     }
 }
 
@@ -534,6 +540,7 @@ fn a_cancel_notification_confirms_the_cancellation_we_asked_for() {
         origin: CancellationOrigin::Api,
         ptid: Some("PTID000000000000000000000000001".into()),
         notified: false,
+        split: Vec::new(),
     });
     o.cancelled_amount = 4_000;
     o.status = OrderStatus::PartiallyCancelled;
@@ -566,6 +573,7 @@ fn a_cancel_notification_settles_an_unknown_cancellation() {
         origin: CancellationOrigin::Api,
         ptid: None,
         notified: false,
+        split: Vec::new(),
     });
     let n = cancel(StateCd::CancelBeforeSettlement, TID, None, 10_000);
     let d = apply_result(&o, &n, now());
@@ -601,17 +609,19 @@ fn a_refused_cancel_notification_changes_nothing() {
 }
 
 #[test]
-fn cash_receipt_and_unknown_states_change_nothing() {
+fn a_cash_receipt_without_receipt_details_and_unknown_states_change_nothing() {
     let o = paid(PayMethod::Bank);
     let r = result(
         PayMethod::Bank,
         Some(StateCd::Approval),
         "7001",
-        TID2,
+        TID,
         10_000,
     );
-    assert_eq!(r.kind, ResultKind::Other);
-    assert!(!apply_result(&o, &r, now()).changed(&o));
+    assert_eq!(r.kind, ResultKind::CashReceipt);
+    let d = apply_result(&o, &r, now());
+    assert!(!d.changed(&o));
+    assert!(d.effects.is_empty(), "{:?}", d.effects);
     let r = result(
         PayMethod::Bank,
         Some(StateCd::Other("9".into())),
@@ -645,20 +655,20 @@ fn status_names_round_trip() {
 #[test]
 fn a_full_cancel_is_partial_code_0_only_for_the_whole_amount_at_once() {
     let o = paid(PayMethod::Card);
-    let plan = plan_cancel(&o, None, Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&o, None, None, Uuid::new_v4(), now()).unwrap();
     assert_eq!(plan.amount, 10_000);
     assert!(!plan.partial);
     assert_eq!(plan.tid, TID);
-    let plan = plan_cancel(&o, Some(10_000), Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&o, Some(10_000), None, Uuid::new_v4(), now()).unwrap();
     assert!(!plan.partial);
-    let plan = plan_cancel(&o, Some(3_000), Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&o, Some(3_000), None, Uuid::new_v4(), now()).unwrap();
     assert!(plan.partial);
 
     // after a partial cancel, cancelling the rest is still a partial cancel
     let mut rest = o.clone();
     rest.cancelled_amount = 3_000;
     rest.status = OrderStatus::PartiallyCancelled;
-    let plan = plan_cancel(&rest, None, Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&rest, None, None, Uuid::new_v4(), now()).unwrap();
     assert_eq!(plan.amount, 7_000);
     assert!(plan.partial);
 }
@@ -667,25 +677,25 @@ fn a_full_cancel_is_partial_code_0_only_for_the_whole_amount_at_once() {
 fn cancels_that_may_not_reach_smartro() {
     let pending = order(PayMethod::Card);
     assert_eq!(
-        plan_cancel(&pending, None, Uuid::new_v4()),
+        plan_cancel(&pending, None, None, Uuid::new_v4(), now()),
         Err(CancelRefusal::NotCancellable {
             status: OrderStatus::Pending
         })
     );
     let o = paid(PayMethod::Card);
     assert_eq!(
-        plan_cancel(&o, Some(10_001), Uuid::new_v4()),
+        plan_cancel(&o, Some(10_001), None, Uuid::new_v4(), now()),
         Err(CancelRefusal::ExceedsRemaining {
             requested: 10_001,
             remaining: 10_000
         })
     );
     assert_eq!(
-        plan_cancel(&o, Some(0), Uuid::new_v4()),
+        plan_cancel(&o, Some(0), None, Uuid::new_v4(), now()),
         Err(CancelRefusal::InvalidAmount)
     );
     assert_eq!(
-        plan_cancel(&o, Some(-1), Uuid::new_v4()),
+        plan_cancel(&o, Some(-1), None, Uuid::new_v4(), now()),
         Err(CancelRefusal::InvalidAmount)
     );
 
@@ -694,19 +704,19 @@ fn cancels_that_may_not_reach_smartro() {
     vbank.paid_amount = 10_000;
     vbank.tid = Some(TID.into());
     assert_eq!(
-        plan_cancel(&vbank, None, Uuid::new_v4()),
+        plan_cancel(&vbank, None, None, Uuid::new_v4(), now()),
         Err(CancelRefusal::VbankRefundByMerchant)
     );
 
-    let plan = plan_cancel(&o, Some(1_000), Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&o, Some(1_000), None, Uuid::new_v4(), now()).unwrap();
     let open = begin_cancel(&o, &plan);
     assert_eq!(
-        plan_cancel(&open, Some(1_000), Uuid::new_v4()),
+        plan_cancel(&open, Some(1_000), None, Uuid::new_v4(), now()),
         Err(CancelRefusal::InProgress { id: plan.id })
     );
     let unknown = complete_cancel(&open, plan.id, &CancelAnswer::Unknown).order;
     assert_eq!(
-        plan_cancel(&unknown, Some(1_000), Uuid::new_v4()),
+        plan_cancel(&unknown, Some(1_000), None, Uuid::new_v4(), now()),
         Err(CancelRefusal::OutcomeOpen { id: plan.id })
     );
 
@@ -714,7 +724,7 @@ fn cancels_that_may_not_reach_smartro() {
     all_gone.cancelled_amount = 10_000;
     all_gone.status = OrderStatus::Cancelled;
     assert!(matches!(
-        plan_cancel(&all_gone, None, Uuid::new_v4()),
+        plan_cancel(&all_gone, None, None, Uuid::new_v4(), now()),
         Err(CancelRefusal::NotCancellable { .. })
     ));
 }
@@ -722,7 +732,7 @@ fn cancels_that_may_not_reach_smartro() {
 #[test]
 fn smartro_answers_to_a_cancel() {
     let o = paid(PayMethod::Card);
-    let plan = plan_cancel(&o, Some(4_000), Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&o, Some(4_000), None, Uuid::new_v4(), now()).unwrap();
     let open = begin_cancel(&o, &plan);
 
     let ok = complete_cancel(
@@ -756,7 +766,7 @@ fn smartro_answers_to_a_cancel() {
 #[test]
 fn a_cancel_notified_before_the_answer_is_counted_once() {
     let o = paid(PayMethod::Card);
-    let plan = plan_cancel(&o, Some(4_000), Uuid::new_v4()).unwrap();
+    let plan = plan_cancel(&o, Some(4_000), None, Uuid::new_v4(), now()).unwrap();
     let open = begin_cancel(&o, &plan);
     let mut n = cancel(StateCd::CancelBeforeSettlement, "PTID1", Some(TID), 4_000);
     n.original_tid = Some(TID.into());

@@ -12,6 +12,7 @@ use super::auth::ShopAuth;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
+use crate::domain::SplitShare;
 use crate::service::idempotency::Keyed;
 
 pub fn routes() -> Router<AppState> {
@@ -26,6 +27,8 @@ pub struct CancelBody {
     /// Absent: everything that is left.
     pub amount: Option<i64>,
     pub reason: String,
+    /// A partial cancel of a split order: the sub-mall shares it takes back (they add up to `amount`).
+    pub split: Option<Vec<SplitShare>>,
 }
 
 async fn cancel_order(
@@ -47,7 +50,13 @@ async fn cancel_order(
     Ok(answer(
         state
             .services
-            .cancel_order(keyed, &order_id, value.amount, &value.reason)
+            .cancel_order(
+                keyed,
+                &order_id,
+                value.amount,
+                value.split.as_deref(),
+                &value.reason,
+            )
             .await?,
     ))
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::idempotency::{Answer, Keyed};
 use super::problem::ApiError;
 use super::Services;
-use crate::domain::{CancelAnswer, CancelRefusal, CancelReply};
+use crate::domain::{CancelAnswer, CancelRefusal, CancelReply, SplitShare};
 use crate::providers::{CancelCall, LookupError, Provider};
 use crate::store::cancellations::BeginCancel;
 
@@ -57,6 +57,18 @@ fn refusal(refusal: CancelRefusal) -> ApiError {
             format!("{requested} is more than what is left to cancel ({remaining})"),
         )
         .with("remaining", remaining),
+        CancelRefusal::WindowClosed { method, window } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cancel_window_closed",
+            "The cancel window has closed",
+            format!(
+                "{} payments can be cancelled through Smartro within {window} only; refund the buyer yourself \
+                 and record it with POST /v1/orders/{{order_id}}/refunds",
+                method.as_str()
+            ),
+        )
+        .with("pay_method", method.as_str()),
+        CancelRefusal::Split { field, message } => ApiError::invalid_field(field, message),
     }
 }
 
@@ -147,6 +159,7 @@ impl Services {
         keyed: Keyed<'_>,
         order_id: &str,
         amount: Option<i64>,
+        split: Option<&[SplitShare]>,
         reason: &str,
     ) -> Result<Answer, ApiError> {
         self.once(keyed, || async {
@@ -154,7 +167,14 @@ impl Services {
             let render = self.render();
             let (plan, mid) = match self
                 .store
-                .begin_cancel(order_id, amount, &reason, Uuid::new_v4(), self.clock.now())
+                .begin_cancel(
+                    order_id,
+                    amount,
+                    split,
+                    &reason,
+                    Uuid::new_v4(),
+                    self.clock.now(),
+                )
                 .await?
             {
                 BeginCancel::Planned { plan, mid } => (plan, mid),
@@ -204,6 +224,12 @@ impl Services {
                 let mut body = serde_json::to_value(&receipt).unwrap_or_else(|_| json!({}));
                 if let Some(obj) = body.as_object_mut() {
                     obj.insert("receipt_url".into(), json!(receipt_url));
+                    if record.order.cash_receipt_type.is_some() {
+                        obj.insert(
+                            "cash_receipt_url".into(),
+                            json!(self.weblink.cash_receipt_url(&tid)),
+                        );
+                    }
                 }
                 Ok(body)
             }

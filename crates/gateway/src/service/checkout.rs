@@ -40,6 +40,7 @@ impl<'a> From<&'a OrderRow> for Purchase<'a> {
             vbank_exp_date: o.vbank_exp_date.as_deref(),
             tax: o.tax,
             svc_amt: o.svc_amt,
+            options: o.options(),
         }
     }
 }

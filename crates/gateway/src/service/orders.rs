@@ -12,7 +12,11 @@ use serde_json::{json, Value};
 use super::idempotency::{Answer, Keyed};
 use super::problem::ApiError;
 use super::Services;
-use crate::domain::{default_vbank_deadline, korean_date, OrderStatus, PayMethod};
+use crate::config::EscrowPolicy;
+use crate::domain::options::{
+    check_split, CardChoice, Escrow, GoodsType, Language, OfferPeriod, SplitShare,
+};
+use crate::domain::{default_vbank_deadline, korean_date, OrderOptions, OrderStatus, PayMethod};
 use crate::providers::weblink::Purchase;
 use crate::store::orders::CreateOutcome;
 use crate::store::{NewOrder, OrderRecord};
@@ -24,6 +28,10 @@ pub struct BuyerBody {
     pub name: String,
     pub tel: String,
     pub email: String,
+    /// BuyerAddr (100 bytes).
+    pub address: Option<String>,
+    /// BuyerPostNo (6 characters).
+    pub post_code: Option<String>,
 }
 
 /// The body of `POST /v1/orders`.
@@ -46,6 +54,15 @@ pub struct CreateOrderBody {
     pub pay_type: Option<String>,
     /// The shop's id of the buyer; Smartro requires it for CLGIFT, KAKAO and TOSS.
     pub mall_user_id: Option<String>,
+    /// A card company and installment fixed in advance (CARD).
+    pub card: Option<CardChoice>,
+    pub goods_type: Option<GoodsType>,
+    pub language: Option<Language>,
+    pub offer_period: Option<OfferPeriod>,
+    /// Offer the buyer a cash receipt (KAKAO, TOSS).
+    pub cash_receipt: Option<bool>,
+    pub escrow: Option<Escrow>,
+    pub split: Option<Vec<SplitShare>>,
 }
 
 const MAX_METADATA_BYTES: usize = 8 * 1024;
@@ -85,6 +102,23 @@ fn checkout_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The options of a new order as the body asked them, before they are checked.
+struct OptionsAsked {
+    card: Option<CardChoice>,
+    goods_type: Option<GoodsType>,
+    language: Option<Language>,
+    offer_period: Option<OfferPeriod>,
+    cash_receipt: Option<bool>,
+    escrow: Option<Escrow>,
+    split: Option<Vec<SplitShare>>,
+    buyer_address: Option<String>,
+    buyer_post_code: Option<String>,
+}
+
+fn is_date(text: &str) -> bool {
+    text.len() == 8 && chrono::NaiveDate::parse_from_str(text, "%Y%m%d").is_ok()
+}
+
 impl NewOrder {
     fn purchase(&self) -> Purchase<'_> {
         Purchase {
@@ -102,11 +136,119 @@ impl NewOrder {
             vbank_exp_date: self.vbank_exp_date.as_deref(),
             tax: self.tax,
             svc_amt: self.svc_amt,
+            options: self.options.clone(),
         }
     }
 }
 
 impl Services {
+    /// The rules of the options this API adds to the provider's own (which `check_purchase` applies after).
+    fn validate_options(
+        &self,
+        method: PayMethod,
+        mid: &str,
+        amount: i64,
+        asked: OptionsAsked,
+    ) -> Result<OrderOptions, ApiError> {
+        if let Some(card) = &asked.card {
+            if method != PayMethod::Card {
+                return Err(ApiError::invalid_field(
+                    "card",
+                    "only applies to pay_method CARD",
+                ));
+            }
+            if card.quota.len() != 2 || !card.quota.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid_field(
+                    "card.quota",
+                    "must be two digits: \"00\" lump sum, \"03\" three months …",
+                ));
+            }
+        }
+        if let Some(period) = &asked.offer_period {
+            for (field, date) in [
+                ("offer_period.from", &period.from),
+                ("offer_period.to", &period.to),
+            ] {
+                if !is_date(date) {
+                    return Err(ApiError::invalid_field(field, "must be a date YYYYMMDD"));
+                }
+            }
+            if period.from > period.to {
+                return Err(ApiError::invalid_field(
+                    "offer_period.to",
+                    "must not be before offer_period.from",
+                ));
+            }
+        }
+        let policy = self
+            .settings
+            .merchant(mid)
+            .map_or(EscrowPolicy::Off, |m| m.escrow);
+        let escrow = match (asked.escrow, policy) {
+            (Some(_), EscrowPolicy::Off) => {
+                return Err(ApiError::invalid_field(
+                    "escrow",
+                    format!(
+                        "MID {mid} does not take escrow payments (merchants[].escrow = \"off\")"
+                    ),
+                ))
+            }
+            // The law asks merchants to offer escrow for cash payments: such a merchant always sends them so.
+            (None, EscrowPolicy::RequiredForCash)
+                if matches!(method, PayMethod::Bank | PayMethod::Vbank) =>
+            {
+                Some(Escrow::default())
+            }
+            (asked, _) => asked,
+        };
+        let split_asked = asked.split.is_some();
+        let split: Vec<SplitShare> = asked
+            .split
+            .unwrap_or_default()
+            .into_iter()
+            .map(|share| SplitShare {
+                sub_mall_id: share.sub_mall_id.trim().to_string(),
+                ..share
+            })
+            .collect();
+        // `"split": []` is refused by check_split, as a list naming nobody.
+        if split_asked {
+            check_split(&split, amount, "split")
+                .map_err(|p| ApiError::invalid_field(p.field, p.message))?;
+            let sub_malls = self
+                .settings
+                .merchant(mid)
+                .map(|m| m.sub_malls.as_slice())
+                .unwrap_or_default();
+            if sub_malls.is_empty() {
+                return Err(ApiError::invalid_field(
+                    "split",
+                    format!("MID {mid} has no sub-malls to split between (merchants[].sub_malls)"),
+                ));
+            }
+            for (i, share) in split.iter().enumerate() {
+                let sub = share.sub_mall_id.trim();
+                if !sub_malls.iter().any(|s| s == sub) {
+                    return Err(ApiError::invalid_field(
+                        format!("split[{i}].sub_mall_id"),
+                        format!("{sub} is not a sub-mall of {mid}"),
+                    ));
+                }
+            }
+        }
+        Ok(OrderOptions {
+            card: asked.card,
+            goods_type: asked.goods_type,
+            language: asked.language,
+            offer_period: asked.offer_period,
+            cash_receipt: asked.cash_receipt,
+            escrow,
+            split,
+            buyer_address: asked.buyer_address,
+            buyer_post_code: asked.buyer_post_code,
+        })
+    }
+
     /// Checks the body against this API's rules and the provider's, so that every order created can be paid.
     fn validate_order(&self, body: CreateOrderBody) -> Result<NewOrder, ApiError> {
         let now = self.clock.now();
@@ -187,6 +329,22 @@ impl Services {
             }
             (_, None) => None,
         };
+        let options = self.validate_options(
+            method,
+            &mid,
+            body.amount,
+            OptionsAsked {
+                card: body.card,
+                goods_type: body.goods_type,
+                language: body.language,
+                offer_period: body.offer_period,
+                cash_receipt: body.cash_receipt,
+                escrow: body.escrow,
+                split: body.split,
+                buyer_address: body.buyer.address,
+                buyer_post_code: body.buyer.post_code,
+            },
+        )?;
         let new = NewOrder {
             order_id,
             mid,
@@ -206,6 +364,7 @@ impl Services {
             metadata: body.metadata,
             checkout_token: checkout_token(),
             expires_at: now + Duration::minutes(self.settings.orders.ttl_minutes),
+            options,
         };
         if let Err(problem) = self.weblink.check_purchase(&new.purchase()) {
             let Some(field) = problem.field else {

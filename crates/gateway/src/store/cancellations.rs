@@ -5,7 +5,9 @@ use super::orders::{load_record, save_state};
 use super::outbox::{insert_events, Render};
 use super::results::bind_tid;
 use super::{OrderRecord, Store, StoreError};
-use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal, CancelReply};
+use sqlx::types::Json;
+
+use crate::domain::{self, CancelAnswer, CancelPlan, CancelRefusal, CancelReply, SplitShare};
 
 pub enum BeginCancel {
     /// Recorded as `requested`; now call the provider.
@@ -24,6 +26,7 @@ impl Store {
         &self,
         order_id: &str,
         amount: Option<i64>,
+        split: Option<&[SplitShare]>,
         reason: &str,
         id: Uuid,
         now: DateTime<Utc>,
@@ -33,20 +36,22 @@ impl Store {
             return Ok(BeginCancel::UnknownOrder);
         };
         let state = record.state()?;
-        let plan = match domain::plan_cancel(&state, amount, id) {
+        let plan = match domain::plan_cancel(&state, amount, split, id, now) {
             Ok(plan) => plan,
             Err(refusal) => return Ok(BeginCancel::Refused(refusal)),
         };
         sqlx::query!(
-            "INSERT INTO cancellations (id, order_id, tid, amount, partial, status, origin, reason, requested_at)
-             VALUES ($1, $2, $3, $4, $5, 'requested', 'api', $6, $7)",
+            "INSERT INTO cancellations (id, order_id, tid, amount, partial, status, origin, reason, requested_at,
+               split)
+             VALUES ($1, $2, $3, $4, $5, 'requested', 'api', $6, $7, $8)",
             plan.id,
             order_id,
             plan.tid,
             plan.amount,
             plan.partial,
             reason,
-            now
+            now,
+            (!plan.split.is_empty()).then(|| Json(&plan.split)) as _
         )
         .execute(&mut *tx)
         .await?;

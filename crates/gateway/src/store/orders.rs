@@ -4,9 +4,11 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
+use crate::domain::options::SplitShare;
 use crate::domain::{
-    vbank_deadline, CancellationOrigin, CancellationState, CancellationStatus, CardDetails,
-    Channel, OrderState, OrderStatus, PayMethod, PaymentDetails, ResultSource, VbankDetails,
+    auth_date_instant, vbank_deadline, CancellationOrigin, CancellationState, CancellationStatus,
+    CardDetails, CashReceipt, CashReceiptKind, Channel, OrderOptions, OrderState, OrderStatus,
+    PayMethod, PaymentDetails, ResultSource, VbankDetails,
 };
 
 /// An order as the shop asked for it, validated by the API layer.
@@ -30,6 +32,7 @@ pub struct NewOrder {
     pub metadata: Option<serde_json::Value>,
     pub checkout_token: String,
     pub expires_at: DateTime<Utc>,
+    pub options: OrderOptions,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
@@ -72,6 +75,20 @@ pub struct OrderRow {
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
+    pub options: Option<Json<OrderOptions>>,
+    pub cash_receipt_type: Option<String>,
+    pub cash_receipt_approval_no: Option<String>,
+    pub cash_receipt_issued_at: Option<DateTime<Utc>>,
+}
+
+impl OrderRow {
+    /// What the shop asked of the payment besides the amount (nothing: the defaults).
+    pub fn options(&self) -> OrderOptions {
+        self.options
+            .as_ref()
+            .map(|o| o.0.clone())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
@@ -111,6 +128,7 @@ pub struct CancellationRow {
     pub completed_at: Option<DateTime<Utc>>,
     pub seq: i64,
     pub provider: String,
+    pub split: Option<Json<Vec<SplitShare>>>,
 }
 
 impl CancellationRow {
@@ -122,6 +140,7 @@ impl CancellationRow {
             origin: self.origin,
             ptid: self.ptid.clone(),
             notified: self.notified,
+            split: self.split.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         }
     }
 }
@@ -158,6 +177,21 @@ impl OrderRecord {
                 .iter()
                 .map(CancellationRow::state)
                 .collect(),
+            split: o.options().split,
+            approved_at: self
+                .payments
+                .iter()
+                .find(|p| Some(&p.tid) == o.tid.as_ref())
+                .and_then(|p| p.auth_date.as_deref())
+                .and_then(auth_date_instant),
+            cash_receipt: o
+                .cash_receipt_type
+                .as_deref()
+                .and_then(CashReceiptKind::parse)
+                .map(|kind| CashReceipt {
+                    kind,
+                    approval_no: o.cash_receipt_approval_no.clone(),
+                }),
         })
     }
 }
@@ -178,11 +212,11 @@ impl Store {
             OrderRow,
             r#"INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
                buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token,
-               created_at, updated_at, expires_at, pay_type, mall_user_id)
+               created_at, updated_at, expires_at, pay_type, mall_user_id, options)
              VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17,
-               $18, $19)
+               $18, $19, $20)
              ON CONFLICT (order_id) DO NOTHING
-             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at"#,
+             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at"#,
             new.order_id,
             new.mid,
             new.amount,
@@ -201,7 +235,8 @@ impl Store {
             now,
             new.expires_at,
             new.pay_type,
-            new.mall_user_id
+            new.mall_user_id,
+            Json(&new.options) as _
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -229,7 +264,7 @@ impl Store {
     ) -> Result<Vec<OrderRecord>, StoreError> {
         let orders = sqlx::query_as!(
             OrderRow,
-            r#"SELECT order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at FROM orders
+            r#"SELECT order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at FROM orders
              WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
              ORDER BY seq DESC LIMIT $3"#,
             status.map(OrderStatus::as_str),
@@ -252,7 +287,7 @@ impl Store {
             CancellationRow,
             r#"SELECT id, order_id, tid, amount, partial, status as "status: CancellationStatus",
                  origin as "origin: CancellationOrigin", reason, result_code, result_message, cancel_num, ptid,
-                 notified, requested_at, completed_at, seq, provider
+                 notified, requested_at, completed_at, seq, provider, split as "split: Json<Vec<SplitShare>>"
                FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, seq"#,
             &ids
         )
@@ -351,6 +386,7 @@ pub(crate) async fn save_state(
 ) -> Result<(), StoreError> {
     let card = details.and_then(|d| d.card.as_ref());
     let vbank = details.and_then(|d| d.vbank.as_ref());
+    let receipt = details.and_then(|d| d.cash_receipt.as_ref());
     let card_field = |f: fn(&CardDetails) -> &Option<String>| card.and_then(|c| f(c).clone());
     let vbank_field = |f: fn(&VbankDetails) -> &Option<String>| vbank.and_then(|v| f(v).clone());
     sqlx::query!(
@@ -363,7 +399,10 @@ pub(crate) async fn save_state(
            card_masked_number = CASE WHEN $12 THEN $17 ELSE card_masked_number END,
            vbank_bank_code = COALESCE($18, vbank_bank_code),
            vbank_bank_name = COALESCE($19, vbank_bank_name),
-           vbank_account = COALESCE($20, vbank_account)
+           vbank_account = COALESCE($20, vbank_account),
+           cash_receipt_type = COALESCE($21, cash_receipt_type),
+           cash_receipt_approval_no = CASE WHEN $21::text IS NULL THEN cash_receipt_approval_no ELSE $22 END,
+           cash_receipt_issued_at = CASE WHEN $21::text IS NULL THEN cash_receipt_issued_at ELSE $10 END
          WHERE order_id = $1",
         state.order_id,
         state.status.as_str(),
@@ -384,7 +423,9 @@ pub(crate) async fn save_state(
         card_field(|c| &c.masked_number),
         vbank_field(|v| &v.bank_code),
         vbank_field(|v| &v.bank_name),
-        vbank_field(|v| &v.account)
+        vbank_field(|v| &v.account),
+        receipt.map(|r| r.kind.as_str()),
+        receipt.and_then(|r| r.approval_no.clone())
     )
     .execute(&mut **tx)
     .await?;

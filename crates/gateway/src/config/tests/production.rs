@@ -142,7 +142,10 @@ fn test_mode_keeps_the_compiled_in_merchants() {
     )
     .unwrap();
     let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
-    assert_eq!(mids, ["SMTPAY001m", "SMTPAY002m"]);
+    assert_eq!(
+        mids,
+        ["SMTPAY001m", "SMTPAY002m", "ECTEST001m", "SMTSUB001m"]
+    );
     assert_eq!(settings.merchants[0].merchant_key.expose_secret(), KEY_001);
     assert_eq!(
         settings.merchants[0].cancel_password.expose_secret(),
@@ -322,6 +325,8 @@ fn the_test_mode_warning_names_the_public_credentials_but_never_their_values() {
         [
             "merchants[0].mid SMTPAY001m",
             "merchants[1].mid SMTPAY002m",
+            "merchants[2].mid ECTEST001m",
+            "merchants[3].mid SMTSUB001m",
             "api.secret_keys[0] (the example key)",
         ]
     );
@@ -380,7 +385,7 @@ fn the_defaults_file_in_the_working_directory_loses_its_merchants_in_production_
     assert_refused(&err, "merchants[0].merchant_key", "missing");
     // Test mode keeps them.
     let settings = Settings::from_layers(Some(defaults_file(true)), &[]).unwrap();
-    assert_eq!(settings.merchants.len(), 2);
+    assert_eq!(settings.merchants.len(), 4);
     // Named with --config, the same file is the operator's choice: its test merchant is refused by name.
     let err = Settings::from_layers(Some(defaults_file(false)), &env(PRODUCTION_ENV)).unwrap_err();
     assert_refused(&err, "merchants[1].mid", "public test merchants");

@@ -29,7 +29,10 @@ fn defaults_run_a_fresh_machine_against_the_test_system() {
     );
     assert_eq!(settings.smartro.timeout_secs, 15);
     let mids: Vec<&str> = settings.merchants.iter().map(|m| m.mid.as_str()).collect();
-    assert_eq!(mids, ["SMTPAY001m", "SMTPAY002m"]);
+    assert_eq!(
+        mids,
+        ["SMTPAY001m", "SMTPAY002m", "ECTEST001m", "SMTSUB001m"]
+    );
     assert_eq!(settings.default_merchant().mid, "SMTPAY001m");
     assert_eq!(
         settings.default_merchant().merchant_key.expose_secret(),
@@ -165,7 +168,7 @@ fn environment_variables_override_the_file() {
     );
     assert_eq!(
         settings.merchants.len(),
-        2,
+        4,
         "an indexed variable edits one entry and keeps the others"
     );
     assert_eq!(settings.merchants[0].mid, "SMTPAY001m");

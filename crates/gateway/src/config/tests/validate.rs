@@ -109,8 +109,8 @@ fn each_invalid_value_is_reported_with_its_key() {
             "longer than 20 bytes",
         ),
         (
-            &[("GATEWAY__MERCHANTS__2__MID", "SMTPAY003m")],
-            "merchants[2].merchant_key",
+            &[("GATEWAY__MERCHANTS__4__MID", "SMTPAY003m")],
+            "merchants[4].merchant_key",
             "missing",
         ),
         (

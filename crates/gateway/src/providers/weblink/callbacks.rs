@@ -4,21 +4,23 @@
 use smartro::codes::{self, CodeCategory};
 use smartro::notification::Notification;
 use smartro::result::PaymentResult;
-use smartro::types::{PayMethod as WirePayMethod, StateCd};
+use smartro::types::{CashReceiptType, PayMethod as WirePayMethod, StateCd};
 
 use super::pay_method;
 use crate::config::Settings;
 use crate::domain::{
-    CardDetails, MessageLabels, Outcome, PaymentDetails, ResultKind, ResultSource, VbankDetails,
-    VerifiedResult,
+    CardDetails, CashReceipt, CashReceiptKind, MessageLabels, Outcome, PaymentDetails, ResultKind,
+    ResultSource, VbankDetails, VerifiedResult,
 };
 use crate::providers::{Refusal, RejectReason};
 use secrecy::ExposeSecret;
 
 pub const VBANK_ISSUED: &str = "4100";
 pub const VBANK_DEPOSITED: &str = "4110";
-/// Cancel (2001), bank-transfer refund (2211), and "already cancelled" (2013), which means the same to us.
-const CANCEL_SUCCESS: [&str; 3] = ["2001", "2211", "2013"];
+/// Cancel (2001), bank-transfer refund (2211), "already cancelled" (2013), which means the same to us, and the
+/// Toss refund (TS20, seed 000 §13).
+const CANCEL_SUCCESS: [&str; 4] = ["2001", "2211", "2013", "TS20"];
+const CASH_RECEIPT_ISSUED: &str = "7001";
 
 /// What a result is about. returnPay carries no StateCd (`None`).
 pub fn classify(state: Option<&StateCd>, result_code: &str) -> ResultKind {
@@ -31,7 +33,7 @@ pub fn classify(state: Option<&StateCd>, result_code: &str) -> ResultKind {
         Some(StateCd::VbankIssued) => ResultKind::VbankIssued,
         Some(StateCd::Approval) | None => {
             if is_cash_receipt_code(result_code) {
-                ResultKind::Other
+                ResultKind::CashReceipt
             } else {
                 ResultKind::Approval
             }
@@ -95,6 +97,7 @@ pub fn outcome(kind: ResultKind, method: &WirePayMethod, result_code: &str) -> O
         ResultKind::VbankIssued => yes_no(result_code == VBANK_ISSUED),
         ResultKind::VbankDeposit => yes_no(result_code == VBANK_DEPOSITED),
         ResultKind::Cancel => yes_no(CANCEL_SUCCESS.contains(&result_code)),
+        ResultKind::CashReceipt => yes_no(result_code == CASH_RECEIPT_ISSUED),
         ResultKind::Other => Outcome::Unknown,
     }
 }
@@ -117,6 +120,22 @@ pub fn mask_card_number(pin: &str) -> String {
             c
         })
         .collect()
+}
+
+/// The cash receipt an inform reports (ReceiptType 1 or 2, with its approval number).
+fn cash_receipt(
+    receipt_type: &Option<String>,
+    approval_no: &Option<String>,
+) -> Option<CashReceipt> {
+    let kind = match CashReceiptType::parse(receipt_type.as_deref()?) {
+        CashReceiptType::IncomeDeduction => CashReceiptKind::IncomeDeduction,
+        CashReceiptType::ExpenseProof => CashReceiptKind::ExpenseProof,
+        CashReceiptType::NotIssued | CashReceiptType::Other(_) => return None,
+    };
+    Some(CashReceipt {
+        kind,
+        approval_no: non_empty(approval_no),
+    })
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
@@ -196,6 +215,8 @@ pub fn verify_return(settings: &Settings, body: &[u8]) -> Result<VerifiedResult,
             bank_name: non_empty(&r.vbank_name).or_else(|| non_empty(&r.bank_name)),
             account: Some(account),
         }),
+        // The manual's result carries no cash-receipt fields (removed in v3.5): the notifications do.
+        cash_receipt: None,
     };
     Ok(VerifiedResult {
         source: ResultSource::Return,
@@ -237,7 +258,13 @@ pub fn verify_inform(settings: &Settings, body: &[u8]) -> Result<VerifiedResult,
     let kind = classify(Some(&n.state_cd), &n.result_code);
     let vbank_like = matches!(kind, ResultKind::VbankIssued | ResultKind::VbankDeposit)
         || n.state_cd == StateCd::VbankIssued;
-    let details = if vbank_like {
+    let receipt = cash_receipt(&n.receipt_type, &n.rcpt_app_no);
+    let details = if kind == ResultKind::CashReceipt {
+        PaymentDetails {
+            cash_receipt: receipt,
+            ..PaymentDetails::default()
+        }
+    } else if vbank_like {
         PaymentDetails {
             card: None,
             vbank: non_empty(&n.vbank_num).map(|account| VbankDetails {
@@ -245,6 +272,7 @@ pub fn verify_inform(settings: &Settings, body: &[u8]) -> Result<VerifiedResult,
                 bank_name: non_empty(&n.vbank_name).or_else(|| non_empty(&n.fn_name)),
                 account: Some(account),
             }),
+            cash_receipt: receipt,
         }
     } else {
         PaymentDetails {
@@ -258,6 +286,7 @@ pub fn verify_inform(settings: &Settings, body: &[u8]) -> Result<VerifiedResult,
                 }
             }),
             vbank: None,
+            cash_receipt: receipt,
         }
     };
     Ok(VerifiedResult {
@@ -314,7 +343,7 @@ mod tests {
         );
         assert_eq!(
             classify(Some(&StateCd::Approval), "7001"),
-            ResultKind::Other
+            ResultKind::CashReceipt
         );
         assert_eq!(
             classify(Some(&StateCd::Other("9".into())), "3001"),
@@ -344,6 +373,18 @@ mod tests {
             Outcome::Unknown
         );
         assert_eq!(outcome(ResultKind::Cancel, &card, "2211"), Outcome::Success);
+        assert_eq!(
+            outcome(ResultKind::Cancel, &WirePayMethod::Toss, "TS20"),
+            Outcome::Success
+        );
+        assert_eq!(
+            outcome(ResultKind::Cancel, &WirePayMethod::Toss, "TS22"),
+            Outcome::Failure
+        );
+        assert_eq!(
+            outcome(ResultKind::CashReceipt, &card, "7001"),
+            Outcome::Success
+        );
         assert_eq!(outcome(ResultKind::Cancel, &card, "2032"), Outcome::Failure);
         assert_eq!(
             pay_method(&WirePayMethod::Clgift),

@@ -4,6 +4,7 @@
 use secrecy::ExposeSecret;
 use smartro::cancel::CancelRequest;
 use smartro::client::CallOutcome;
+use smartro::divide::{DivideEntry, DivideInfo};
 use smartro::receipt::Receipt;
 
 use super::WebLink;
@@ -46,8 +47,20 @@ impl WebLink {
             cancel_amt: plan.amount,
             cancel_msg: reason.to_string(),
             partial: plan.partial,
-            merchant_mode: None,
-            divide_info: None,
+            // "서브몰정산 가맹점 전용 MerchantMode : T" (manual §5.2): cancels of a sub-mall split payment.
+            merchant_mode: plan.split_payment.then(|| "T".to_string()),
+            // A partial cancel of a split payment says how it splits between the sub-malls (manual §5.2).
+            divide_info: (!plan.split.is_empty()).then(|| DivideInfo {
+                entries: plan
+                    .split
+                    .iter()
+                    .map(|share| DivideEntry {
+                        amt: share.amount,
+                        mid: share.sub_mall_id.clone(),
+                        goods_name: None,
+                    })
+                    .collect(),
+            }),
         };
         match self
             .client
@@ -100,6 +113,15 @@ impl WebLink {
                 Err(LookupError::Unreadable { status, reason })
             }
         }
+    }
+
+    /// The receipt page's link for the cash receipt of `tid` (type 2).
+    pub fn cash_receipt_url(&self, tid: &str) -> String {
+        smartro::receipt::receipt_page_url(
+            &self.settings.smartro.endpoints().receipt_page_url,
+            tid,
+            true,
+        )
     }
 
     /// The receipt page's link for `tid` (type 0: the payment itself).

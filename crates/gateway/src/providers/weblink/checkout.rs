@@ -3,12 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
-use smartro::request::PaymentRequest;
+use smartro::divide::{DivideEntry, DivideInfo};
+use smartro::request::{Escrow as WireEscrow, OpenType, PaymentRequest, PRODUCTINFO_SPLIT};
 use smartro::types::{kst_now_edi_date, PayMethod as WirePayMethod};
 use smartro::RequestErrorKind;
 
 use super::{wire_pay_method, WebLink};
-use crate::domain::PayMethod;
+use crate::domain::options::{Escrow, GoodsType, Language};
+use crate::domain::{OrderOptions, PayMethod};
+
+/// Smartro's phone-payment test merchant takes only content (GoodsCl 0), whatever the goods (manual §4.4).
+const CONTENT_ONLY_TEST_MID: &str = "SMTPAY001m";
 
 /// What a payment request is made of, whether the order is stored yet or being created.
 pub struct Purchase<'a> {
@@ -26,6 +31,27 @@ pub struct Purchase<'a> {
     pub vbank_exp_date: Option<&'a str>,
     pub tax: Option<i64>,
     pub svc_amt: Option<i64>,
+    pub options: OrderOptions,
+}
+
+fn escrow_fields(escrow: &Escrow) -> WireEscrow {
+    let d = escrow.delivery.clone().unwrap_or_default();
+    let s = escrow.seller.clone().unwrap_or_default();
+    WireEscrow {
+        delivery_code: d.code,
+        delivery_number: d.number,
+        delivery_addr1: d.address1,
+        delivery_addr2: d.address2,
+        delivery_post: d.post_code,
+        receiver_name: d.receiver_name,
+        receiver_tel: d.receiver_tel,
+        seller_addr1: s.address1,
+        seller_addr2: s.address2,
+        seller_post: s.post_code,
+        seller_tel: s.tel,
+        seller_id: s.id,
+        seller_name: s.name,
+    }
 }
 
 /// The signed form, for the checkout page (an HTML form) and for single-page shops (JSON).
@@ -62,6 +88,28 @@ fn api_field(wire: &str) -> Option<&'static str> {
         "VbankExpDate" => "vbank_exp_date",
         "Tax" => "tax",
         "SvcAmt" => "svc_amt",
+        "fn_cd" => "card.issuer_code",
+        "CardQuota" => "card.quota",
+        "GoodsCl" => "goods_type",
+        "OpenType" => "language",
+        "BuyerAddr" => "buyer.address",
+        "BuyerPostNo" => "buyer.post_code",
+        "OfferPeriod" => "offer_period",
+        "ReceiptType" => "cash_receipt",
+        "DivideInfo" | "Productinfo" => "split",
+        "DeliveryCode" => "escrow.delivery.code",
+        "DeliveryNumber" => "escrow.delivery.number",
+        "DeliveryAddr1" => "escrow.delivery.address1",
+        "DeliveryAddr2" => "escrow.delivery.address2",
+        "DeliveryPost" => "escrow.delivery.post_code",
+        "ReceiverName" => "escrow.delivery.receiver_name",
+        "ReceiverTel" => "escrow.delivery.receiver_tel",
+        "SellerAddr1" => "escrow.seller.address1",
+        "SellerAddr2" => "escrow.seller.address2",
+        "SellerPost" => "escrow.seller.post_code",
+        "SellerTel" => "escrow.seller.tel",
+        "SellerId" => "escrow.seller.id",
+        "SellerName" => "escrow.seller.name",
         _ => return None,
     })
 }
@@ -90,10 +138,48 @@ impl WebLink {
         req.svc_amt = purchase.svc_amt;
         // The page submits in the same window (no popup), which works on phones and in every browser.
         req.forward = false;
+        let options = &purchase.options;
         if req.pay_method == WirePayMethod::Cellphone {
-            req.goods_cl = Some("0".to_string());
+            let physical = options.goods_type == Some(GoodsType::Physical)
+                && purchase.mid != CONTENT_ONLY_TEST_MID;
+            req.goods_cl = Some(if physical { "1" } else { "0" }.to_string());
+        }
+        if let Some(card) = &options.card {
+            req.fn_cd = Some(card.issuer_code.clone());
+            req.card_quota = Some(card.quota.clone());
+        }
+        if options.language == Some(Language::En) {
+            req.open_type = OpenType::En;
+        }
+        req.buyer_addr = options.buyer_address.clone();
+        req.buyer_post_no = options.buyer_post_code.clone();
+        req.offer_period = options
+            .offer_period
+            .as_ref()
+            .map(|p| format!("{}{}", p.from, p.to));
+        req.receipt_type = options.cash_receipt;
+        req.escrow = options.escrow.as_ref().map(escrow_fields);
+        if options.is_split() {
+            req.productinfo = Some(PRODUCTINFO_SPLIT.to_string());
+            req.divide_info = Some(DivideInfo {
+                entries: options
+                    .split
+                    .iter()
+                    .map(|share| DivideEntry {
+                        amt: share.amount,
+                        mid: share.sub_mall_id.trim().to_string(),
+                        goods_name: Some(
+                            share
+                                .goods_name
+                                .clone()
+                                .unwrap_or_else(|| purchase.goods_name.to_string()),
+                        ),
+                    })
+                    .collect(),
+            });
         }
         req.user_ip = user_ip.to_string();
+        req.mall_ip = self.settings.server.mall_ip.clone();
         req
     }
 

@@ -98,6 +98,19 @@ pub fn judge(result: &VerifiedResult, looked_up: &str, receipt: &Receipt) -> Ver
                 "Smartro's record of TID {looked_up} shows no deposit yet (vacctBaseDt)"
             ))
         }
+        // A cash receipt needs the record to show one issued: the notification's receipt fields are not signed.
+        // The API documents cashReceiptReqCl for bank methods and cashReceiptType for receipts; either will do.
+        Some(_)
+            if result.kind == ResultKind::CashReceipt
+                && trimmed(&receipt.cash_receipt_req_cl) != Some("1")
+                && !matches!(trimmed(&receipt.cash_receipt_type), Some("1") | Some("2")) =>
+        {
+            Verdict::Unconfirmed(format!(
+                "Smartro's record of TID {looked_up} shows no cash receipt issued (cashReceiptReqCl {:?}, \
+                 cashReceiptType {:?})",
+                receipt.cash_receipt_req_cl, receipt.cash_receipt_type
+            ))
+        }
         Some(_) => CONFIRMED,
     }
 }
@@ -304,5 +317,25 @@ mod tests {
             r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","vacctNo":"123","vacctBaseDt":"20261201"}"#,
         );
         assert_eq!(judge(&r, "T1", &paid), CONFIRMED);
+    }
+
+    #[test]
+    fn a_cash_receipt_needs_one_issued_in_the_record() {
+        let mut r = result(ResultKind::CashReceipt, "T1", None, 1000);
+        r.result_code = "7001".into();
+        let none = receipt(
+            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","cashReceiptReqCl":"0"}"#,
+        );
+        assert!(matches!(judge(&r, "T1", &none), Verdict::Unconfirmed(_)));
+        let silent = receipt(r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0"}"#);
+        assert!(matches!(judge(&r, "T1", &silent), Verdict::Unconfirmed(_)));
+        let issued = receipt(
+            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","cashReceiptReqCl":"1","cashReceiptType":"1"}"#,
+        );
+        assert_eq!(judge(&r, "T1", &issued), CONFIRMED);
+        let typed = receipt(
+            r#"{"tid":"T1","moid":"ORDER-1","goodsAmt":"1000","stateCd":"0","cashReceiptType":"2"}"#,
+        );
+        assert_eq!(judge(&r, "T1", &typed), CONFIRMED);
     }
 }
