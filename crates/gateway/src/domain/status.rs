@@ -138,16 +138,22 @@ pub enum EventType {
     PaymentCancelled,
     PaymentNeedsReview,
     OrderExpired,
+    /// The merchant recorded a refund it made itself.
+    PaymentRefunded,
+    /// An operator settled a review: the order is out of `needs_review`.
+    PaymentResolved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::PaymentPaid,
         EventType::PaymentFailed,
         EventType::PaymentAwaitingDeposit,
         EventType::PaymentCancelled,
         EventType::PaymentNeedsReview,
         EventType::OrderExpired,
+        EventType::PaymentRefunded,
+        EventType::PaymentResolved,
     ];
 
     pub fn parse(value: &str) -> Option<EventType> {
@@ -162,6 +168,8 @@ impl EventType {
             EventType::PaymentCancelled => "payment.cancelled",
             EventType::PaymentNeedsReview => "payment.needs_review",
             EventType::OrderExpired => "order.expired",
+            EventType::PaymentRefunded => "payment.refunded",
+            EventType::PaymentResolved => "payment.resolved",
         }
     }
 }
