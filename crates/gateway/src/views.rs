@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use crate::domain::options::SplitShare;
 use crate::domain::{
-    CancellationOrigin, CancellationStatus, OrderOptions, OrderStatus, PayMethod, ResultSource,
+    CancellationOrigin, CancellationStatus, OrderOptions, OrderStatus, PayMethod,
+    ResolutionOutcome, ResolveAction, ResultSource,
 };
-use crate::store::{CancellationRow, OrderRecord, PaymentRow};
+use crate::store::{CancellationRow, OrderRecord, PaymentRow, RefundRow, ResolutionRow};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderView {
@@ -16,6 +17,8 @@ pub struct OrderView {
     pub amount: i64,
     pub paid_amount: i64,
     pub cancelled_amount: i64,
+    /// Refunded by the merchant itself (bank transfer), outside Smartro.
+    pub refunded_amount: i64,
     pub goods_name: String,
     pub goods_count: i32,
     pub pay_method: PayMethod,
@@ -34,6 +37,9 @@ pub struct OrderView {
     pub result_message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub review_reason: Option<String>,
+    /// While `needs_review`: the TID of the payment the review is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_tid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +50,8 @@ pub struct OrderView {
     pub cash_receipt: Option<CashReceiptView>,
     pub payments: Vec<PaymentView>,
     pub cancellations: Vec<CancellationView>,
+    pub refunds: Vec<RefundView>,
+    pub resolutions: Vec<ResolutionView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
     /// What the shop asked of the payment besides the amount (card, goods type, language, offer period, cash
@@ -124,6 +132,61 @@ pub struct CancellationView {
     pub split: Vec<SplitShare>,
 }
 
+/// A refund the merchant made itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundView {
+    pub id: String,
+    pub amount: i64,
+    pub reason: String,
+    pub bank_code: String,
+    /// From Smartro's bank code table.
+    pub bank_name: Option<String>,
+    /// Every digit but the last four masked.
+    pub account: String,
+    pub holder: String,
+    pub reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The id of the API key that recorded it (a hash prefix, never the key).
+    pub recorded_by: String,
+}
+
+/// An operator's resolution of a review.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolutionView {
+    pub id: String,
+    pub action: ResolveAction,
+    pub reason: String,
+    pub tid: String,
+    /// The order's amount before the resolution.
+    pub former_amount: i64,
+    pub resolved_by: String,
+    pub outcome: ResolutionOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A bank account number as shown by the API: every digit but the last four replaced by `*`, separators kept, so
+/// that a person can tell accounts apart without the API handing the number out.
+pub fn mask_account(account: &str) -> String {
+    let digits = account.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    account
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen + 4 <= digits {
+                    return '*';
+                }
+            }
+            c
+        })
+        .collect()
+}
+
 /// `{public_url}/pay/{order_id}?t={token}`
 pub fn checkout_url(public_url: &str, order_id: &str, token: &str) -> String {
     format!(
@@ -169,6 +232,7 @@ impl OrderView {
             amount: o.amount,
             paid_amount: o.paid_amount,
             cancelled_amount: o.cancelled_amount,
+            refunded_amount: o.refunded_amount,
             goods_name: o.goods_name.clone(),
             goods_count: o.goods_count,
             pay_method: o.pay_method,
@@ -189,6 +253,7 @@ impl OrderView {
             result_code: o.result_code.clone(),
             result_message: o.result_message.clone(),
             review_reason: o.review_reason.clone(),
+            review_tid: o.review_tid.clone(),
             return_url: o.return_url.clone(),
             vbank,
             card,
@@ -198,6 +263,12 @@ impl OrderView {
                 .cancellations
                 .iter()
                 .map(CancellationView::from)
+                .collect(),
+            refunds: record.refunds.iter().map(RefundView::from).collect(),
+            resolutions: record
+                .resolutions
+                .iter()
+                .map(ResolutionView::from)
                 .collect(),
             metadata: o.metadata.clone(),
             options,
@@ -238,5 +309,53 @@ impl From<&CancellationRow> for CancellationView {
             completed_at: c.completed_at,
             split: c.split.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         }
+    }
+}
+
+impl From<&RefundRow> for RefundView {
+    fn from(r: &RefundRow) -> Self {
+        RefundView {
+            id: r.id.to_string(),
+            amount: r.amount,
+            reason: r.reason.clone(),
+            bank_code: r.bank_code.clone(),
+            bank_name: smartro::codes::bank(&r.bank_code).map(|b| b.name.to_string()),
+            account: mask_account(&r.account),
+            holder: r.holder.clone(),
+            reference: r.reference.clone(),
+            created_at: r.created_at,
+            recorded_by: r.recorded_by.clone(),
+        }
+    }
+}
+
+impl From<&ResolutionRow> for ResolutionView {
+    fn from(r: &ResolutionRow) -> Self {
+        ResolutionView {
+            id: r.id.to_string(),
+            action: r.action,
+            reason: r.reason.clone(),
+            tid: r.tid.clone(),
+            former_amount: r.former_amount,
+            resolved_by: r.resolved_by.clone(),
+            outcome: r.outcome,
+            cancellation_id: r.cancellation_id.map(|id| id.to_string()),
+            created_at: r.created_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_account;
+
+    #[test]
+    fn accounts_show_only_their_last_four_digits() {
+        assert_eq!(mask_account("110-123-456789"), "***-***-**6789");
+        assert_eq!(mask_account("12345678901234"), "**********1234");
+        assert_eq!(mask_account("1234"), "1234");
+        assert_eq!(mask_account("123"), "123");
+        assert_eq!(mask_account(""), "");
     }
 }

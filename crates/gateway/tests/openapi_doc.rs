@@ -312,6 +312,9 @@ fn the_contract_routes_are_documented() {
         ("/v1/orders/{order_id}", "get"),
         ("/v1/orders/{order_id}/cancel", "post"),
         ("/v1/orders/{order_id}/receipt", "get"),
+        ("/v1/orders/{order_id}/refunds", "post"),
+        ("/v1/orders/{order_id}/resolve", "post"),
+        ("/v1/payments/{tid}", "get"),
         ("/v1/codes/results", "get"),
         ("/v1/codes/results/{code}", "get"),
         ("/v1/codes/cards", "get"),
@@ -340,7 +343,7 @@ fn the_contract_routes_are_documented() {
 fn every_operation_has_a_unique_id_and_responses() {
     let doc = spec();
     let ops = operations(&doc);
-    assert!(ops.len() >= 21, "only {} operations", ops.len());
+    assert!(ops.len() >= 24, "only {} operations", ops.len());
     let mut ids = BTreeSet::new();
     for (path, method, op) in &ops {
         let id = op["operationId"]
@@ -481,6 +484,8 @@ fn the_order_schema_matches_the_serialized_order() {
         ("CardView", "Card"),
         ("PaymentView", "Payment"),
         ("CancellationView", "Cancellation"),
+        ("RefundView", "Refund"),
+        ("ResolutionView", "Resolution"),
     ] {
         let code = struct_fields(&views, rust);
         let documented = schema_fields(&doc, schema);
@@ -505,6 +510,8 @@ fn the_request_schemas_match_the_request_bodies() {
         ("src/service/orders.rs", "CreateOrderBody", "CreateOrder"),
         ("src/service/orders.rs", "BuyerBody", "Buyer"),
         ("src/http/cancel.rs", "CancelBody", "CancelOrder"),
+        ("src/service/refunds.rs", "RefundBody", "RecordRefund"),
+        ("src/http/resolutions.rs", "ResolveBody", "ResolveOrder"),
     ] {
         let code = struct_fields(&read(&crate_dir().join(file)), rust);
         let documented = schema_fields(&doc, schema);
@@ -530,7 +537,7 @@ fn status_and_event_enums_match_the_domain() {
     assert_eq!(statuses.len(), 7, "{statuses:?}");
     assert_eq!(schema_enum(&doc, "OrderStatus"), statuses);
     let events = arm_literals(&status, "EventType");
-    assert_eq!(events.len(), 7, "{events:?}");
+    assert_eq!(events.len(), 9, "{events:?}");
     assert_eq!(schema_enum(&doc, "EventType"), events);
     let webhooks: BTreeSet<String> = doc["webhooks"]
         .as_object()
@@ -573,7 +580,11 @@ fn amounts_are_integers() {
         ("Order", "amount"),
         ("Order", "paid_amount"),
         ("Order", "cancelled_amount"),
+        ("Order", "refunded_amount"),
         ("Payment", "amount"),
+        ("Refund", "amount"),
+        ("Resolution", "former_amount"),
+        ("RecordRefund", "amount"),
         ("Cancellation", "amount"),
         ("CreateOrder", "amount"),
         ("CreateOrder", "tax"),

@@ -480,7 +480,7 @@ async fn the_events_api_lists_and_redelivers() {
         .unwrap();
     assert_eq!(page2["data"][0]["type"], "payment.paid");
     for bad in [
-        "type=payment.refunded",
+        "type=payment.teleported",
         "limit=0",
         "cursor=zzz",
         "colour=red",

@@ -37,6 +37,21 @@ fn install_if_missing() -> Result<(), String> {
             PACKAGES.join(" ")
         ));
     }
+    // nextest runs every test in a process of its own: two browser tests starting together would both run
+    // apt-get, and the second would fail on apt's lock. A lock file makes the later one wait and then find the
+    // browser installed.
+    let lock = std::fs::File::create("/tmp/smartro-gateway-browser-install.lock")
+        .map_err(|e| format!("cannot create the install lock file: {e}"))?;
+    // SAFETY: flock on a file descriptor this function owns; the lock is released when `lock` is dropped.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
+        return Err(format!(
+            "cannot lock the install lock file: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
     eprintln!(
         "browser test: installing {} with apt-get",
         PACKAGES.join(" ")

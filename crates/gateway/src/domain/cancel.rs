@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::options::check_split;
 use super::{
-    cancelled_status, korean_date, CancellationOrigin, CancellationState, CancellationStatus,
-    Decision, Effect, EventType, OrderState, OrderStatus, PayMethod, SplitShare,
+    cancelled_status, korean_date, review, CancellationOrigin, CancellationState,
+    CancellationStatus, Decision, Effect, EventType, OrderState, OrderStatus, PayMethod,
+    SplitShare,
 };
 
 /// What to send to Smartro for one cancellation.
@@ -197,18 +198,10 @@ pub fn plan_cancel(
     if order.pay_method == PayMethod::Vbank {
         return Err(CancelRefusal::VbankRefundByMerchant);
     }
-    // Either way Smartro may yet cancel that one, so a second cancel could exceed what is left.
-    if let Some(open) = order.cancellations.iter().find(|c| {
-        matches!(
-            c.status,
-            CancellationStatus::Requested | CancellationStatus::Unknown
-        )
-    }) {
-        return Err(match open.status {
-            CancellationStatus::Requested => CancelRefusal::InProgress { id: open.id },
-            _ => CancelRefusal::OutcomeOpen { id: open.id },
-        });
+    if let Some(refusal) = open_cancellation(order) {
+        return Err(refusal);
     }
+    // What the merchant refunded itself is gone too: Smartro must not send it back a second time.
     let remaining = order.remaining();
     if remaining <= 0 {
         return Err(CancelRefusal::NothingLeft);
@@ -234,7 +227,7 @@ pub fn plan_cancel(
             }
         })?;
     }
-    let partial = !(order.cancelled_amount == 0 && amount == order.paid_amount);
+    let partial = !(order.returned() == 0 && amount == order.paid_amount);
     let split = split_shares(order, split, amount, partial)?;
     Ok(CancelPlan {
         id,
@@ -246,11 +239,27 @@ pub fn plan_cancel(
     })
 }
 
+/// A cancellation of the order whose outcome is still open, as the refusal to send another: either way Smartro
+/// may yet cancel that one, so a second cancel could exceed what is left.
+pub(super) fn open_cancellation(order: &OrderState) -> Option<CancelRefusal> {
+    let open = order.cancellations.iter().find(|c| {
+        matches!(
+            c.status,
+            CancellationStatus::Requested | CancellationStatus::Unknown
+        )
+    })?;
+    Some(match open.status {
+        CancellationStatus::Requested => CancelRefusal::InProgress { id: open.id },
+        _ => CancelRefusal::OutcomeOpen { id: open.id },
+    })
+}
+
 /// Records a planned cancellation on the order (status `requested`).
 pub fn begin_cancel(order: &OrderState, plan: &CancelPlan) -> OrderState {
     let mut next = order.clone();
     next.cancellations.push(CancellationState {
         id: plan.id,
+        tid: plan.tid.clone(),
         amount: plan.amount,
         status: CancellationStatus::Requested,
         origin: CancellationOrigin::Api,
@@ -299,14 +308,24 @@ pub fn complete_cancel(order: &OrderState, id: Uuid, answer: &CancelAnswer) -> D
             if c.status != CancellationStatus::Succeeded {
                 c.status = CancellationStatus::Succeeded;
                 let amount = c.amount;
-                if next.cancelled_amount + amount <= next.paid_amount {
+                let tid = c.tid.clone();
+                if review::is_reviewed_payment(&next, &tid) {
+                    // The operator's cancel of the payment under review: its money was never counted, so
+                    // nothing is taken from the order; the order goes back to what its own payment says.
+                    review::settle_reviewed_cancel(&mut next, &mut effects);
+                } else if next.returned() + amount <= next.paid_amount {
                     next.cancelled_amount += amount;
-                    next.status = cancelled_status(&next);
+                    // An order put under review while this cancel was on its way stays there: the money is
+                    // counted, and the person who settles the review sees it.
+                    if next.status != OrderStatus::NeedsReview {
+                        next.status = cancelled_status(&next);
+                    }
                     effects.push(Effect::Emit(EventType::PaymentCancelled));
                 } else {
                     next.status = OrderStatus::NeedsReview;
                     next.review_reason =
                         Some("a confirmed cancellation exceeds what was paid".to_string());
+                    next.review_tid = Some(tid);
                     effects.push(Effect::Emit(EventType::PaymentNeedsReview));
                 }
             }

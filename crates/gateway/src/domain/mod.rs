@@ -8,9 +8,13 @@
 mod cancel;
 mod method;
 pub mod options;
+mod refund;
 mod result;
+mod review;
 mod status;
 
+#[cfg(test)]
+mod refund_review_tests;
 #[cfg(test)]
 mod tests;
 
@@ -22,9 +26,14 @@ pub use method::{
     auth_date_instant, default_vbank_deadline, korean_date, vbank_deadline, PayMethod,
 };
 pub use options::{OrderOptions, SplitShare};
+pub use refund::{record_refund, RefundRefusal};
 pub use result::{
     CardDetails, CashReceipt, CashReceiptKind, Confirmed, ConfirmedBy, MessageLabels, Outcome,
     PaymentDetails, ResultKind, ResultSource, VbankDetails, VerifiedResult,
+};
+pub use review::{
+    accept_review, plan_review_cancel, Acceptance, RecordedPayment, ResolutionOutcome,
+    ResolveAction, ResolveRefusal, ReviewCancel,
 };
 pub use status::{CancellationOrigin, CancellationStatus, Channel, EventType, OrderStatus};
 
@@ -40,11 +49,16 @@ pub struct OrderState {
     pub pay_method: PayMethod,
     pub status: OrderStatus,
     pub paid_amount: i64,
+    /// Cancelled through the provider.
     pub cancelled_amount: i64,
+    /// Paid back by the merchant itself (a bank transfer), outside the provider.
+    pub refunded_amount: i64,
     pub tid: Option<String>,
     pub result_code: Option<String>,
     pub result_message: Option<String>,
     pub review_reason: Option<String>,
+    /// The payment that made the order `needs_review` (its TID, or the TID a cancel notice named).
+    pub review_tid: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     /// The end of the VbankExpDate asked of Smartro: an issued virtual account's order expires then.
@@ -59,15 +73,28 @@ pub struct OrderState {
 }
 
 impl OrderState {
-    /// What can still be cancelled.
+    /// What has gone back to the buyer, whichever way: cancelled through the provider or refunded by the merchant.
+    pub fn returned(&self) -> i64 {
+        self.cancelled_amount + self.refunded_amount
+    }
+
+    /// What can still be cancelled or refunded.
     pub fn remaining(&self) -> i64 {
-        self.paid_amount - self.cancelled_amount
+        self.paid_amount - self.returned()
+    }
+
+    /// Whether `tid` is the payment whose money the order counts (its `paid_amount`). A payment under review is
+    /// not: its money was never counted, so cancelling it takes nothing from the order.
+    pub fn counts_payment(&self, tid: &str) -> bool {
+        self.paid_amount > 0 && self.tid.as_deref() == Some(tid)
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CancellationState {
     pub id: Uuid,
+    /// The original TID it cancels.
+    pub tid: String,
     pub amount: i64,
     pub status: CancellationStatus,
     pub origin: CancellationOrigin,
@@ -215,6 +242,8 @@ fn flag_for_review(order: &OrderState, result: &VerifiedResult, reason: String) 
     if next.status != OrderStatus::NeedsReview {
         next.status = OrderStatus::NeedsReview;
         next.review_reason = Some(reason);
+        // The operator's resolution acts on this payment: accepts it, or has it cancelled.
+        next.review_tid = Some(result.tid.clone());
         effects.push(Effect::Emit(EventType::PaymentNeedsReview));
     }
     next.result_code = Some(result.result_code.clone());
@@ -408,7 +437,8 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
         );
 
     // The notification of a cancellation we asked for: match it, never add it a second time.
-    if let Some(matched) = match_cancellation(order, ptid.as_deref(), result.amount) {
+    if let Some(matched) = match_cancellation(order, &original_tid, ptid.as_deref(), result.amount)
+    {
         let mut next = order.clone();
         let newly_succeeded = matched.status != CancellationStatus::Succeeded;
         let mut effects = vec![Effect::ConfirmCancellation {
@@ -424,14 +454,18 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
             }
         }
         if newly_succeeded {
-            if paid_by_this_tid && next.cancelled_amount + result.amount <= next.paid_amount {
+            if paid_by_this_tid && next.returned() + result.amount <= next.paid_amount {
                 next.cancelled_amount += result.amount;
                 next.status = cancelled_status(&next);
                 effects.push(Effect::Emit(EventType::PaymentCancelled));
+            } else if review::is_reviewed_payment(&next, &original_tid) {
+                // The operator's cancel of the payment under review, notified before its answer came back.
+                review::settle_reviewed_cancel(&mut next, &mut effects);
             } else {
                 return review_cancel(
                     order,
                     result,
+                    &original_tid,
                     effects,
                     "a confirmed cancellation exceeds what was paid",
                 );
@@ -449,7 +483,7 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
         return Decision::unchanged(order);
     }
     let id = new_id;
-    let counted = paid_by_this_tid && order.cancelled_amount + result.amount <= order.paid_amount;
+    let counted = paid_by_this_tid && order.returned() + result.amount <= order.paid_amount;
     let partial = ptid.is_some() || result.amount < order.paid_amount;
     let record = Effect::RecordSmartroCancellation {
         id,
@@ -470,13 +504,14 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
                 order.status.as_str()
             )
         };
-        return review_cancel(order, result, vec![record], &why);
+        return review_cancel(order, result, &original_tid, vec![record], &why);
     }
     let mut next = order.clone();
     next.cancelled_amount += result.amount;
     next.status = cancelled_status(&next);
     next.cancellations.push(CancellationState {
         id,
+        tid: original_tid,
         amount: result.amount,
         status: CancellationStatus::Succeeded,
         origin: CancellationOrigin::Smartro,
@@ -490,9 +525,11 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
     }
 }
 
+/// A cancel notice that cannot be counted: a person looks at the order. `tid` is the payment the notice cancels.
 fn review_cancel(
     order: &OrderState,
     result: &VerifiedResult,
+    tid: &str,
     mut effects: Vec<Effect>,
     reason: &str,
 ) -> Decision {
@@ -500,6 +537,7 @@ fn review_cancel(
     if next.status != OrderStatus::NeedsReview {
         next.status = OrderStatus::NeedsReview;
         next.review_reason = Some(reason.to_string());
+        next.review_tid = Some(tid.to_string());
         effects.push(Effect::Emit(EventType::PaymentNeedsReview));
     }
     next.result_code = Some(result.result_code.clone());
@@ -510,8 +548,18 @@ fn review_cancel(
     }
 }
 
+/// The status of a paid order by its money: paid while nothing went back, else partly or wholly cancelled.
+fn settled_status(order: &OrderState) -> OrderStatus {
+    if order.returned() == 0 {
+        OrderStatus::Paid
+    } else {
+        cancelled_status(order)
+    }
+}
+
+/// The status of a paid order once some of its money went back: cancelled when nothing is left.
 fn cancelled_status(order: &OrderState) -> OrderStatus {
-    if order.cancelled_amount >= order.paid_amount {
+    if order.returned() >= order.paid_amount {
         OrderStatus::Cancelled
     } else {
         OrderStatus::PartiallyCancelled
@@ -519,9 +567,12 @@ fn cancelled_status(order: &OrderState) -> OrderStatus {
 }
 
 /// The recorded cancellation a Smartro cancel notification confirms: by PTID when the notification carries one
-/// we already know, else the oldest cancellation of that amount whose notification has not arrived yet.
+/// we already know, else the oldest cancellation of that payment (`tid`, the original TID) and amount whose
+/// notification has not arrived yet. The payment matters since an order under review may have two: a cancel of
+/// one must never settle a cancellation of the other.
 fn match_cancellation<'a>(
     order: &'a OrderState,
+    tid: &str,
     ptid: Option<&str>,
     amount: i64,
 ) -> Option<&'a CancellationState> {
@@ -536,6 +587,7 @@ fn match_cancellation<'a>(
     }
     order.cancellations.iter().find(|c| {
         !c.notified
+            && c.tid == tid
             && c.amount == amount
             && c.origin == CancellationOrigin::Api
             && matches!(

@@ -138,17 +138,24 @@ pub enum EventType {
     PaymentCancelled,
     PaymentNeedsReview,
     OrderExpired,
+    /// The merchant recorded a refund it made itself.
+    PaymentRefunded,
+    /// An operator settled a review: the order is out of `needs_review`.
+    PaymentResolved,
+    /// The provider issued a cash receipt for the payment.
     CashReceiptIssued,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 9] = [
         EventType::PaymentPaid,
         EventType::PaymentFailed,
         EventType::PaymentAwaitingDeposit,
         EventType::PaymentCancelled,
         EventType::PaymentNeedsReview,
         EventType::OrderExpired,
+        EventType::PaymentRefunded,
+        EventType::PaymentResolved,
         EventType::CashReceiptIssued,
     ];
 
@@ -164,6 +171,8 @@ impl EventType {
             EventType::PaymentCancelled => "payment.cancelled",
             EventType::PaymentNeedsReview => "payment.needs_review",
             EventType::OrderExpired => "order.expired",
+            EventType::PaymentRefunded => "payment.refunded",
+            EventType::PaymentResolved => "payment.resolved",
             EventType::CashReceiptIssued => "cash_receipt.issued",
         }
     }

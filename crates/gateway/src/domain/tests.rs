@@ -3,12 +3,16 @@ use chrono::{Duration, TimeZone};
 
 mod merchant;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
 }
 
 /// The decisions of these tests, with a fixed id for a cancellation the provider notified on its own.
-fn apply_result(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>) -> Decision {
+pub(super) fn apply_result(
+    order: &OrderState,
+    result: &VerifiedResult,
+    now: DateTime<Utc>,
+) -> Decision {
     super::apply_result(order, result, now, Uuid::from_u128(0x5eed))
 }
 
@@ -16,7 +20,7 @@ fn apply_result(order: &OrderState, result: &VerifiedResult, now: DateTime<Utc>)
 /// they stand for. What an adapter makes of them is spelled out in `result` below: the domain itself sees only
 /// the neutral kind and outcome.
 #[derive(Debug, Clone, PartialEq)]
-enum StateCd {
+pub(super) enum StateCd {
     Approval,
     CancelBeforeSettlement,
     CancelAfterSettlement,
@@ -24,7 +28,7 @@ enum StateCd {
     Other(String),
 }
 
-fn success_code(method: PayMethod) -> &'static str {
+pub(super) fn success_code(method: PayMethod) -> &'static str {
     match method {
         PayMethod::Card => "3001",
         PayMethod::Bank => "4000",
@@ -38,7 +42,7 @@ fn success_code(method: PayMethod) -> &'static str {
 
 /// A result as the WEBLink adapter would hand it over (known failures here: card 3011 and 3011-like codes of
 /// the card table; cancel successes 2001).
-fn result(
+pub(super) fn result(
     method: PayMethod,
     state: Option<StateCd>,
     code: &str,
@@ -101,7 +105,7 @@ fn result(
     }
 }
 
-fn order(method: PayMethod) -> OrderState {
+pub(super) fn order(method: PayMethod) -> OrderState {
     OrderState {
         order_id: "ORD1".into(),
         mid: "SMTPAY001m".into(),
@@ -110,10 +114,12 @@ fn order(method: PayMethod) -> OrderState {
         status: OrderStatus::Pending,
         paid_amount: 0,
         cancelled_amount: 0,
+        refunded_amount: 0,
         tid: None,
         result_code: None,
         result_message: None,
         review_reason: None,
+        review_tid: None,
         paid_at: None,
         expires_at: now() + Duration::minutes(60),
         vbank_deadline: Some(now() + Duration::days(3)),
@@ -124,10 +130,10 @@ fn order(method: PayMethod) -> OrderState {
     }
 }
 
-const TID: &str = "SMTPAY001m01012611211200001234";
-const TID2: &str = "SMTPAY001m01012611211201009999";
+pub(super) const TID: &str = "SMTPAY001m01012611211200001234";
+pub(super) const TID2: &str = "SMTPAY001m01012611211201009999";
 
-fn emitted(decision: &Decision) -> Vec<EventType> {
+pub(super) fn emitted(decision: &Decision) -> Vec<EventType> {
     decision
         .effects
         .iter()
@@ -138,7 +144,7 @@ fn emitted(decision: &Decision) -> Vec<EventType> {
         .collect()
 }
 
-fn paid(method: PayMethod) -> OrderState {
+pub(super) fn paid(method: PayMethod) -> OrderState {
     let o = order(method);
     let code = success_code(method);
     apply_result(&o, &result(method, None, code, TID, 10_000), now()).order
@@ -430,7 +436,7 @@ fn a_failure_after_expiry_keeps_it_expired() {
     assert!(emitted(&d).is_empty());
 }
 
-fn cancel(state: StateCd, tid: &str, otid: Option<&str>, amount: i64) -> VerifiedResult {
+pub(super) fn cancel(state: StateCd, tid: &str, otid: Option<&str>, amount: i64) -> VerifiedResult {
     let mut r = result(PayMethod::Card, Some(state), "2001", tid, amount);
     r.original_tid = otid.map(String::from);
     r
@@ -535,6 +541,7 @@ fn a_cancel_notification_confirms_the_cancellation_we_asked_for() {
     let id = Uuid::new_v4();
     o.cancellations.push(CancellationState {
         id,
+        tid: TID.into(),
         amount: 4_000,
         status: CancellationStatus::Succeeded,
         origin: CancellationOrigin::Api,
@@ -568,6 +575,7 @@ fn a_cancel_notification_settles_an_unknown_cancellation() {
     let id = Uuid::new_v4();
     o.cancellations.push(CancellationState {
         id,
+        tid: TID.into(),
         amount: 10_000,
         status: CancellationStatus::Unknown,
         origin: CancellationOrigin::Api,

@@ -1,10 +1,12 @@
-//! The shop backend's API: orders and code tables. Bearer-authenticated JSON, problems as problem+json.
+//! The shop backend's API: orders, payment look-ups and code tables. Bearer-authenticated JSON, problems as
+//! problem+json.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::auth::ShopAuth;
@@ -12,15 +14,17 @@ use super::error::ApiError;
 use super::extract::{ApiJson, RawQuery};
 use super::paging;
 use super::AppState;
-use crate::domain::OrderStatus;
+use crate::domain::{Channel, OrderStatus, PayMethod};
 use crate::service::idempotency::{Answer, Keyed};
 use crate::service::orders::CreateOrderBody;
+use crate::store::OrderFilter;
 use crate::views::OrderView;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/orders", post(create_order).get(list_orders))
         .route("/v1/orders/{order_id}", get(get_order))
+        .route("/v1/payments/{tid}", get(get_payment))
         .route("/v1/codes/results", get(list_result_codes))
         .route("/v1/codes/results/{code}", get(get_result_code))
         .route("/v1/codes/cards", get(list_cards))
@@ -101,11 +105,44 @@ async fn list_orders(
     _auth: ShopAuth,
     query: RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    paging::only_known(&query, &["status", "limit", "cursor"])?;
-    let status = match query.get("status").filter(|s| !s.is_empty()) {
+    paging::only_known(
+        &query,
+        &[
+            "status",
+            "limit",
+            "cursor",
+            "tid",
+            "pay_method",
+            "channel",
+            "created_from",
+            "created_to",
+        ],
+    )?;
+    let filter = order_filter(&query)?;
+    let limit = paging::limit(&query)?;
+    let before = paging::cursor(&query, "seq")?;
+    // One row more than asked tells whether another page exists.
+    let records = state
+        .services
+        .list_orders(&filter, limit + 1, before)
+        .await?;
+    let (records, next_cursor) = paging::page(records, limit, |r| r.order.seq, "seq");
+    let data: Vec<OrderView> = records.iter().map(|r| state.services.view(r)).collect();
+    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+/// A non-empty query parameter, if sent.
+fn param<'q>(query: &'q RawQuery, name: &str) -> Option<&'q str> {
+    query.get(name).filter(|v| !v.is_empty())
+}
+
+/// The filters of `GET /v1/orders`, each refused with 400 naming it when it cannot be read.
+fn order_filter(query: &RawQuery) -> Result<OrderFilter, ApiError> {
+    let bad = |name: &str, message: String| ApiError::bad_request(Some(name.into()), message);
+    let status = match param(query, "status") {
         Some(s) => Some(OrderStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                Some("status".into()),
+            bad(
+                "status",
                 format!(
                     "unknown status {s:?}; one of {}",
                     OrderStatus::ALL.map(OrderStatus::as_str).join(", ")
@@ -114,16 +151,72 @@ async fn list_orders(
         })?),
         None => None,
     };
-    let limit = paging::limit(&query)?;
-    let before = paging::cursor(&query, "seq")?;
-    // One row more than asked tells whether another page exists.
-    let records = state
-        .services
-        .list_orders(status, limit + 1, before)
-        .await?;
-    let (records, next_cursor) = paging::page(records, limit, |r| r.order.seq, "seq");
-    let data: Vec<OrderView> = records.iter().map(|r| state.services.view(r)).collect();
-    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+    let pay_method = match param(query, "pay_method") {
+        Some(m) => Some(PayMethod::parse(m).ok_or_else(|| {
+            bad(
+                "pay_method",
+                format!(
+                    "unknown pay method {m:?}; one of {}",
+                    PayMethod::ALL.map(PayMethod::as_str).join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let channel = match param(query, "channel") {
+        Some("online") => Some(Channel::Online),
+        Some("terminal") => Some(Channel::Terminal),
+        Some(c) => {
+            return Err(bad(
+                "channel",
+                format!("unknown channel {c:?}; one of online, terminal"),
+            ))
+        }
+        None => None,
+    };
+    let instant = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        match param(query, name) {
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|e| {
+                    bad(
+                        name,
+                        format!(
+                            "{t:?} is not an RFC 3339 timestamp such as 2026-12-01T09:00:00+09:00 ({e})"
+                        ),
+                    )
+                }),
+            None => Ok(None),
+        }
+    };
+    let created_from = instant("created_from")?;
+    let created_to = instant("created_to")?;
+    if let (Some(from), Some(to)) = (created_from, created_to) {
+        if to <= from {
+            return Err(bad(
+                "created_to",
+                "must be after created_from (created_from is inclusive, created_to exclusive)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(OrderFilter {
+        status,
+        pay_method,
+        channel,
+        tid: param(query, "tid").map(str::to_string),
+        created_from,
+        created_to,
+    })
+}
+
+/// A payment by its TID, with its order.
+async fn get_payment(
+    State(state): State<AppState>,
+    _auth: ShopAuth,
+    Path(tid): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.services.payment(&tid).await?))
 }
 
 async fn list_result_codes(_auth: ShopAuth) -> Json<serde_json::Value> {

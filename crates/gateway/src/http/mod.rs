@@ -13,6 +13,8 @@ pub mod extract;
 pub mod ops;
 pub mod pages;
 pub mod paging;
+pub mod refunds;
+pub mod resolutions;
 pub mod smartro;
 
 use std::sync::Arc;
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(cancel::routes())
+        .merge(refunds::routes())
+        .merge(resolutions::routes())
         .merge(events::routes())
         .merge(checkout::routes().layer(cors_layer(&state.services.settings.server.cors_origins)))
         .merge(smartro::routes())

@@ -9,13 +9,15 @@ use uuid::Uuid;
 use super::idempotency::{Answer, Keyed};
 use super::problem::ApiError;
 use super::Services;
-use crate::domain::{CancelAnswer, CancelRefusal, CancelReply, SplitShare};
+use crate::domain::{
+    CancelAnswer, CancelPlan, CancelRefusal, CancelReply, CancellationStatus, SplitShare,
+};
 use crate::providers::{CancelCall, LookupError, Provider};
 use crate::store::cancellations::BeginCancel;
 
 const MAX_REASON_BYTES: usize = 100;
 
-fn refusal(refusal: CancelRefusal) -> ApiError {
+pub(super) fn refusal(refusal: CancelRefusal) -> ApiError {
     match refusal {
         CancelRefusal::NotCancellable { status } => ApiError::conflict(
             "order_not_cancellable",
@@ -73,7 +75,7 @@ fn refusal(refusal: CancelRefusal) -> ApiError {
 }
 
 /// The cancel reason as the provider will receive it (Smartro: CancelMSG, EUC-KR, 100 bytes).
-fn check_reason(reason: &str) -> Result<String, ApiError> {
+pub(super) fn check_reason(reason: &str) -> Result<String, ApiError> {
     let reason = reason.trim().to_string();
     if reason.is_empty() {
         return Err(ApiError::invalid_field("reason", "must not be empty"));
@@ -164,7 +166,6 @@ impl Services {
     ) -> Result<Answer, ApiError> {
         self.once(keyed, || async {
             let reason = check_reason(reason)?;
-            let render = self.render();
             let (plan, mid) = match self
                 .store
                 .begin_cancel(
@@ -183,31 +184,45 @@ impl Services {
                     return Err(ApiError::not_found(format!("no order {order_id}")))
                 }
             };
-            tracing::info!(cancellation = %plan.id, amount = plan.amount, partial = plan.partial, "cancel recorded; calling Smartro");
-            let call = self.weblink.cancel(&mid, &plan, &reason).await;
-            let (answer, reply, failure) = understand(call, plan.id);
-            let record = self
-                .store
-                .complete_cancel(
-                    order_id,
-                    plan.id,
-                    &answer,
-                    &reply,
-                    &render,
-                    self.clock.now(),
-                )
-                .await?;
-            // The provider's notification of this very cancel may have settled it while the call hung: then it
-            // succeeded.
-            let settled = record.cancellations.iter().any(|c| {
-                c.id == plan.id && c.status == crate::domain::CancellationStatus::Succeeded
-            });
-            match failure {
-                Some(err) if !settled => Err(err),
-                _ => Ok((StatusCode::OK, json!(self.view(&record)))),
-            }
+            self.send_cancel(order_id, &mid, &plan, &reason).await
         })
         .await
+    }
+
+    /// Sends a cancel recorded as `requested` to the provider and settles it with the answer (or its silence);
+    /// 200 with the order, or the problem the answer means.
+    pub(super) async fn send_cancel(
+        &self,
+        order_id: &str,
+        mid: &str,
+        plan: &CancelPlan,
+        reason: &str,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let render = self.render();
+        tracing::info!(cancellation = %plan.id, tid = %plan.tid, amount = plan.amount, partial = plan.partial, "cancel recorded; calling Smartro");
+        let call = self.weblink.cancel(mid, plan, reason).await;
+        let (answer, reply, failure) = understand(call, plan.id);
+        let record = self
+            .store
+            .complete_cancel(
+                order_id,
+                plan.id,
+                &answer,
+                &reply,
+                &render,
+                self.clock.now(),
+            )
+            .await?;
+        // The provider's notification of this very cancel may have settled it while the call hung: then it
+        // succeeded.
+        let settled = record
+            .cancellations
+            .iter()
+            .any(|c| c.id == plan.id && c.status == CancellationStatus::Succeeded);
+        match failure {
+            Some(err) if !settled => Err(err),
+            _ => Ok((StatusCode::OK, json!(self.view(&record)))),
+        }
     }
 
     /// Smartro's receipt data for the order's TID, with the receipt page's link.

@@ -84,11 +84,17 @@ impl Services {
         let Some(record) = self.store.get_order(&c.order_id).await? else {
             return Ok(false);
         };
-        let Some(answer) =
-            settle_open_cancel(provider_cancelled, record.order.cancelled_amount, c.amount)
-        else {
+        // What the order counts as cancelled of this payment. A cancel of a payment under review (an operator's
+        // resolution) is of a payment whose money the order never counted, and nothing else of it was cancelled
+        // through the gateway.
+        let counted = if record.order.tid.as_deref() == Some(c.tid.as_str()) {
+            record.order.cancelled_amount
+        } else {
+            0
+        };
+        let Some(answer) = settle_open_cancel(provider_cancelled, counted, c.amount) else {
             tracing::warn!(
-                provider_cancelled, counted = record.order.cancelled_amount, amount = c.amount,
+                provider_cancelled, counted, amount = c.amount,
                 "reconcile: Smartro's cancelled amount matches neither outcome; left open for review"
             );
             return Ok(false);

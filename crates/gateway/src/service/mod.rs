@@ -5,6 +5,8 @@
 //! - [`checkout`]: the buyer's signed form;
 //! - [`results`]: a provider's result, stored raw, verified, confirmed ([`confirmation`]) and applied once;
 //! - [`cancels`]: cancels planned, sent and settled; receipts;
+//! - [`refunds`]: refunds the merchant made itself, recorded on the order;
+//! - [`resolutions`]: an operator's resolution of an order under review;
 //! - [`events`]: the webhook outbox for operators;
 //! - [`maintenance`]: expiry, reconciliation of unanswered cancels, retention.
 
@@ -16,6 +18,8 @@ pub mod idempotency;
 pub mod maintenance;
 pub mod orders;
 pub mod problem;
+pub mod refunds;
+pub mod resolutions;
 pub mod results;
 
 use std::sync::Arc;

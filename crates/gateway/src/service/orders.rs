@@ -19,7 +19,7 @@ use crate::domain::options::{
 use crate::domain::{default_vbank_deadline, korean_date, OrderOptions, OrderStatus, PayMethod};
 use crate::providers::weblink::Purchase;
 use crate::store::orders::CreateOutcome;
-use crate::store::{NewOrder, OrderRecord};
+use crate::store::{NewOrder, OrderFilter, OrderRecord};
 use crate::views::OrderView;
 
 #[derive(Debug, Deserialize)]
@@ -438,14 +438,32 @@ impl Services {
         self.store.count_by_status().await
     }
 
-    /// Orders newest first, one more than `limit` when another page follows.
+    /// Orders newest first that pass `filter`, one more than `limit` when another page follows.
     pub async fn list_orders(
         &self,
-        status: Option<OrderStatus>,
+        filter: &OrderFilter,
         limit: i64,
         before_seq: Option<i64>,
     ) -> Result<Vec<OrderRecord>, ApiError> {
-        Ok(self.store.list_orders(status, limit, before_seq).await?)
+        Ok(self.store.list_orders(filter, limit, before_seq).await?)
+    }
+
+    /// `{ "payment", "order" }`: the payment with this TID, as its order shows it, and the order.
+    pub async fn payment(&self, tid: &str) -> Result<Value, ApiError> {
+        let not_found = || ApiError::not_found(format!("no payment with TID {tid}"));
+        let record = self
+            .store
+            .order_of_payment(tid)
+            .await?
+            .ok_or_else(not_found)?;
+        let order = self.view(&record);
+        let payment = order
+            .payments
+            .iter()
+            .find(|p| p.tid == tid)
+            .cloned()
+            .ok_or_else(not_found)?;
+        Ok(json!({ "payment": payment, "order": order }))
     }
 }
 

@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use super::orders::{load_record, save_state};
 use super::outbox::{insert_events, Render};
+use super::resolutions::follow_cancellation;
 use super::results::bind_tid;
 use super::{OrderRecord, Store, StoreError};
 use sqlx::types::Json;
@@ -100,6 +101,7 @@ impl Store {
             )
             .execute(&mut *tx)
             .await?;
+            follow_cancellation(&mut tx, id, c.status, now).await?;
         }
         if let Some(ptid) = ptid {
             // Smartro's answer to our own cancel names the PTID: it is this order's from now on, so that a

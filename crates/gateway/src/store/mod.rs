@@ -7,12 +7,16 @@ pub mod idempotency;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;
+pub mod refunds;
+pub mod resolutions;
 pub mod results;
 
 use sqlx::PgPool;
 
-pub use orders::{CancellationRow, NewOrder, OrderRecord, OrderRow, PaymentRow};
+pub use orders::{CancellationRow, NewOrder, OrderFilter, OrderRecord, OrderRow, PaymentRow};
 pub use outbox::Render;
+pub use refunds::RefundRow;
+pub use resolutions::ResolutionRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -3,12 +3,14 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::refunds::RefundRow;
+use super::resolutions::ResolutionRow;
 use super::{Store, StoreError};
 use crate::domain::options::SplitShare;
 use crate::domain::{
     auth_date_instant, vbank_deadline, CancellationOrigin, CancellationState, CancellationStatus,
     CardDetails, CashReceipt, CashReceiptKind, Channel, OrderOptions, OrderState, OrderStatus,
-    PayMethod, PaymentDetails, ResultSource, VbankDetails,
+    PayMethod, PaymentDetails, RecordedPayment, ResultSource, VbankDetails,
 };
 
 /// An order as the shop asked for it, validated by the API layer.
@@ -45,6 +47,7 @@ pub struct OrderRow {
     pub amount: i64,
     pub paid_amount: i64,
     pub cancelled_amount: i64,
+    pub refunded_amount: i64,
     pub goods_name: String,
     pub goods_count: i32,
     pub pay_method: PayMethod,
@@ -63,6 +66,7 @@ pub struct OrderRow {
     pub result_code: Option<String>,
     pub result_message: Option<String>,
     pub review_reason: Option<String>,
+    pub review_tid: Option<String>,
     pub vbank_bank_code: Option<String>,
     pub vbank_bank_name: Option<String>,
     pub vbank_account: Option<String>,
@@ -135,6 +139,7 @@ impl CancellationRow {
     pub fn state(&self) -> CancellationState {
         CancellationState {
             id: self.id,
+            tid: self.tid.clone(),
             amount: self.amount,
             status: self.status,
             origin: self.origin,
@@ -151,6 +156,8 @@ pub struct OrderRecord {
     pub order: OrderRow,
     pub payments: Vec<PaymentRow>,
     pub cancellations: Vec<CancellationRow>,
+    pub refunds: Vec<RefundRow>,
+    pub resolutions: Vec<ResolutionRow>,
 }
 
 impl OrderRecord {
@@ -165,10 +172,12 @@ impl OrderRecord {
             status: o.status,
             paid_amount: o.paid_amount,
             cancelled_amount: o.cancelled_amount,
+            refunded_amount: o.refunded_amount,
             tid: o.tid.clone(),
             result_code: o.result_code.clone(),
             result_message: o.result_message.clone(),
             review_reason: o.review_reason.clone(),
+            review_tid: o.review_tid.clone(),
             paid_at: o.paid_at,
             expires_at: o.expires_at,
             vbank_deadline: o.vbank_exp_date.as_deref().and_then(vbank_deadline),
@@ -194,6 +203,19 @@ impl OrderRecord {
                 }),
         })
     }
+
+    /// The payments recorded on this order, as a resolution of its review weighs them.
+    pub fn recorded_payments(&self) -> Vec<RecordedPayment> {
+        self.payments
+            .iter()
+            .map(|p| RecordedPayment {
+                tid: p.tid.clone(),
+                mid: p.mid.clone(),
+                amount: p.amount,
+                pay_method: PayMethod::parse(&p.pay_method),
+            })
+            .collect()
+    }
 }
 
 pub enum CreateOutcome {
@@ -216,7 +238,7 @@ impl Store {
              VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17,
                $18, $19, $20)
              ON CONFLICT (order_id) DO NOTHING
-             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at"#,
+             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, refunded_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, review_tid, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at"#,
             new.order_id,
             new.mid,
             new.amount,
@@ -245,6 +267,8 @@ impl Store {
                 order,
                 payments: Vec::new(),
                 cancellations: Vec::new(),
+                refunds: Vec::new(),
+                resolutions: Vec::new(),
             })),
             None => CreateOutcome::Exists,
         })
@@ -255,62 +279,63 @@ impl Store {
         load_record(&mut conn, order_id, false).await
     }
 
-    /// Orders newest first; `before_seq` is the cursor of the previous page.
+    /// Orders newest first that pass `filter`, each with everything shown of it; `before_seq` is the cursor of
+    /// the previous page.
     pub async fn list_orders(
         &self,
-        status: Option<OrderStatus>,
+        filter: &OrderFilter,
         limit: i64,
         before_seq: Option<i64>,
     ) -> Result<Vec<OrderRecord>, StoreError> {
-        let orders = sqlx::query_as!(
-            OrderRow,
-            r#"SELECT order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at FROM orders
-             WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
-             ORDER BY seq DESC LIMIT $3"#,
-            status.map(OrderStatus::as_str),
+        let rows = sqlx::query_as!(
+            RecordJson,
+            r#"SELECT row_to_json(o) AS "order!: Json<OrderRow>",
+                 COALESCE((SELECT json_agg(p ORDER BY p.created_at, p.tid) FROM payments p
+                           WHERE p.order_id = o.order_id), '[]') AS "payments!: Json<Vec<PaymentRow>>",
+                 COALESCE((SELECT json_agg(c ORDER BY c.requested_at, c.seq) FROM cancellations c
+                           WHERE c.order_id = o.order_id), '[]') AS "cancellations!: Json<Vec<CancellationRow>>",
+                 COALESCE((SELECT json_agg(r ORDER BY r.created_at, r.seq) FROM refunds r
+                           WHERE r.order_id = o.order_id), '[]') AS "refunds!: Json<Vec<RefundRow>>",
+                 COALESCE((SELECT json_agg(v ORDER BY v.created_at, v.seq) FROM resolutions v
+                           WHERE v.order_id = o.order_id), '[]') AS "resolutions!: Json<Vec<ResolutionRow>>"
+               FROM orders o
+               WHERE ($1::text IS NULL OR o.status = $1) AND ($2::bigint IS NULL OR o.seq < $2)
+                 AND ($4::text IS NULL OR o.pay_method = $4) AND ($5::text IS NULL OR o.channel = $5)
+                 AND ($6::timestamptz IS NULL OR o.created_at >= $6)
+                 AND ($7::timestamptz IS NULL OR o.created_at < $7)
+                 AND ($8::text IS NULL OR o.order_id IN (SELECT p.order_id FROM payments p WHERE p.tid = $8))
+               ORDER BY o.seq DESC LIMIT $3"#,
+            filter.status.map(OrderStatus::as_str),
             before_seq,
-            limit
+            limit,
+            filter.pay_method.map(PayMethod::as_str),
+            filter.channel.map(Channel::as_str),
+            filter.created_from,
+            filter.created_to,
+            filter.tid.as_deref()
         )
         .fetch_all(&self.pool)
         .await?;
-        let ids: Vec<String> = orders.iter().map(|o| o.order_id.clone()).collect();
-        let mut payments = sqlx::query_as!(
-            PaymentRow,
-            r#"SELECT provider, tid, order_id, mid, pay_method, amount, result_code, result_message, success,
-                 auth_code, auth_date, source as "source: ResultSource", created_at, updated_at
-               FROM payments WHERE order_id = ANY($1) ORDER BY created_at, tid"#,
-            &ids
+        Ok(rows.into_iter().map(OrderRecord::from).collect())
+    }
+
+    /// The order one of whose payments has this TID, if any. TIDs are unique within a provider; should two
+    /// providers ever number alike, the online provider's (WEBLink) is the one found, as its TIDs are the ones
+    /// the API has handed out so far.
+    pub async fn order_of_payment(&self, tid: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let order_id = sqlx::query_scalar!(
+            "SELECT order_id FROM payments WHERE tid = $1
+             ORDER BY provider = $2 DESC, provider LIMIT 1",
+            tid,
+            super::WEBLINK
         )
-        .fetch_all(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
-        let mut cancellations = sqlx::query_as!(
-            CancellationRow,
-            r#"SELECT id, order_id, tid, amount, partial, status as "status: CancellationStatus",
-                 origin as "origin: CancellationOrigin", reason, result_code, result_message, cancel_num, ptid,
-                 notified, requested_at, completed_at, seq, provider, split as "split: Json<Vec<SplitShare>>"
-               FROM cancellations WHERE order_id = ANY($1) ORDER BY requested_at, seq"#,
-            &ids
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(orders
-            .into_iter()
-            .map(|order| {
-                let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut payments)
-                    .into_iter()
-                    .partition(|p| p.order_id == order.order_id);
-                payments = rest;
-                let (my_cancels, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut cancellations)
-                    .into_iter()
-                    .partition(|c| c.order_id == order.order_id);
-                cancellations = rest;
-                OrderRecord {
-                    order,
-                    payments: mine,
-                    cancellations: my_cancels,
-                }
-            })
-            .collect())
+        match order_id {
+            Some(order_id) => load_record(&mut conn, &order_id, false).await,
+            None => Ok(None),
+        }
     }
 
     /// Counts of orders per status, for the metrics endpoint.
@@ -324,11 +349,14 @@ impl Store {
     }
 }
 
-/// The order row with its payments and cancellations as JSON, so that one round trip loads the whole record.
+/// The order row with its payments, cancellations, refunds and resolutions as JSON, so that one round trip loads
+/// the whole record.
 struct RecordJson {
     order: Json<OrderRow>,
     payments: Json<Vec<PaymentRow>>,
     cancellations: Json<Vec<CancellationRow>>,
+    refunds: Json<Vec<RefundRow>>,
+    resolutions: Json<Vec<ResolutionRow>>,
 }
 
 impl From<RecordJson> for OrderRecord {
@@ -337,8 +365,24 @@ impl From<RecordJson> for OrderRecord {
             order: r.order.0,
             payments: r.payments.0,
             cancellations: r.cancellations.0,
+            refunds: r.refunds.0,
+            resolutions: r.resolutions.0,
         }
     }
+}
+
+/// Which orders a list shows; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub pay_method: Option<PayMethod>,
+    pub channel: Option<Channel>,
+    /// Orders one of whose payments has this TID.
+    pub tid: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
 }
 
 /// Loads an order with its payments and cancellations; `for_update` locks the order row for the transaction.
@@ -368,7 +412,11 @@ pub(crate) async fn load_record(
              COALESCE((SELECT json_agg(p ORDER BY p.created_at, p.tid) FROM payments p
                        WHERE p.order_id = o.order_id), '[]') AS "payments!: Json<Vec<PaymentRow>>",
              COALESCE((SELECT json_agg(c ORDER BY c.requested_at, c.seq) FROM cancellations c
-                       WHERE c.order_id = o.order_id), '[]') AS "cancellations!: Json<Vec<CancellationRow>>"
+                       WHERE c.order_id = o.order_id), '[]') AS "cancellations!: Json<Vec<CancellationRow>>",
+             COALESCE((SELECT json_agg(r ORDER BY r.created_at, r.seq) FROM refunds r
+                       WHERE r.order_id = o.order_id), '[]') AS "refunds!: Json<Vec<RefundRow>>",
+             COALESCE((SELECT json_agg(v ORDER BY v.created_at, v.seq) FROM resolutions v
+                       WHERE v.order_id = o.order_id), '[]') AS "resolutions!: Json<Vec<ResolutionRow>>"
            FROM orders o WHERE o.order_id = $1"#,
         order_id
     )
@@ -392,6 +440,7 @@ pub(crate) async fn save_state(
     sqlx::query!(
         "UPDATE orders SET status = $2, paid_amount = $3, cancelled_amount = $4, tid = $5, result_code = $6,
            result_message = $7, review_reason = $8, paid_at = $9, updated_at = $10, expires_at = $11,
+           amount = $21, refunded_amount = $22, review_tid = $23,
            card_issuer_code = CASE WHEN $12 THEN $13 ELSE card_issuer_code END,
            card_issuer_name = CASE WHEN $12 THEN $14 ELSE card_issuer_name END,
            card_acquirer_code = CASE WHEN $12 THEN $15 ELSE card_acquirer_code END,
@@ -400,9 +449,9 @@ pub(crate) async fn save_state(
            vbank_bank_code = COALESCE($18, vbank_bank_code),
            vbank_bank_name = COALESCE($19, vbank_bank_name),
            vbank_account = COALESCE($20, vbank_account),
-           cash_receipt_type = COALESCE($21, cash_receipt_type),
-           cash_receipt_approval_no = CASE WHEN $21::text IS NULL THEN cash_receipt_approval_no ELSE $22 END,
-           cash_receipt_issued_at = CASE WHEN $21::text IS NULL THEN cash_receipt_issued_at ELSE $10 END
+           cash_receipt_type = COALESCE($24, cash_receipt_type),
+           cash_receipt_approval_no = CASE WHEN $24::text IS NULL THEN cash_receipt_approval_no ELSE $25 END,
+           cash_receipt_issued_at = CASE WHEN $24::text IS NULL THEN cash_receipt_issued_at ELSE $10 END
          WHERE order_id = $1",
         state.order_id,
         state.status.as_str(),
@@ -424,6 +473,9 @@ pub(crate) async fn save_state(
         vbank_field(|v| &v.bank_code),
         vbank_field(|v| &v.bank_name),
         vbank_field(|v| &v.account),
+        state.amount,
+        state.refunded_amount,
+        state.review_tid,
         receipt.map(|r| r.kind.as_str()),
         receipt.and_then(|r| r.approval_no.clone())
     )

@@ -4,6 +4,7 @@ use sqlx::{Postgres, Transaction};
 use super::notifications::{mark, NotificationOutcome};
 use super::orders::{load_record, save_state};
 use super::outbox::{insert_events, Render};
+use super::resolutions::follow_cancellation;
 use super::{Store, StoreError};
 use crate::domain::{self, Confirmed, Effect, MessageLabels, OrderStatus, VerifiedResult};
 
@@ -179,6 +180,8 @@ impl Store {
                     )
                     .execute(&mut *tx)
                     .await?;
+                    follow_cancellation(&mut tx, *id, domain::CancellationStatus::Succeeded, now)
+                        .await?;
                 }
                 Effect::RecordSmartroCancellation {
                     id,

@@ -11,6 +11,8 @@ use gateway::clock::ManualClock;
 use gateway::config::Settings;
 use gateway::testkit::{fresh_database, TestDatabase};
 use serde_json::{json, Value};
+use smartro::cancel::{CancelRequest, CancelResponse};
+use smartro::form::RawForm;
 use smartro::notification::Notification;
 use smartro::result::PaymentResult;
 use smartro::sign;
@@ -130,6 +132,131 @@ impl ReceiptApiDouble {
     }
 }
 
+/// A stand-in for Smartro's cancel endpoint (payCancelNVProcess.jsp) over real HTTP. It keeps every request it
+/// receives and answers as told: cancelled (2001, with a PTID for a partial cancel), refused with a code, or, while
+/// held, only once released.
+#[derive(Clone)]
+pub struct CancelDouble {
+    pub url: String,
+    requests: Arc<Mutex<Vec<CancelRequest>>>,
+    refusal: Arc<Mutex<Option<(String, String)>>>,
+    held: Arc<AtomicBool>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+impl CancelDouble {
+    pub async fn start() -> CancelDouble {
+        let double = CancelDouble {
+            url: String::new(),
+            requests: Arc::default(),
+            refusal: Arc::default(),
+            held: Arc::default(),
+            release: Arc::new(tokio::sync::Semaphore::new(0)),
+        };
+        let state = double.clone();
+        let app = axum::Router::new().route(
+            "/cancel",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let state = state.clone();
+                async move { state.answer(&body).await }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/cancel", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        CancelDouble { url, ..double }
+    }
+
+    async fn answer(&self, body: &[u8]) -> ([(&'static str, &'static str); 1], Vec<u8>) {
+        let header = [("content-type", "text/html; charset=euc-kr")];
+        let Ok((request, _hash)) = CancelRequest::from_form(&RawForm::parse(body)) else {
+            let refused = CancelResponse {
+                result_code: "2041".into(),
+                result_msg: "요청 데이터 오류".into(),
+                ..CancelResponse::default()
+            };
+            return (header, refused.to_body());
+        };
+        let n = {
+            let mut requests = self.requests.lock().unwrap();
+            requests.push(request.clone());
+            requests.len()
+        };
+        if self.held.load(Ordering::SeqCst) {
+            self.release.acquire().await.unwrap().forget();
+        }
+        let refusal = self.refusal.lock().unwrap().clone();
+        let response = match refusal {
+            Some((code, message)) => CancelResponse {
+                tid: Some(request.tid.clone()),
+                result_code: code,
+                result_msg: message,
+                ..CancelResponse::default()
+            },
+            None => CancelResponse {
+                pay_method: Some("CARD".into()),
+                mid: Some(MID.into()),
+                tid: Some(request.tid.clone()),
+                cancel_amt: Some(request.cancel_amt),
+                result_code: "2001".into(),
+                result_msg: "취소 성공".into(),
+                cancel_num: Some(format!("{n:08}")),
+                ptid: request.partial.then(|| format!("{MID}0101261121139{n:07}")),
+                ..CancelResponse::default()
+            },
+        };
+        (header, response.to_body())
+    }
+
+    /// Every cancel from now on is refused with this code and message.
+    pub fn refuse_with(&self, code: &str, message: &str) {
+        *self.refusal.lock().unwrap() = Some((code.into(), message.into()));
+    }
+
+    /// Every cancel from now on succeeds.
+    pub fn approve(&self) {
+        *self.refusal.lock().unwrap() = None;
+    }
+
+    /// Answers wait for [`CancelDouble::release`] from now on.
+    pub fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets `n` held answers go.
+    pub fn release(&self, n: usize) {
+        self.release.add_permits(n);
+    }
+
+    /// The cancel requests received so far.
+    pub fn requests(&self) -> Vec<CancelRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` requests have arrived.
+    pub async fn wait_for(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.requests.lock().unwrap().len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} cancel requests reached Smartro",
+                self.requests.lock().unwrap().len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A URL where nothing answers: a port that was free a moment ago, so the connection is refused at once.
+pub async fn unreachable_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/cancel")
+}
+
 pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
     let mut env: Vec<(String, String)> = vec![
         ("GATEWAY__SERVER__BIND".into(), "127.0.0.1:0".into()),
@@ -192,6 +319,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs JSON with an Idempotency-Key.
+    pub async fn post_keyed(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(API_KEY)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
@@ -244,6 +383,13 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The id the gateway records for [`API_KEY`] (who recorded a refund, who resolved a review): the first 8 bytes
+/// of the key's SHA-256, in hex.
+pub fn api_key_id() -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(API_KEY.as_bytes())[..8])
 }
 
 pub fn card_order(order_id: &str, amount: i64) -> Value {

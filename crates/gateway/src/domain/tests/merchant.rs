@@ -178,6 +178,7 @@ fn what_a_sub_mall_has_left_counts_every_cancel_that_may_have_gone_through() {
     let mut o = split_order();
     let taken = |status| CancellationState {
         id: Uuid::new_v4(),
+        tid: TID.into(),
         amount: 3_000,
         status,
         origin: CancellationOrigin::Api,
@@ -213,6 +214,7 @@ fn cancelling_the_rest_of_a_split_payment_takes_back_what_each_sub_mall_has_left
     let mut o = split_order();
     o.cancellations.push(CancellationState {
         id: Uuid::new_v4(),
+        tid: TID.into(),
         amount: 2_000,
         status: CancellationStatus::Succeeded,
         origin: CancellationOrigin::Api,
@@ -237,6 +239,7 @@ fn cancelling_the_rest_of_a_split_payment_takes_back_what_each_sub_mall_has_left
     // A cancel the provider notified on its own took back shares nobody knows: they must be named.
     o.cancellations.push(CancellationState {
         id: Uuid::new_v4(),
+        tid: TID.into(),
         amount: 1_000,
         status: CancellationStatus::Succeeded,
         origin: CancellationOrigin::Smartro,
