@@ -284,7 +284,7 @@ async fn order_with_options(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_shop_offers_escrow_a_fixed_instalment_and_cash_receipts() {
+async fn the_shop_offers_escrow_instalments_cash_receipts_and_vbank_refunds() {
     let db = fresh_database().await;
     let settings = Settings::load_from(None, &[]).expect("default settings");
     let demo = start_demo(
@@ -364,6 +364,65 @@ async fn the_shop_offers_escrow_a_fixed_instalment_and_cash_receipts() {
     };
     assert!(receipt.contains("소득공제"), "{receipt}");
     browser.screenshot("9-cash-receipt").await;
+
+    // A virtual account: issued, paid on the sandbox's deposit page, then refunded by the shop's own transfer,
+    // which the order page records through POST /v1/orders/{id}/refunds.
+    let order_id = order_with_options(client, &demo, "VBANK", &[], async |_| {}).await;
+    let order = wait_for_status(&demo, &order_id, "awaiting_deposit").await;
+    let deposit_url = wait_for(client, "deposit-link")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("the order page links the sandbox's deposit page");
+    client
+        .goto(&deposit_url)
+        .await
+        .expect("open the deposit page");
+    let tid = wait_for(client, "TID")
+        .await
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(
+        tid.as_deref(),
+        order["tid"].as_str(),
+        "the link fills the TID in"
+    );
+    wait_for(client, "deposit")
+        .await
+        .click()
+        .await
+        .expect("deposit");
+    wait_for_status(&demo, &order_id, "paid").await;
+    client
+        .goto(&format!("{}/result?order_id={order_id}", demo.shop_url()))
+        .await
+        .expect("back to the order page");
+    assert!(
+        client.find(Locator::Id("cancel-submit")).await.is_err(),
+        "Smartro cannot cancel a virtual account: the page offers a refund instead"
+    );
+    type_into(client, "refund-amount", "10000").await;
+    wait_for(client, "refund-bank")
+        .await
+        .select_by_value("088")
+        .await
+        .expect("choose the bank");
+    type_into(client, "refund-account", "110-123-456789").await;
+    wait_for(client, "refund-submit")
+        .await
+        .click()
+        .await
+        .expect("record the refund");
+    wait_for(client, "notice").await;
+    assert_eq!(text_of(client, "order-refunded-amount").await, "10,000원");
+    assert!(text_of(client, "refunds").await.contains("신한은행"));
+    browser.screenshot("10-vbank-refunded").await;
+    let order = wait_for_status(&demo, &order_id, "partially_cancelled").await;
+    assert_eq!(order["refunded_amount"], 10_000);
+    assert_eq!(order["refunds"][0]["account"], "***-***-**6789");
+    assert_eq!(order["refunds"][0]["holder"], BUYER_NAME);
 
     browser.close().await;
     demo.shutdown().await.expect("demo stops cleanly");

@@ -287,3 +287,54 @@ async fn the_only_payment_under_review_cancelled_cancels_the_order() {
     assert_eq!(order["paid_amount"], 0);
     assert_eq!(cancels_at_smartro(&stack, &tx.tid), (1, 12_000));
 }
+
+#[tokio::test]
+async fn a_culture_gift_card_payment_is_reviewed_then_accepted() {
+    let stack = start().await;
+    let (status, order) = stack
+        .api(
+            Method::POST,
+            "/v1/orders",
+            Some(json!({
+                "order_id": "E2E-GIFT-1",
+                "amount": 15_000,
+                "goods_name": "문화상품권 결제 상품",
+                "pay_method": "CLGIFT",
+                "mall_user_id": "gift-buyer",
+                "buyer": { "name": "홍길동", "tel": "010-1234-5678", "email": "buyer@example.com" },
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let order = stack.pay(&order).await;
+    // No document gives CLGIFT's success code: the sandbox's approval (0000 by default) is neither a known
+    // success nor a known failure for this method, so the money may have moved and a person decides.
+    assert_eq!(order["status"], "needs_review", "{order}");
+    assert_eq!(order["paid_amount"], 0);
+    let tid = order["review_tid"]
+        .as_str()
+        .expect("the payment under review");
+    assert!(
+        order["review_reason"].as_str().unwrap().contains("0000"),
+        "the reason names the code: {order}"
+    );
+    assert_eq!(transaction_of(&stack, tid).amt, 15_000);
+
+    let (status, order) = resolve(&stack, "E2E-GIFT-1", "accept").await;
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["tid"], tid);
+    assert_eq!(order["paid_amount"], 15_000);
+    assert_eq!(order["resolutions"][0]["outcome"], "accepted");
+    assert_eq!(order["resolutions"][0]["reason"], "운영자 확인 완료");
+    assert_eq!(
+        stack
+            .count("SELECT count(*) FROM outbox_events WHERE event_type = 'payment.resolved'")
+            .await,
+        1
+    );
+    // A second accept finds nothing under review.
+    let (status, problem) = resolve(&stack, "E2E-GIFT-1", "accept").await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(cancels_at_smartro(&stack, tid), (0, 0));
+}

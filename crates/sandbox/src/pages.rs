@@ -2,7 +2,9 @@
 //! and the index of what the sandbox has seen.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
@@ -26,13 +28,18 @@ fn plain(status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
-/// `GET /payTest/vbank_deposit_notice.jsp`: a form to pay an issued account by hand.
-pub(crate) async fn deposit_form(State(state): State<SandboxState>) -> Response {
+/// `GET /payTest/vbank_deposit_notice.jsp`: a form to pay an issued account by hand; `?TID=` fills it in (the
+/// demo shop links here from an order awaiting its deposit).
+pub(crate) async fn deposit_form(
+    State(state): State<SandboxState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let body = format!(
         "<h1>가상계좌 입금 테스트</h1><form method=\"post\" action=\"{}/payTest/vbank_deposit_notice.jsp\">\
-<label for=\"TID\">TID</label> <input name=\"TID\" id=\"TID\" size=\"32\"> \
+<label for=\"TID\">TID</label> <input name=\"TID\" id=\"TID\" size=\"32\" value=\"{}\"> \
 <button type=\"submit\" id=\"deposit\">입금 통보</button></form>",
-        escape(state.public_url())
+        escape(state.public_url()),
+        escape(query.get("TID").map(String::as_str).unwrap_or("")),
     );
     html_response(StatusCode::OK, page("가상계좌 입금 테스트", &body))
 }

@@ -194,6 +194,7 @@ pub async fn start_demo(
         settings.api.secret_keys[0].clone(),
         format!("http://{shop_addr}"),
         escrow_mid,
+        sandbox.endpoints().vbank_deposit_url,
     )?;
     let (stop_shop, mut stopped) = watch::channel(false);
     let app = shop_router(shop);

@@ -28,6 +28,8 @@ struct ShopInner {
     shop_url: String,
     /// The merchant the shop sends escrow orders to, if the gateway has one that takes escrow.
     escrow_mid: Option<String>,
+    /// The sandbox's page where a buyer "pays" an issued virtual account, linked from an order awaiting deposit.
+    deposit_url: Option<String>,
 }
 
 /// Why a call to the gateway did not give what the shop wanted.
@@ -64,6 +66,8 @@ struct Order {
     paid_amount: i64,
     #[serde(default)]
     cancelled_amount: i64,
+    #[serde(default)]
+    refunded_amount: i64,
     goods_name: String,
     pay_method: String,
     tid: Option<String>,
@@ -88,6 +92,8 @@ struct Order {
     payments: Vec<Payment>,
     #[serde(default)]
     cancellations: Vec<Cancellation>,
+    #[serde(default)]
+    refunds: Vec<Refund>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +149,17 @@ struct Cancellation {
 }
 
 #[derive(Debug, Deserialize)]
+struct Refund {
+    amount: i64,
+    reason: String,
+    bank_name: Option<String>,
+    bank_code: String,
+    account: String,
+    holder: String,
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
 struct OrderList {
     data: Vec<Order>,
 }
@@ -153,6 +170,7 @@ impl Shop {
         api_key: SecretString,
         shop_url: String,
         escrow_mid: Option<String>,
+        deposit_url: Option<String>,
     ) -> anyhow::Result<Shop> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -167,6 +185,7 @@ impl Shop {
                 api_key,
                 shop_url,
                 escrow_mid,
+                deposit_url,
             }),
         })
     }
@@ -245,6 +264,7 @@ pub(super) fn shop_router(shop: Shop) -> Router {
         .route("/orders", post(create_order))
         .route("/result", get(result))
         .route("/orders/{order_id}/cancel", post(cancel))
+        .route("/orders/{order_id}/refund", post(refund))
         .route("/orders/{order_id}/receipt", get(receipt))
         // The shop's pages show orders and buyers too: the gateway's page headers, framing refused.
         .layer(axum::middleware::from_fn_with_state(
@@ -272,6 +292,9 @@ const CARD_CHOICES: [(&str, &str); 5] = [
     ("02:06", "국민카드 6개월 할부 (KB, 6 months)"),
     ("06:12", "신한카드 12개월 할부 (Shinhan, 12 months)"),
 ];
+
+/// Banks the demo's refund form offers, by Smartro's bank code (`GET /v1/codes/banks` has them all).
+const REFUND_BANKS: &[&str] = &["004", "088", "020", "081", "011", "090"];
 
 fn status_label(status: &str) -> &'static str {
     match status {
@@ -568,7 +591,7 @@ async fn create_order(
     }
 }
 
-fn order_section(order: &Order) -> String {
+fn order_section(order: &Order, deposit_url: Option<&str>) -> String {
     let mut rows = format!(
         r#"<tr><th>주문번호 <small class="hint">order id</small></th><td id="order-id">{id}</td></tr>
 <tr><th>상태 <small class="hint">status</small></th><td><span class="status" id="order-status" data-status="{status}">{status}</span> {label}</td></tr>
@@ -578,6 +601,7 @@ fn order_section(order: &Order) -> String {
 <tr><th>주문금액 <small class="hint">amount</small></th><td id="order-amount">{amount}</td></tr>
 <tr><th>결제금액 <small class="hint">paid</small></th><td id="order-paid-amount">{paid}</td></tr>
 <tr><th>취소금액 <small class="hint">cancelled</small></th><td id="order-cancelled-amount">{cancelled}</td></tr>
+<tr><th>환불금액 <small class="hint">refunded by the shop</small></th><td id="order-refunded-amount">{refunded}</td></tr>
 <tr><th>TID</th><td id="order-tid">{tid}</td></tr>
 <tr><th>주문일시 <small class="hint">created</small></th><td>{created}</td></tr>"#,
         id = escape(&order.order_id),
@@ -591,6 +615,7 @@ fn order_section(order: &Order) -> String {
         amount = won(order.amount),
         paid = won(order.paid_amount),
         cancelled = won(order.cancelled_amount),
+        refunded = won(order.refunded_amount),
         tid = escape(order.tid.as_deref().unwrap_or("-")),
         created = escape(&order.created_at),
     );
@@ -706,9 +731,72 @@ fn order_section(order: &Order) -> String {
             "<section id=\"cancellations\"><h2>취소 내역 <span class=\"hint\">(cancellations)</span></h2><div class=\"scroll\"><table><tr><th class=\"num\">금액</th><th>구분</th><th>상태</th><th>결과</th><th>취소번호</th><th>PTID</th><th>요청일시</th></tr>{rows}</table></div></section>"
         ));
     }
-    let remaining = order.paid_amount - order.cancelled_amount;
+    if !order.refunds.is_empty() {
+        let rows: String = order
+            .refunds
+            .iter()
+            .map(|r| {
+                format!(
+                    "<tr><td class=\"num\">{}</td><td>{}</td><td>{} {} ({})</td><td>{}</td><td>{}</td></tr>",
+                    won(r.amount),
+                    escape(&r.reason),
+                    escape(r.bank_name.as_deref().unwrap_or(&r.bank_code)),
+                    escape(&r.account),
+                    escape(&r.holder),
+                    escape(&r.created_at),
+                    escape(&r.bank_code),
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<section id=\"refunds\"><h2>환불 내역 <span class=\"hint\">(refunds the shop made)</span></h2><div class=\"scroll\"><table><tr><th class=\"num\">금액</th><th>사유</th><th>입금 계좌</th><th>기록일시</th><th>은행코드</th></tr>{rows}</table></div></section>"
+        ));
+    }
+    let remaining = order.paid_amount - order.cancelled_amount - order.refunded_amount;
     let path = path_segment(&order.order_id);
-    if remaining > 0 && matches!(order.status.as_str(), "paid" | "partially_cancelled") {
+    let settled = matches!(order.status.as_str(), "paid" | "partially_cancelled");
+    if order.status == "awaiting_deposit" {
+        if let (Some(url), Some(tid)) = (deposit_url, &order.tid) {
+            let url = query_url(url, &[("TID", tid)]);
+            out.push_str(&format!(
+                r#"<section><h2>입금 <span class="hint">(deposit)</span></h2><p>구매자가 가상계좌에 입금하면 Smartro가 알려 줍니다. 샌드박스에서는 <a id="deposit-link" href="{url}" target="_blank" rel="noopener">입금 테스트 페이지</a>에서 입금할 수 있습니다. <small class="hint">(the sandbox's deposit page pays the account by its TID)</small></p></section>"#,
+                url = escape(&url),
+            ));
+        }
+    }
+    // Smartro cannot cancel a virtual-account payment: the shop sends the money back itself and records it.
+    if remaining > 0 && settled && order.pay_method == "VBANK" {
+        out.push_str(&format!(
+            r#"<section><h2>환불 <span class="hint">(refund: the shop transfers the money back, then records it)</span></h2>
+<form method="post" action="/orders/{path}/refund" accept-charset="UTF-8">
+<input type="hidden" name="idempotency_key" value="{key}">
+<label for="refund-amount">환불금액 (원) <small>amount, at most {remaining}</small></label>
+<input id="refund-amount" name="amount" type="number" min="1" max="{max}" step="1" value="{max}" required>
+<label for="refund-bank">은행 <small>bank code of GET /v1/codes/banks</small></label>
+<select id="refund-bank" name="bank_code">{banks}</select>
+<label for="refund-account">계좌번호 <small>account the money went to</small></label>
+<input id="refund-account" name="account" required maxlength="24" pattern="[0-9-]+" placeholder="110-123-456789">
+<label for="refund-holder">예금주 <small>holder</small></label>
+<input id="refund-holder" name="holder" required maxlength="60" value="{holder}">
+<label for="refund-reason">환불사유 <small>reason</small></label>
+<input id="refund-reason" name="reason" value="입금 후 주문 취소" required maxlength="200">
+<button type="submit" class="danger" id="refund-submit">환불 기록 <small>(record the refund)</small></button>
+</form></section>"#,
+            key = uuid::Uuid::new_v4(),
+            remaining = won(remaining),
+            max = remaining,
+            banks = REFUND_BANKS
+                .iter()
+                .filter_map(|code| smartro::codes::bank(code))
+                .map(|bank| format!(
+                    "<option value=\"{code}\">{name} ({code})</option>",
+                    code = bank.code,
+                    name = bank.name
+                ))
+                .collect::<String>(),
+            holder = escape(&order.buyer.name),
+        ));
+    } else if remaining > 0 && settled {
         out.push_str(&format!(
             r#"<section><h2>결제 취소 <span class="hint">(cancel)</span></h2>
 <form method="post" action="/orders/{path}/cancel" accept-charset="UTF-8">
@@ -742,7 +830,13 @@ async fn render_order_page(
     match shop.order(order_id).await {
         Ok(order) => (
             status,
-            layout("주문 결과", &format!("{banner}{}", order_section(&order))),
+            layout(
+                "주문 결과",
+                &format!(
+                    "{banner}{}",
+                    order_section(&order, shop.inner.deposit_url.as_deref())
+                ),
+            ),
         )
             .into_response(),
         Err(e) => {
@@ -770,6 +864,8 @@ async fn result(
     };
     let banner = if query.contains_key("cancelled") {
         "<section class=\"notice\" id=\"notice\"><p>취소 요청이 처리되었습니다. (The cancel was processed.)</p></section>".to_string()
+    } else if query.contains_key("refunded") {
+        "<section class=\"notice\" id=\"notice\"><p>환불이 기록되었습니다. (The refund was recorded.)</p></section>".to_string()
     } else {
         String::new()
     };
@@ -830,6 +926,52 @@ async fn cancel(
         .into_response(),
         Err(e) => {
             let banner = error_section("취소하지 못했습니다 (the cancel was refused)", &e);
+            render_order_page(&shop, &order_id, banner, e.status()).await
+        }
+    }
+}
+
+/// Records a refund the shop made by bank transfer (`POST /v1/orders/{id}/refunds`); the gateway checks the amount
+/// against what is left and the bank code against Smartro's table.
+async fn refund(
+    State(shop): State<Shop>,
+    Path(order_id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let field = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or("");
+    let Ok(amount) = field("amount").parse::<i64>() else {
+        let banner = format!(
+            "<section class=\"error\" id=\"error\"><h2>환불금액을 확인해 주세요</h2><p>amount must be a whole number of won, got {}</p></section>",
+            escape(field("amount"))
+        );
+        return render_order_page(&shop, &order_id, banner, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let body = json!({
+        "amount": amount,
+        "reason": field("reason"),
+        "bank_code": field("bank_code"),
+        "account": field("account"),
+        "holder": field("holder"),
+    });
+    let mut request = shop
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/orders/{}/refunds", path_segment(&order_id)),
+        )
+        .json(&body);
+    // One key per rendered form: a resubmitted page never records the same transfer twice.
+    if let Some(key) = form.get("idempotency_key").filter(|k| !k.is_empty()) {
+        request = request.header("Idempotency-Key", key.as_str());
+    }
+    let refunded: Result<Order, ShopError> = shop.call(request).await;
+    match refunded {
+        Ok(order) => Redirect::to(&query_url(
+            "/result",
+            &[("order_id", &order.order_id), ("refunded", "1")],
+        ))
+        .into_response(),
+        Err(e) => {
+            let banner = error_section("환불을 기록하지 못했습니다 (the refund was refused)", &e);
             render_order_page(&shop, &order_id, banner, e.status()).await
         }
     }
