@@ -12,6 +12,7 @@ mod refund;
 mod result;
 mod review;
 mod status;
+mod terminal;
 
 #[cfg(test)]
 mod refund_review_tests;
@@ -36,6 +37,10 @@ pub use review::{
     ResolveAction, ResolveRefusal, ReviewCancel,
 };
 pub use status::{CancellationOrigin, CancellationStatus, Channel, EventType, OrderStatus};
+pub use terminal::{
+    apply_terminal_event, TerminalApproval, TerminalDecision, TerminalEffect, TerminalEvent,
+    TerminalReply, TerminalTx, TerminalTxKind, TerminalTxStatus,
+};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

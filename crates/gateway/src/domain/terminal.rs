@@ -1,0 +1,512 @@
+//! A transaction on an in-store card terminal, as the gateway (the POS) sees it: a pure state machine from
+//! (transaction, what the terminal or the connection did) to (transaction, what follows).
+//!
+//! The rules (`shared/spec/terminal.md`, "Money-safety rules"):
+//! - a transaction is recorded `requested` before its request is sent, so a crash leaves a trace to recover from;
+//! - a final answer settles it once; a late or duplicate answer, or one naming another `ptxid`, changes nothing;
+//! - losing the connection, the answer or the process never makes it `failed`: it becomes `unknown`, and only
+//!   the terminal's own record of its last transaction (990001) settles it: the same `ptxid` applies that
+//!   answer, another `ptxid` or none means this request never became a transaction;
+//! - an abort the terminal confirms ends it `aborted`; one it refuses leaves it open.
+//!
+//! What an approval means for the order (paid, or `needs_review` for another amount) is decided by
+//! [`super::apply_result`] like any provider's result; this module only decides the transaction's own fate.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a terminal transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum TerminalTxStatus {
+    /// Recorded, and its request sent (or about to be): the terminal is reading the card.
+    Requested,
+    /// The terminal answered `0010`: the buyer is to sign on its pad. Not final.
+    AwaitingSignature,
+    Succeeded,
+    /// The terminal refused it, or its last-transaction record shows it never happened.
+    Failed,
+    /// Aborted at the POS and confirmed by the terminal.
+    Aborted,
+    /// Sent, but no final answer came (timeout, dropped connection, restart): money may have moved.
+    Unknown,
+}
+
+impl TerminalTxStatus {
+    pub const ALL: [TerminalTxStatus; 6] = [
+        TerminalTxStatus::Requested,
+        TerminalTxStatus::AwaitingSignature,
+        TerminalTxStatus::Succeeded,
+        TerminalTxStatus::Failed,
+        TerminalTxStatus::Aborted,
+        TerminalTxStatus::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TerminalTxStatus::Requested => "requested",
+            TerminalTxStatus::AwaitingSignature => "awaiting_signature",
+            TerminalTxStatus::Succeeded => "succeeded",
+            TerminalTxStatus::Failed => "failed",
+            TerminalTxStatus::Aborted => "aborted",
+            TerminalTxStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<TerminalTxStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Open transactions keep their terminal busy: no other is started until this one is settled.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            TerminalTxStatus::Requested
+                | TerminalTxStatus::AwaitingSignature
+                | TerminalTxStatus::Unknown
+        )
+    }
+}
+
+/// What a terminal transaction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum TerminalTxKind {
+    CardApproval,
+    CardCancel,
+    EasyPayApproval,
+    EasyPayCancel,
+    CashReceipt,
+    CashReceiptCancel,
+}
+
+impl TerminalTxKind {
+    pub const ALL: [TerminalTxKind; 6] = [
+        TerminalTxKind::CardApproval,
+        TerminalTxKind::CardCancel,
+        TerminalTxKind::EasyPayApproval,
+        TerminalTxKind::EasyPayCancel,
+        TerminalTxKind::CashReceipt,
+        TerminalTxKind::CashReceiptCancel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TerminalTxKind::CardApproval => "card_approval",
+            TerminalTxKind::CardCancel => "card_cancel",
+            TerminalTxKind::EasyPayApproval => "easy_pay_approval",
+            TerminalTxKind::EasyPayCancel => "easy_pay_cancel",
+            TerminalTxKind::CashReceipt => "cash_receipt",
+            TerminalTxKind::CashReceiptCancel => "cash_receipt_cancel",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<TerminalTxKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    /// Whether it takes the buyer's money back (its success settles a cancellation of an order).
+    pub fn is_cancel(self) -> bool {
+        matches!(
+            self,
+            TerminalTxKind::CardCancel
+                | TerminalTxKind::EasyPayCancel
+                | TerminalTxKind::CashReceiptCancel
+        )
+    }
+}
+
+/// What the state machine knows of a terminal transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalTx {
+    pub terminal_id: String,
+    pub kind: TerminalTxKind,
+    pub status: TerminalTxStatus,
+    /// The POS's transaction id, sent with the request and echoed by the terminal: how an answer is matched.
+    pub ptxid: String,
+    /// What was asked (`priceAmt`, or `approvalAmt` of a cancel).
+    pub amount: i64,
+    /// An abort was asked while it was open: a refusal that follows is the abort's outcome, not a decline.
+    pub abort_requested: bool,
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+}
+
+/// An approval the terminal reported, in the gateway's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TerminalApproval {
+    pub approval_no: String,
+    pub transaction_no: String,
+    /// As the terminal sent it (its local time).
+    pub transaction_date: String,
+    /// `approvalAmt`: what the terminal charged (or gave back).
+    pub amount: i64,
+    pub issuer_code: Option<String>,
+    pub issuer_name: Option<String>,
+    pub acquirer_code: Option<String>,
+    pub acquirer_name: Option<String>,
+    pub masked_card: Option<String>,
+    pub installment: Option<String>,
+}
+
+/// A final or interim answer of the terminal to a transaction's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalReply {
+    /// `0010`: waiting for the buyer's signature.
+    SignatureWait,
+    /// `0000` with the approval's data.
+    Approved(TerminalApproval),
+    /// Any other code: declined, `9999` (signature timeout or user cancel), `9991` unable, …
+    Refused { code: String, message: String },
+}
+
+/// What happened to a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalEvent {
+    /// The terminal answered a request naming `ptxid`.
+    Reply { ptxid: String, reply: TerminalReply },
+    /// The connection, the answer or the process was lost after the request may have reached the terminal.
+    Lost { reason: String },
+    /// The terminal's record of its last transaction (990001), asked after a loss: `None` when it has none.
+    LastTransaction(Option<(String, TerminalReply)>),
+    /// The POS asked to abort (reading cancel or 555555); the terminal's answer comes as a [`TerminalEvent::Reply`]
+    /// or an [`TerminalEvent::AbortRefused`].
+    AbortRequested,
+    /// The terminal refused to abort (`0001` busy, `9991` unable): the transaction stays open.
+    AbortRefused,
+}
+
+/// What a transaction's change means beyond itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalEffect {
+    /// The terminal approved: apply it to the order (or settle the cancellation) — in the same database
+    /// transaction as this change.
+    Approved(Box<TerminalApproval>),
+    /// Tell the shop (`terminal.transaction.<status>`).
+    Notify(TerminalTxStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalDecision {
+    pub tx: TerminalTx,
+    pub effects: Vec<TerminalEffect>,
+}
+
+impl TerminalDecision {
+    fn unchanged(tx: &TerminalTx) -> Self {
+        TerminalDecision {
+            tx: tx.clone(),
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn changed(&self, before: &TerminalTx) -> bool {
+        &self.tx != before || !self.effects.is_empty()
+    }
+}
+
+/// Decides what `event` means for the transaction.
+pub fn apply_terminal_event(tx: &TerminalTx, event: &TerminalEvent) -> TerminalDecision {
+    if !tx.status.is_open() {
+        // Settled once: a late answer, a duplicate, or a recovery racing a live answer changes nothing.
+        return TerminalDecision::unchanged(tx);
+    }
+    match event {
+        TerminalEvent::Reply { ptxid, reply } if *ptxid == tx.ptxid => settle(tx, reply),
+        // An answer about another transaction (an earlier one's late answer) is not this one's.
+        TerminalEvent::Reply { .. } => TerminalDecision::unchanged(tx),
+        TerminalEvent::Lost { reason } => {
+            if tx.status == TerminalTxStatus::Unknown {
+                return TerminalDecision::unchanged(tx);
+            }
+            let mut next = tx.clone();
+            next.status = TerminalTxStatus::Unknown;
+            next.result_message = Some(reason.clone());
+            TerminalDecision {
+                tx: next,
+                effects: vec![TerminalEffect::Notify(TerminalTxStatus::Unknown)],
+            }
+        }
+        TerminalEvent::LastTransaction(last) => match last {
+            Some((ptxid, reply)) if *ptxid == tx.ptxid => match reply {
+                // The terminal's record of a transaction is final; an interim one says it is still under way.
+                TerminalReply::SignatureWait => TerminalDecision::unchanged(tx),
+                reply => settle(tx, reply),
+            },
+            // Only a transaction whose fate is unknown is settled by the terminal's memory: a live one may still
+            // be answered.
+            _ if tx.status != TerminalTxStatus::Unknown => TerminalDecision::unchanged(tx),
+            Some((other, _)) => never_happened(
+                tx,
+                format!("the terminal's last transaction is another one (ptxid {other}): this request never became a transaction"),
+            ),
+            None => never_happened(
+                tx,
+                "the terminal has no last transaction: this request never became a transaction".into(),
+            ),
+        },
+        TerminalEvent::AbortRequested => {
+            let mut next = tx.clone();
+            next.abort_requested = true;
+            TerminalDecision {
+                tx: next,
+                effects: Vec::new(),
+            }
+        }
+        TerminalEvent::AbortRefused => {
+            let mut next = tx.clone();
+            next.abort_requested = false;
+            TerminalDecision {
+                tx: next,
+                effects: Vec::new(),
+            }
+        }
+    }
+}
+
+fn settle(tx: &TerminalTx, reply: &TerminalReply) -> TerminalDecision {
+    let mut next = tx.clone();
+    match reply {
+        TerminalReply::SignatureWait => {
+            if tx.status != TerminalTxStatus::Requested {
+                return TerminalDecision::unchanged(tx);
+            }
+            next.status = TerminalTxStatus::AwaitingSignature;
+            next.result_code = Some(SIGNATURE_WAIT.into());
+            TerminalDecision {
+                tx: next,
+                effects: Vec::new(),
+            }
+        }
+        TerminalReply::Approved(approval) => {
+            next.status = TerminalTxStatus::Succeeded;
+            next.result_code = Some(APPROVED.into());
+            next.result_message = None;
+            TerminalDecision {
+                tx: next,
+                effects: vec![
+                    TerminalEffect::Approved(Box::new(approval.clone())),
+                    TerminalEffect::Notify(TerminalTxStatus::Succeeded),
+                ],
+            }
+        }
+        TerminalReply::Refused { code, message } => {
+            next.status = if tx.abort_requested {
+                TerminalTxStatus::Aborted
+            } else {
+                TerminalTxStatus::Failed
+            };
+            next.result_code = Some(code.clone());
+            next.result_message = Some(message.clone());
+            let mut effects = Vec::new();
+            if next.status == TerminalTxStatus::Failed {
+                effects.push(TerminalEffect::Notify(TerminalTxStatus::Failed));
+            }
+            TerminalDecision { tx: next, effects }
+        }
+    }
+}
+
+fn never_happened(tx: &TerminalTx, reason: String) -> TerminalDecision {
+    let mut next = tx.clone();
+    next.status = TerminalTxStatus::Failed;
+    next.result_message = Some(reason);
+    TerminalDecision {
+        tx: next,
+        effects: vec![TerminalEffect::Notify(TerminalTxStatus::Failed)],
+    }
+}
+
+/// The terminal's success code.
+pub const APPROVED: &str = "0000";
+/// The terminal's interim "waiting for the signature" code.
+pub const SIGNATURE_WAIT: &str = "0010";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(status: TerminalTxStatus) -> TerminalTx {
+        TerminalTx {
+            terminal_id: "front-1".into(),
+            kind: TerminalTxKind::CardApproval,
+            status,
+            ptxid: "P-1".into(),
+            amount: 12_000,
+            abort_requested: false,
+            result_code: None,
+            result_message: None,
+        }
+    }
+
+    fn approval() -> TerminalApproval {
+        TerminalApproval {
+            approval_no: "30001234".into(),
+            transaction_no: "000123".into(),
+            transaction_date: "261202103000".into(),
+            amount: 12_000,
+            ..Default::default()
+        }
+    }
+
+    fn reply(ptxid: &str, reply: TerminalReply) -> TerminalEvent {
+        TerminalEvent::Reply {
+            ptxid: ptxid.into(),
+            reply,
+        }
+    }
+
+    fn declined() -> TerminalReply {
+        TerminalReply::Refused {
+            code: "8037".into(),
+            message: "한도초과".into(),
+        }
+    }
+
+    #[test]
+    fn an_approval_settles_the_transaction_and_is_applied_once() {
+        let tx = open(TerminalTxStatus::Requested);
+        let d = apply_terminal_event(&tx, &reply("P-1", TerminalReply::Approved(approval())));
+        assert_eq!(d.tx.status, TerminalTxStatus::Succeeded);
+        assert_eq!(
+            d.effects,
+            vec![
+                TerminalEffect::Approved(Box::new(approval())),
+                TerminalEffect::Notify(TerminalTxStatus::Succeeded)
+            ]
+        );
+        // The same answer again (or a late one) changes nothing.
+        let again = apply_terminal_event(&d.tx, &reply("P-1", TerminalReply::Approved(approval())));
+        assert!(!again.changed(&d.tx));
+        let late_decline = apply_terminal_event(&d.tx, &reply("P-1", declined()));
+        assert!(!late_decline.changed(&d.tx));
+    }
+
+    #[test]
+    fn signature_wait_is_visible_and_not_final() {
+        let tx = open(TerminalTxStatus::Requested);
+        let waiting = apply_terminal_event(&tx, &reply("P-1", TerminalReply::SignatureWait)).tx;
+        assert_eq!(waiting.status, TerminalTxStatus::AwaitingSignature);
+        assert!(waiting.status.is_open());
+        let timeout = TerminalReply::Refused {
+            code: "9999".into(),
+            message: "서명시간초과".into(),
+        };
+        let d = apply_terminal_event(&waiting, &reply("P-1", timeout));
+        assert_eq!(d.tx.status, TerminalTxStatus::Failed);
+        assert_eq!(d.tx.result_code.as_deref(), Some("9999"));
+        assert_eq!(
+            d.effects,
+            vec![TerminalEffect::Notify(TerminalTxStatus::Failed)]
+        );
+    }
+
+    #[test]
+    fn an_answer_naming_another_ptxid_is_not_this_transactions() {
+        let tx = open(TerminalTxStatus::Requested);
+        let d = apply_terminal_event(&tx, &reply("P-0", TerminalReply::Approved(approval())));
+        assert!(!d.changed(&tx));
+    }
+
+    #[test]
+    fn a_lost_answer_is_unknown_never_failed_until_the_terminal_says() {
+        let tx = open(TerminalTxStatus::AwaitingSignature);
+        let lost = apply_terminal_event(
+            &tx,
+            &TerminalEvent::Lost {
+                reason: "connection reset".into(),
+            },
+        );
+        assert_eq!(lost.tx.status, TerminalTxStatus::Unknown);
+        assert_eq!(
+            lost.effects,
+            vec![TerminalEffect::Notify(TerminalTxStatus::Unknown)]
+        );
+        assert!(lost.tx.status.is_open(), "the terminal stays busy");
+        // Losing it again says nothing new.
+        let again = apply_terminal_event(
+            &lost.tx,
+            &TerminalEvent::Lost {
+                reason: "timeout".into(),
+            },
+        );
+        assert!(!again.changed(&lost.tx));
+
+        // The terminal's record shows it approved: the approval is applied as if it had arrived.
+        let recovered = apply_terminal_event(
+            &lost.tx,
+            &TerminalEvent::LastTransaction(Some((
+                "P-1".into(),
+                TerminalReply::Approved(approval()),
+            ))),
+        );
+        assert_eq!(recovered.tx.status, TerminalTxStatus::Succeeded);
+        assert!(recovered
+            .effects
+            .contains(&TerminalEffect::Approved(Box::new(approval()))));
+    }
+
+    #[test]
+    fn the_terminals_memory_of_another_or_no_transaction_means_it_never_happened() {
+        let unknown = open(TerminalTxStatus::Unknown);
+        for last in [
+            Some(("P-0".to_string(), TerminalReply::Approved(approval()))),
+            None,
+        ] {
+            let d = apply_terminal_event(&unknown, &TerminalEvent::LastTransaction(last));
+            assert_eq!(d.tx.status, TerminalTxStatus::Failed);
+            assert!(d
+                .tx
+                .result_message
+                .as_deref()
+                .unwrap()
+                .contains("never became a transaction"));
+        }
+        // A live transaction is not failed by a look-up: its own answer may still come.
+        let live = open(TerminalTxStatus::Requested);
+        let d = apply_terminal_event(&live, &TerminalEvent::LastTransaction(None));
+        assert!(!d.changed(&live));
+        // Nor is an unknown one settled by an interim record.
+        let d = apply_terminal_event(
+            &unknown,
+            &TerminalEvent::LastTransaction(Some(("P-1".into(), TerminalReply::SignatureWait))),
+        );
+        assert!(!d.changed(&unknown));
+    }
+
+    #[test]
+    fn a_confirmed_abort_ends_aborted_and_a_refused_one_leaves_it_open() {
+        let tx = open(TerminalTxStatus::Requested);
+        let asked = apply_terminal_event(&tx, &TerminalEvent::AbortRequested).tx;
+        let refused = apply_terminal_event(&asked, &TerminalEvent::AbortRefused).tx;
+        assert_eq!(refused.status, TerminalTxStatus::Requested);
+        assert!(!refused.abort_requested);
+        // Declined after a refused abort is a decline.
+        let d = apply_terminal_event(&refused, &reply("P-1", declined()));
+        assert_eq!(d.tx.status, TerminalTxStatus::Failed);
+
+        let cancelled = TerminalReply::Refused {
+            code: "9999".into(),
+            message: "사용자 취소".into(),
+        };
+        let d = apply_terminal_event(&asked, &reply("P-1", cancelled));
+        assert_eq!(d.tx.status, TerminalTxStatus::Aborted);
+        assert!(d.effects.is_empty());
+        // An approval that beat the abort still counts: the money moved.
+        let d = apply_terminal_event(&asked, &reply("P-1", TerminalReply::Approved(approval())));
+        assert_eq!(d.tx.status, TerminalTxStatus::Succeeded);
+    }
+
+    #[test]
+    fn statuses_and_kinds_round_trip_their_names() {
+        for s in TerminalTxStatus::ALL {
+            assert_eq!(TerminalTxStatus::parse(s.as_str()), Some(s));
+        }
+        for k in TerminalTxKind::ALL {
+            assert_eq!(TerminalTxKind::parse(k.as_str()), Some(k));
+        }
+        assert!(TerminalTxKind::CardCancel.is_cancel());
+        assert!(!TerminalTxKind::EasyPayApproval.is_cancel());
+    }
+}
