@@ -67,6 +67,8 @@ pub struct Settings {
     pub orders: OrderSettings,
     pub workers: WorkerSettings,
     pub checkout: CheckoutSettings,
+    /// The shop's in-store Smartro card terminals the gateway drives as their POS; may be empty.
+    pub terminals: Vec<TerminalSettings>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +163,22 @@ pub enum EscrowPolicy {
     RequiredForCash,
 }
 
+/// One in-store card terminal (`[[terminals]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TerminalSettings {
+    /// The name the API uses for it (`/v1/terminals/{id}`): 1 to 64 ASCII letters, digits, `-` or `_`.
+    pub id: String,
+    /// Where the terminal listens on the shop's network, `host:port`.
+    pub address: String,
+    /// The merchant its sales are reported under (the order's `mid`); the default merchant's when absent.
+    pub mid: Option<String>,
+    /// How long a transaction may wait for the terminal's final answer (card reading and a 30-second signature
+    /// take time); after it the transaction is `unknown` until the terminal's last-transaction record settles it.
+    pub timeout_secs: u64,
+    /// Print the gateway's own sales slip on the terminal after an approval.
+    pub print_receipt: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiSettings {
     /// Never empty.
@@ -206,6 +224,10 @@ pub struct CheckoutSettings {
 impl Settings {
     pub fn merchant(&self, mid: &str) -> Option<&MerchantSettings> {
         self.merchants.iter().find(|merchant| merchant.mid == mid)
+    }
+
+    pub fn terminal(&self, id: &str) -> Option<&TerminalSettings> {
+        self.terminals.iter().find(|terminal| terminal.id == id)
     }
 
     /// The first configured merchant; validation guarantees there is one.

@@ -12,7 +12,8 @@ use smartro::endpoints::{self, Environment};
 
 use super::{
     ApiSettings, CheckoutSettings, ConfigError, DatabaseSettings, EscrowPolicy, MerchantSettings,
-    OrderSettings, ServerSettings, Settings, SmartroSettings, WebhookSettings, WorkerSettings,
+    OrderSettings, ServerSettings, Settings, SmartroSettings, TerminalSettings, WebhookSettings,
+    WorkerSettings,
 };
 
 /// The API key shipped in default.toml: public, so never acceptable against Smartro's production system.
@@ -75,6 +76,8 @@ pub(super) struct RawSettings {
     orders: RawOrders,
     workers: RawWorkers,
     checkout: RawCheckout,
+    #[serde(default)]
+    terminals: Vec<RawTerminal>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +127,22 @@ struct RawMerchant {
     #[serde(default)]
     sub_malls: Vec<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTerminal {
+    id: Option<String>,
+    address: Option<String>,
+    mid: Option<String>,
+    timeout_secs: Option<u64>,
+    print_receipt: Option<bool>,
+}
+
+/// Card reading plus the terminal's own 30-second signature wait: a shorter timeout would call `unknown` what is
+/// merely slow.
+const MIN_TERMINAL_TIMEOUT_SECS: u64 = 35;
+const MAX_TERMINAL_TIMEOUT_SECS: u64 = 600;
+const DEFAULT_TERMINAL_TIMEOUT_SECS: u64 = 90;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -395,6 +414,33 @@ impl RawSettings {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        let mut terminals: Vec<TerminalSettings> = Vec::with_capacity(self.terminals.len());
+        for (index, raw) in self.terminals.into_iter().enumerate() {
+            let terminal = raw.validate(index)?;
+            if let Some(first) = terminals.iter().position(|t| t.id == terminal.id) {
+                return Err(ConfigError::new(
+                    format!("terminals[{index}].id"),
+                    format!(
+                        "duplicate terminal id `{}` (also terminals[{first}])",
+                        terminal.id
+                    ),
+                ));
+            }
+            // Two entries for one device would let two transactions be open on it at once.
+            if let Some(first) = terminals
+                .iter()
+                .position(|t| t.address.eq_ignore_ascii_case(&terminal.address))
+            {
+                return Err(ConfigError::new(
+                    format!("terminals[{index}].address"),
+                    format!(
+                        "`{}` is also terminals[{first}]'s address",
+                        terminal.address
+                    ),
+                ));
+            }
+            terminals.push(terminal);
+        }
         Ok(Settings {
             server,
             database,
@@ -405,6 +451,7 @@ impl RawSettings {
             orders,
             workers,
             checkout,
+            terminals,
         })
     }
 }
@@ -592,6 +639,90 @@ impl RawMerchant {
             escrow,
             sub_malls,
         })
+    }
+}
+
+impl RawTerminal {
+    fn validate(self, index: usize) -> Result<TerminalSettings, ConfigError> {
+        let key = |field: &str| format!("terminals[{index}].{field}");
+        let id = self.id.map(|id| id.trim().to_string()).unwrap_or_default();
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::new(
+                key("id"),
+                format!("`{id}` is not a terminal id (1 to 64 ASCII letters, digits, `-` or `_`)"),
+            ));
+        }
+        let address = self
+            .address
+            .map(|a| a.trim().to_string())
+            .unwrap_or_default();
+        validate_host_port(&key("address"), &address)?;
+        let mid = match non_empty(self.mid).map(|mid| mid.trim().to_string()) {
+            Some(mid) if mid.len() > 20 || !mid.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                return Err(ConfigError::new(
+                    key("mid"),
+                    format!("`{mid}` is not a merchant id (1 to 20 ASCII letters or digits)"),
+                ))
+            }
+            mid => mid,
+        };
+        let timeout_secs = self.timeout_secs.unwrap_or(DEFAULT_TERMINAL_TIMEOUT_SECS);
+        if !(MIN_TERMINAL_TIMEOUT_SECS..=MAX_TERMINAL_TIMEOUT_SECS).contains(&timeout_secs) {
+            return Err(ConfigError::new(
+                key("timeout_secs"),
+                format!(
+                    "must be between {MIN_TERMINAL_TIMEOUT_SECS} and {MAX_TERMINAL_TIMEOUT_SECS} (got \
+                     {timeout_secs}): the terminal waits 30 seconds for a signature alone"
+                ),
+            ));
+        }
+        Ok(TerminalSettings {
+            id,
+            address,
+            mid,
+            timeout_secs,
+            print_receipt: self.print_receipt.unwrap_or(false),
+        })
+    }
+}
+
+/// `host:port` with a host name, an IPv4 address or a bracketed IPv6 address, and a port from 1 to 65535.
+fn validate_host_port(key: &str, value: &str) -> Result<(), ConfigError> {
+    let invalid = || {
+        ConfigError::new(
+            key,
+            format!("`{value}` is not `host:port` (e.g. 192.168.0.20:5000)"),
+        )
+    };
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return if addr.port() == 0 {
+            Err(invalid())
+        } else {
+            Ok(())
+        };
+    }
+    let (host, port) = value.rsplit_once(':').ok_or_else(invalid)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if port_ok && host_ok {
+        Ok(())
+    } else {
+        Err(invalid())
     }
 }
 

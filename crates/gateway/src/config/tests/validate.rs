@@ -345,3 +345,121 @@ fn urls_are_kept_as_written_without_a_trailing_slash() {
         Some("https://shop.example/hooks?v=2")
     );
 }
+
+#[test]
+fn terminals_are_read_with_their_defaults() {
+    let settings = super::load(
+        Some(
+            r#"
+[[terminals]]
+id = "front-1"
+address = "192.168.0.20:5000"
+
+[[terminals]]
+id = "kiosk_2"
+address = "kiosk-2.shop.lan:5000"
+mid = "1234567890"
+timeout_secs = 120
+print_receipt = true
+"#,
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(settings.terminals.len(), 2);
+    let front = settings.terminal("front-1").unwrap();
+    assert_eq!(front.address, "192.168.0.20:5000");
+    assert_eq!(front.timeout_secs, 90);
+    assert_eq!(front.mid, None);
+    assert!(!front.print_receipt);
+    let kiosk = settings.terminal("kiosk_2").unwrap();
+    assert_eq!(kiosk.mid.as_deref(), Some("1234567890"));
+    assert_eq!(kiosk.timeout_secs, 120);
+    assert!(kiosk.print_receipt);
+    assert!(settings.terminal("front-2").is_none());
+    // None by default: a shop without terminals configures none.
+    assert!(super::load(None, &[]).unwrap().terminals.is_empty());
+}
+
+#[test]
+fn the_environment_can_add_a_terminal() {
+    let settings = super::load(
+        None,
+        &[
+            ("GATEWAY__TERMINALS__0__ID", "front-1"),
+            ("GATEWAY__TERMINALS__0__ADDRESS", "[fd00::20]:5000"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(settings.terminals[0].address, "[fd00::20]:5000");
+}
+
+#[test]
+fn each_invalid_terminal_setting_names_its_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "id = \"\"\naddress = \"10.0.0.2:5000\"",
+            "terminals[0].id",
+            "not a terminal id",
+        ),
+        (
+            "id = \"front 1\"\naddress = \"10.0.0.2:5000\"",
+            "terminals[0].id",
+            "not a terminal id",
+        ),
+        ("id = \"a\"", "terminals[0].address", "host:port"),
+        (
+            "id = \"a\"\naddress = \"10.0.0.2\"",
+            "terminals[0].address",
+            "host:port",
+        ),
+        (
+            "id = \"a\"\naddress = \"10.0.0.2:0\"",
+            "terminals[0].address",
+            "host:port",
+        ),
+        (
+            "id = \"a\"\naddress = \"bad_host:5000\"",
+            "terminals[0].address",
+            "host:port",
+        ),
+        (
+            "id = \"a\"\naddress = \"10.0.0.2:5000\"\ntimeout_secs = 10",
+            "terminals[0].timeout_secs",
+            "between 35 and 600",
+        ),
+        (
+            "id = \"a\"\naddress = \"10.0.0.2:5000\"\nmid = \"M-1\"",
+            "terminals[0].mid",
+            "not a merchant id",
+        ),
+        (
+            "id = \"a\"\naddress = \"10.0.0.2:5000\"\ncolour = \"red\"",
+            "terminals",
+            "colour",
+        ),
+    ];
+    for (entry, key, part) in cases {
+        let err = super::load_err(Some(&format!("[[terminals]]\n{entry}\n")), &[]);
+        assert!(
+            err.key.starts_with(key) && format!("{err}").contains(part),
+            "{entry:?}: {err}"
+        );
+    }
+    let twice = |a: &str, b: &str| {
+        super::load_err(
+            Some(&format!("[[terminals]]\n{a}\n\n[[terminals]]\n{b}\n")),
+            &[],
+        )
+    };
+    let err = twice(
+        "id = \"a\"\naddress = \"10.0.0.2:5000\"",
+        "id = \"a\"\naddress = \"10.0.0.3:5000\"",
+    );
+    assert_eq!(err.key, "terminals[1].id", "{err}");
+    let err = twice(
+        "id = \"a\"\naddress = \"10.0.0.2:5000\"",
+        "id = \"b\"\naddress = \"10.0.0.2:5000\"",
+    );
+    assert_eq!(err.key, "terminals[1].address", "{err}");
+}
