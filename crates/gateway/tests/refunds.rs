@@ -358,14 +358,13 @@ async fn refunds_at_once_never_take_more_than_is_left() {
         .map(|i| {
             let app = app.clone();
             tokio::spawn(async move {
-                app.post_keyed(
-                    "/v1/orders/RF-6/refunds",
-                    &format!("race-{i}"),
-                    &refund(3_000),
-                )
-                .await
-                .status()
-                .as_u16()
+                // Five transfers, each with its own reference.
+                let mut body = refund(3_000);
+                body["reference"] = json!(format!("TR-{i}"));
+                app.post_keyed("/v1/orders/RF-6/refunds", &format!("race-{i}"), &body)
+                    .await
+                    .status()
+                    .as_u16()
             })
         })
         .collect();

@@ -451,7 +451,9 @@ async fn resolutions_that_are_refused() {
         assert_eq!(problem["code"], "no_reviewed_payment");
     }
 
-    // A cancel notice of more than was left of the order's own payment: cancel it as usual once accepted.
+    // A cancel notice of the whole of the order's own payment after the merchant refunded part of it by
+    // transfer: the buyer got more back than was paid. Accepting cannot make the books add up, so it is refused
+    // and the order stays under review, in plain sight, until the excess is recovered.
     app.create_order(card_order("RV-12", 10_000)).await;
     let own = tid(120);
     assert_eq!(app.inform(card_inform("RV-12", &own, 10_000)).await.1, "OK");
@@ -471,9 +473,11 @@ async fn resolutions_that_are_refused() {
     let (status, problem) = resolve(&app, "RV-12", "cancel", "rv-12").await;
     assert_eq!(status, 409, "{problem}");
     assert_eq!(problem["code"], "review_payment_counted");
-    let (status, order) = resolve(&app, "RV-12", "accept", "rv-12-accept").await;
-    assert_eq!(status, 200, "{order}");
-    assert_eq!(order["status"], "partially_cancelled");
+    let (status, problem) = resolve(&app, "RV-12", "accept", "rv-12-accept").await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["code"], "returned_exceeds_payment");
+    let order = app.order("RV-12").await;
+    assert_eq!(order["status"], "needs_review");
     assert_eq!(order["refunded_amount"], 4_000);
 
     assert!(smartro.requests().is_empty(), "nothing reached Smartro");

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::options::check_split;
 use super::{
-    cancelled_status, korean_date, review, CancellationOrigin, CancellationState,
+    korean_date, review, status_after_cancel, CancellationOrigin, CancellationState,
     CancellationStatus, Decision, Effect, EventType, OrderState, OrderStatus, PayMethod,
     SplitShare,
 };
@@ -62,7 +62,7 @@ pub enum CancelRefusal {
 /// Whether the provider still cancels a payment of `method` approved at `approved_at` (manual §5.1), counted in
 /// Korean time; the error names the window. Gift cards have none, and the manual gives none for the easy-pay
 /// methods; a virtual account is never cancelled through the provider at all (refused before this).
-fn window_open(
+pub(super) fn window_open(
     method: PayMethod,
     approved_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -317,9 +317,7 @@ pub fn complete_cancel(order: &OrderState, id: Uuid, answer: &CancelAnswer) -> D
                     next.cancelled_amount += amount;
                     // An order put under review while this cancel was on its way stays there: the money is
                     // counted, and the person who settles the review sees it.
-                    if next.status != OrderStatus::NeedsReview {
-                        next.status = cancelled_status(&next);
-                    }
+                    next.status = status_after_cancel(&next);
                     effects.push(Effect::Emit(EventType::PaymentCancelled));
                 } else {
                     next.status = OrderStatus::NeedsReview;

@@ -75,6 +75,9 @@ pub struct OrderState {
     pub approved_at: Option<DateTime<Utc>>,
     /// The cash receipt issued for the payment, once one is known.
     pub cash_receipt: Option<CashReceipt>,
+    /// Every payment recorded on the order (the counted one, those under review, failed attempts): a review is
+    /// not left while one that took money is neither counted nor cancelled.
+    pub payments: Vec<RecordedPayment>,
 }
 
 impl OrderState {
@@ -92,6 +95,22 @@ impl OrderState {
     /// not: its money was never counted, so cancelling it takes nothing from the order.
     pub fn counts_payment(&self, tid: &str) -> bool {
         self.paid_amount > 0 && self.tid.as_deref() == Some(tid)
+    }
+
+    /// What the provider confirmed cancelled of payment `tid` that the order does not count: all of it for a
+    /// payment the order does not count, and for the counted one what went beyond the counted sum.
+    pub fn uncounted_cancelled(&self, tid: &str) -> i64 {
+        let succeeded: i64 = self
+            .cancellations
+            .iter()
+            .filter(|c| c.tid == tid && c.status == CancellationStatus::Succeeded)
+            .map(|c| c.amount)
+            .sum();
+        if self.counts_payment(tid) {
+            (succeeded - self.cancelled_amount).max(0)
+        } else {
+            succeeded
+        }
     }
 }
 
@@ -435,11 +454,9 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
         .unwrap_or_else(|| result.tid.clone());
     let ptid = (result.tid != original_tid).then(|| result.tid.clone());
 
-    let paid_by_this_tid = order.tid.as_deref() == Some(original_tid.as_str())
-        && matches!(
-            order.status,
-            OrderStatus::Paid | OrderStatus::PartiallyCancelled | OrderStatus::Cancelled
-        );
+    // The payment whose money the order counts, also while the order is under review for another one: a cancel
+    // of it Smartro confirms then is money gone back, and must be counted before anyone resolves the review.
+    let paid_by_this_tid = order.counts_payment(&original_tid);
 
     // The notification of a cancellation we asked for: match it, never add it a second time.
     if let Some(matched) = match_cancellation(order, &original_tid, ptid.as_deref(), result.amount)
@@ -461,7 +478,7 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
         if newly_succeeded {
             if paid_by_this_tid && next.returned() + result.amount <= next.paid_amount {
                 next.cancelled_amount += result.amount;
-                next.status = cancelled_status(&next);
+                next.status = status_after_cancel(&next);
                 effects.push(Effect::Emit(EventType::PaymentCancelled));
             } else if review::is_reviewed_payment(&next, &original_tid) {
                 // The operator's cancel of the payment under review, notified before its answer came back.
@@ -513,7 +530,7 @@ fn apply_cancel(order: &OrderState, result: &VerifiedResult, new_id: Uuid) -> De
     }
     let mut next = order.clone();
     next.cancelled_amount += result.amount;
-    next.status = cancelled_status(&next);
+    next.status = status_after_cancel(&next);
     next.cancellations.push(CancellationState {
         id,
         tid: original_tid,
@@ -557,6 +574,16 @@ fn review_cancel(
 fn settled_status(order: &OrderState) -> OrderStatus {
     if order.returned() == 0 {
         OrderStatus::Paid
+    } else {
+        cancelled_status(order)
+    }
+}
+
+/// The status of an order after a counted cancel: an order under review stays there (the person who settles the
+/// review sees the money that went back), any other is partly or wholly cancelled.
+fn status_after_cancel(order: &OrderState) -> OrderStatus {
+    if order.status == OrderStatus::NeedsReview {
+        OrderStatus::NeedsReview
     } else {
         cancelled_status(order)
     }

@@ -12,6 +12,8 @@ fn recorded(tid: &str, amount: i64, method: PayMethod) -> RecordedPayment {
         mid: MID.into(),
         amount,
         pay_method: Some(method),
+        success: true,
+        approved_at: Some(now()),
     }
 }
 
@@ -36,7 +38,12 @@ fn charged_another_amount() -> (OrderState, Vec<RecordedPayment>) {
         now(),
     );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
-    (d.order, vec![recorded(TID, 9_000, PayMethod::Card)])
+    let payments = vec![recorded(TID, 9_000, PayMethod::Card)];
+    let order = OrderState {
+        payments: payments.clone(),
+        ..d.order
+    };
+    (order, payments)
 }
 
 /// A card order paid by TID and then paid a second time by TID2: under review for TID2.
@@ -47,13 +54,15 @@ fn paid_twice() -> (OrderState, Vec<RecordedPayment>) {
         now(),
     );
     assert_eq!(d.order.status, OrderStatus::NeedsReview);
-    (
-        d.order,
-        vec![
-            recorded(TID, 10_000, PayMethod::Card),
-            recorded(TID2, 10_000, PayMethod::Card),
-        ],
-    )
+    let payments = vec![
+        recorded(TID, 10_000, PayMethod::Card),
+        recorded(TID2, 10_000, PayMethod::Card),
+    ];
+    let order = OrderState {
+        payments: payments.clone(),
+        ..d.order
+    };
+    (order, payments)
 }
 
 #[test]
@@ -290,7 +299,7 @@ fn reviews_that_cannot_be_accepted() {
         Err(ResolveRefusal::NoReviewedPayment)
     );
     assert_eq!(
-        plan_review_cancel(&foreign, &[], Uuid::new_v4()),
+        plan_review_cancel(&foreign, &[], Uuid::new_v4(), now()),
         Err(ResolveRefusal::NoReviewedPayment)
     );
 }
@@ -307,7 +316,7 @@ fn a_review_of_the_orders_own_payment_accepted_keeps_its_money_and_time() {
     .order;
     let payments = [recorded(TID, 10_000, PayMethod::Card)];
     assert_eq!(
-        plan_review_cancel(&review, &payments, Uuid::new_v4()),
+        plan_review_cancel(&review, &payments, Uuid::new_v4(), now()),
         Err(ResolveRefusal::PaymentCounted)
     );
     let accepted = accept_review(&review, &payments, now() + Duration::days(1)).unwrap();
@@ -331,7 +340,7 @@ fn a_review_of_the_orders_own_payment_accepted_keeps_its_money_and_time() {
 #[test]
 fn cancelling_a_second_payment_puts_the_order_back_to_its_first() {
     let (o, payments) = paid_twice();
-    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4()).unwrap();
+    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4(), now()).unwrap();
     assert_eq!(planned.plan.tid, TID2);
     assert_eq!(planned.plan.amount, 10_000);
     assert!(!planned.plan.partial, "a full cancel of that payment");
@@ -340,7 +349,7 @@ fn cancelling_a_second_payment_puts_the_order_back_to_its_first() {
     let open = begin_cancel(&o, &planned.plan);
     assert_eq!(
         accept_review(&open, &payments, now()),
-        Err(ResolveRefusal::CancelOpen(CancelRefusal::InProgress {
+        Err(ResolveRefusal::Cancel(CancelRefusal::InProgress {
             id: planned.plan.id
         }))
     );
@@ -373,17 +382,15 @@ fn cancelling_a_second_payment_puts_the_order_back_to_its_first() {
     let unknown = complete_cancel(&open, planned.plan.id, &CancelAnswer::Unknown);
     assert_eq!(unknown.order.status, OrderStatus::NeedsReview);
     assert!(matches!(
-        plan_review_cancel(&unknown.order, &payments, Uuid::new_v4()),
-        Err(ResolveRefusal::CancelOpen(
-            CancelRefusal::OutcomeOpen { .. }
-        ))
+        plan_review_cancel(&unknown.order, &payments, Uuid::new_v4(), now()),
+        Err(ResolveRefusal::Cancel(CancelRefusal::OutcomeOpen { .. }))
     ));
 }
 
 #[test]
 fn cancelling_the_only_payment_under_review_cancels_the_order() {
     let (o, payments) = charged_another_amount();
-    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4()).unwrap();
+    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4(), now()).unwrap();
     assert_eq!(planned.plan.amount, 9_000, "what Smartro took");
     let done = complete_cancel(
         &begin_cancel(&o, &planned.plan),
@@ -405,7 +412,8 @@ fn a_virtual_account_under_review_is_not_sent_to_smartro() {
         plan_review_cancel(
             &o,
             &[recorded(TID, 9_000, PayMethod::Vbank)],
-            Uuid::new_v4()
+            Uuid::new_v4(),
+            now()
         ),
         Err(ResolveRefusal::VbankRefundByMerchant)
     );
@@ -414,7 +422,7 @@ fn a_virtual_account_under_review_is_not_sent_to_smartro() {
 #[test]
 fn smartros_notice_of_the_review_cancel_settles_it_once() {
     let (o, payments) = paid_twice();
-    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4()).unwrap();
+    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4(), now()).unwrap();
     let open = begin_cancel(&o, &planned.plan);
     let notified = apply_result(
         &open,
@@ -436,7 +444,7 @@ fn smartros_notice_of_the_review_cancel_settles_it_once() {
 #[test]
 fn a_cancel_notice_of_one_payment_never_settles_the_cancel_of_another() {
     let (o, payments) = paid_twice();
-    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4()).unwrap();
+    let planned = plan_review_cancel(&o, &payments, Uuid::new_v4(), now()).unwrap();
     let open = begin_cancel(&o, &planned.plan);
     // Same amount, but of the accepted payment TID (someone cancelled it at Smartro).
     let d = apply_result(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::cancel::open_cancellation;
+use super::cancel::{open_cancellation, window_open};
 use super::{
     settled_status, CancelPlan, CancelRefusal, CancellationStatus, Decision, Effect, EventType,
     OrderState, OrderStatus, PayMethod,
@@ -77,6 +77,10 @@ pub struct RecordedPayment {
     pub amount: i64,
     /// `None`: the provider named a method the gateway does not know.
     pub pay_method: Option<PayMethod>,
+    /// Whether the provider reported it successful (an approval or deposit: money moved).
+    pub success: bool,
+    /// When the provider says it was approved: cancel windows count from it.
+    pub approved_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,8 +105,20 @@ pub enum ResolveRefusal {
     },
     /// Smartro cannot cancel virtual-account payments: the merchant refunds the buyer itself.
     VbankRefundByMerchant,
-    /// A cancellation of the order is on its way to the provider, or its outcome is open.
-    CancelOpen(CancelRefusal),
+    /// A cancel rule refuses it: a cancellation of the order is on its way to the provider or its outcome is
+    /// open, or the payment's cancel window has closed.
+    Cancel(CancelRefusal),
+    /// The payment under review was made under another merchant or with another pay method than the order's:
+    /// taking it as the order's would have later cancels signed for the wrong merchant or checked by the wrong
+    /// rules. It can be cancelled instead.
+    PaymentDiffers {
+        field: &'static str,
+        order: String,
+        payment: String,
+    },
+    /// The provider has already cancelled the whole payment under review: `accept` records it as paid and
+    /// cancelled, which settles the review.
+    AlreadyCancelled,
 }
 
 /// An accepted review: the order as it now is, with the payment and the order's amount before.
@@ -132,7 +148,7 @@ fn reviewed<'a>(
     }
     // A cancel still open may yet succeed and change what the order is: decide once it is settled.
     if let Some(open) = open_cancellation(order) {
-        return Err(ResolveRefusal::CancelOpen(open));
+        return Err(ResolveRefusal::Cancel(open));
     }
     let tid = order
         .review_tid
@@ -158,9 +174,32 @@ pub fn accept_review(
             tid: order.tid.clone().unwrap_or_default(),
         });
     }
-    if payment.amount < order.returned() {
+    if !own {
+        if payment.mid != order.mid {
+            return Err(ResolveRefusal::PaymentDiffers {
+                field: "mid",
+                order: order.mid.clone(),
+                payment: payment.mid.clone(),
+            });
+        }
+        if payment.pay_method != Some(order.pay_method) {
+            return Err(ResolveRefusal::PaymentDiffers {
+                field: "pay_method",
+                order: order.pay_method.as_str().to_string(),
+                payment: payment
+                    .pay_method
+                    .map_or("(unknown)", PayMethod::as_str)
+                    .to_string(),
+            });
+        }
+    }
+    // What the provider already cancelled of this payment without the order counting it (a cancel notice
+    // during the review): accepting the payment counts that too, or the money could go back twice.
+    let cancelled_uncounted = order.uncounted_cancelled(&payment.tid);
+    let returned = order.returned() + cancelled_uncounted;
+    if payment.amount < returned {
         return Err(ResolveRefusal::ReturnedExceedsPayment {
-            returned: order.returned(),
+            returned,
             amount: payment.amount,
         });
     }
@@ -168,6 +207,7 @@ pub fn accept_review(
     next.tid = Some(payment.tid.clone());
     next.amount = payment.amount;
     next.paid_amount = payment.amount;
+    next.cancelled_amount += cancelled_uncounted;
     // A review raised by a cancel notice of the order's own payment keeps the time it was paid.
     if !own || next.paid_at.is_none() {
         next.paid_at = Some(now);
@@ -175,23 +215,26 @@ pub fn accept_review(
     next.status = settled_status(&next);
     next.review_reason = None;
     next.review_tid = None;
+    let mut effects = vec![Effect::Emit(EventType::PaymentResolved)];
+    hand_over_review(&mut next, &mut effects);
     Ok(Acceptance {
         decision: Decision {
             order: next,
-            effects: vec![Effect::Emit(EventType::PaymentResolved)],
+            effects,
         },
         tid: payment.tid.clone(),
         former_amount: order.amount,
     })
 }
 
-/// `cancel`: a full cancel of the payment under review for its amount. Recorded like any cancel before the
-/// provider is called (see [`super::begin_cancel`]); its success settles the review
-/// ([`settle_reviewed_cancel`]).
+/// `cancel`: a cancel of what is left of the payment under review (all of it, unless the provider already
+/// cancelled part). Recorded like any cancel before the provider is called (see [`super::begin_cancel`]); its
+/// success settles the review ([`settle_reviewed_cancel`]). The payment's cancel window is checked first.
 pub fn plan_review_cancel(
     order: &OrderState,
     payments: &[RecordedPayment],
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<ReviewCancel, ResolveRefusal> {
     let payment = reviewed(order, payments)?;
     if order.counts_payment(&payment.tid) {
@@ -200,12 +243,22 @@ pub fn plan_review_cancel(
     if payment.pay_method == Some(PayMethod::Vbank) {
         return Err(ResolveRefusal::VbankRefundByMerchant);
     }
+    if let (Some(method), Some(approved_at)) = (payment.pay_method, payment.approved_at) {
+        window_open(method, approved_at, now).map_err(|window| {
+            ResolveRefusal::Cancel(CancelRefusal::WindowClosed { method, window })
+        })?;
+    }
+    let already = order.uncounted_cancelled(&payment.tid);
+    let amount = payment.amount - already;
+    if amount <= 0 {
+        return Err(ResolveRefusal::AlreadyCancelled);
+    }
     Ok(ReviewCancel {
         plan: CancelPlan {
             id,
             tid: payment.tid.clone(),
-            amount: payment.amount,
-            partial: false,
+            amount,
+            partial: already > 0,
             split: Vec::new(),
             // A second payment of a split order came from the same checkout form, so it was split too.
             split_payment: !order.split.is_empty(),
@@ -233,4 +286,26 @@ pub(super) fn settle_reviewed_cancel(order: &mut OrderState, effects: &mut Vec<E
     order.review_reason = None;
     order.review_tid = None;
     effects.push(Effect::Emit(EventType::PaymentResolved));
+    hand_over_review(order, effects);
+}
+
+/// After one payment under review is settled, the next one that took money and is neither the order's nor
+/// cancelled (one that arrived during the review) is put under review in its turn, so that no payment is left
+/// behind when the order leaves the review.
+fn hand_over_review(order: &mut OrderState, effects: &mut Vec<Effect>) {
+    let next = order.payments.iter().find(|p| {
+        p.success
+            && !order.counts_payment(&p.tid)
+            && p.amount - order.uncounted_cancelled(&p.tid) > 0
+    });
+    if let Some(p) = next {
+        let (tid, amount) = (p.tid.clone(), p.amount);
+        order.status = OrderStatus::NeedsReview;
+        order.review_reason = Some(format!(
+            "another successful payment (TID {tid}, {amount} KRW) is neither the order's nor cancelled: accept or \
+             cancel it too"
+        ));
+        order.review_tid = Some(tid);
+        effects.push(Effect::Emit(EventType::PaymentNeedsReview));
+    }
 }

@@ -127,6 +127,7 @@ pub(super) fn order(method: PayMethod) -> OrderState {
         split: Vec::new(),
         approved_at: None,
         cash_receipt: None,
+        payments: Vec::new(),
     }
 }
 

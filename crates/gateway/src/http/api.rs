@@ -200,11 +200,22 @@ fn order_filter(query: &RawQuery) -> Result<OrderFilter, ApiError> {
             ));
         }
     }
+    let tid = match param(query, "tid") {
+        // TIDs are short printable ASCII; anything else (a NUL, which PostgreSQL text cannot hold, among them)
+        // names no payment and is the caller's mistake.
+        Some(t) if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(bad(
+                "tid",
+                "must be 1 to 64 printable ASCII characters".into(),
+            ))
+        }
+        t => t.map(str::to_string),
+    };
     Ok(OrderFilter {
         status,
         pay_method,
         channel,
-        tid: param(query, "tid").map(str::to_string),
+        tid,
         created_from,
         created_to,
     })

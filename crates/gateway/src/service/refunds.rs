@@ -153,6 +153,12 @@ impl Services {
                     Ok((StatusCode::CREATED, json!(self.view(&record))))
                 }
                 RecordRefund::Refused(r) => Err(refusal(r)),
+                RecordRefund::ReferenceRecorded => Err(ApiError::conflict(
+                    "refund_reference_recorded",
+                    "this order already has a refund with this `reference`: the same transfer is not recorded \
+                     twice (send an Idempotency-Key to retry a request safely)",
+                )
+                .with("field", "reference")),
                 RecordRefund::UnknownOrder => {
                     Err(ApiError::not_found(format!("no order {order_id}")))
                 }

@@ -52,7 +52,24 @@ fn refusal(refusal: ResolveRefusal) -> ApiError {
             "virtual-account (VBANK) payments cannot be cancelled through Smartro: accept the payment, then \
              refund the buyer by bank transfer yourself and record it (POST /v1/orders/{order_id}/refunds)",
         ),
-        ResolveRefusal::CancelOpen(open) => cancel_refusal(open),
+        ResolveRefusal::Cancel(open) => cancel_refusal(open),
+        ResolveRefusal::PaymentDiffers {
+            field,
+            order,
+            payment,
+        } => ApiError::conflict(
+            "review_payment_differs",
+            format!(
+                "the payment under review has {field} {payment}, the order {order}: it cannot become the order's \
+                 payment; resolve with `cancel` to have it cancelled"
+            ),
+        )
+        .with("field", field),
+        ResolveRefusal::AlreadyCancelled => ApiError::conflict(
+            "review_payment_already_cancelled",
+            "Smartro has already cancelled the whole payment under review: resolve with `accept` to record it as \
+             paid and cancelled",
+        ),
     }
 }
 

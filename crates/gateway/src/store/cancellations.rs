@@ -142,10 +142,15 @@ impl Store {
     ) -> Result<Vec<OpenCancellation>, StoreError> {
         Ok(sqlx::query_as!(
             OpenCancellation,
-            "SELECT c.id, c.order_id, o.mid, c.tid, c.amount, c.requested_at
+            // The merchant of the payment cancelled: an operator's cancel of a payment under review may be
+            // another merchant's than the order's.
+            r#"SELECT c.id, c.order_id,
+                 COALESCE((SELECT p.mid FROM payments p WHERE p.order_id = c.order_id AND p.tid = c.tid
+                           AND p.provider = c.provider), o.mid) AS "mid!",
+                 c.tid, c.amount, c.requested_at
              FROM cancellations c JOIN orders o ON o.order_id = c.order_id
              WHERE c.status IN ('requested', 'unknown') AND c.requested_at <= $1
-             ORDER BY c.requested_at LIMIT $2",
+             ORDER BY c.requested_at LIMIT $2"#,
             before,
             limit
         )

@@ -201,6 +201,7 @@ impl OrderRecord {
                     kind,
                     approval_no: o.cash_receipt_approval_no.clone(),
                 }),
+            payments: self.recorded_payments(),
         })
     }
 
@@ -213,6 +214,8 @@ impl OrderRecord {
                 mid: p.mid.clone(),
                 amount: p.amount,
                 pay_method: PayMethod::parse(&p.pay_method),
+                success: p.success,
+                approved_at: p.auth_date.as_deref().and_then(auth_date_instant),
             })
             .collect()
     }

@@ -41,6 +41,8 @@ pub struct NewRefund {
 pub enum RecordRefund {
     Recorded(Box<OrderRecord>),
     Refused(RefundRefusal),
+    /// The order has a refund with this `reference` already: the same transfer.
+    ReferenceRecorded,
     UnknownOrder,
 }
 
@@ -65,6 +67,19 @@ impl Store {
             Ok(decision) => decision,
             Err(refusal) => return Ok(RecordRefund::Refused(refusal)),
         };
+        if let Some(reference) = &refund.reference {
+            // Checked under the order's lock; the unique index holds it whatever writes the row.
+            let recorded = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM refunds WHERE order_id = $1 AND reference = $2) AS "recorded!""#,
+                order_id,
+                reference
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if recorded {
+                return Ok(RecordRefund::ReferenceRecorded);
+            }
+        }
         sqlx::query!(
             "INSERT INTO refunds (id, order_id, amount, reason, bank_code, account, holder, reference,
                recorded_by, created_at)

@@ -116,12 +116,15 @@ impl Store {
             return Ok(BeginReviewCancel::UnknownOrder);
         };
         let before = record.state()?;
-        let planned =
-            match domain::plan_review_cancel(&before, &record.recorded_payments(), cancellation_id)
-            {
-                Ok(planned) => planned,
-                Err(refusal) => return Ok(BeginReviewCancel::Refused(refusal)),
-            };
+        let planned = match domain::plan_review_cancel(
+            &before,
+            &record.recorded_payments(),
+            cancellation_id,
+            now,
+        ) {
+            Ok(planned) => planned,
+            Err(refusal) => return Ok(BeginReviewCancel::Refused(refusal)),
+        };
         let plan = planned.plan;
         sqlx::query!(
             "INSERT INTO cancellations (id, order_id, tid, amount, partial, status, origin, reason, requested_at)
