@@ -138,6 +138,8 @@ pub struct SandboxConfig {
     pub sub_malls: Vec<SubMalls>,
     /// ResultCode of an approved CLGIFT payment (no document gives one); default [`DEFAULT_CLGIFT_SUCCESS_CODE`].
     pub clgift_success_code: String,
+    /// Run the in-store card-terminal simulator too (its own TCP port; its page at `/terminal`). Default: off.
+    pub terminal: Option<crate::terminal::TerminalConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -153,6 +155,7 @@ impl Default for SandboxConfig {
             escrow_mids: vec![TEST_ESCROW_MID.to_string()],
             sub_malls: vec![SubMalls::test_sub_malls()],
             clgift_success_code: DEFAULT_CLGIFT_SUCCESS_CODE.to_string(),
+            terminal: None,
         }
     }
 }
@@ -364,6 +367,7 @@ pub struct FileConfig {
     /// are case-sensitive.
     pub sub_malls: Option<Vec<SubMalls>>,
     pub clgift_success_code: Option<String>,
+    pub terminal: Option<FileTerminal>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -437,8 +441,57 @@ impl FileConfig {
                 config.faults.receipt_delay = Duration::from_millis(v);
             }
         }
+        if let Some(t) = self.terminal {
+            let mut terminal = config.terminal.clone().unwrap_or_default();
+            if let Some(bind) = t.bind {
+                terminal.bind = bind.parse().map_err(|_| {
+                    invalid(
+                        "terminal.bind",
+                        format!("{bind:?} is not an address like 127.0.0.1:9091"),
+                    )
+                })?;
+            }
+            // The terminal follows the sandbox's own `auto` unless it has one of its own.
+            terminal.auto = t.auto.or(config.auto);
+            if let Some(ms) = t.auto_delay_ms {
+                terminal.auto_delay = Duration::from_millis(ms);
+            }
+            if let Some(ms) = t.signature_timeout_ms {
+                terminal.signature_timeout = Duration::from_millis(ms);
+            }
+            if let Some(f) = t.faults {
+                terminal.faults = f;
+            }
+            config.terminal = Some(terminal);
+        }
         config.validate()
     }
+}
+
+/// The `[terminal]` table: its presence turns the card-terminal simulator on.
+///
+/// ```toml
+/// [terminal]
+/// bind = "127.0.0.1:9091"          # where the POS (the gateway) connects
+/// auto = "approve"                 # or "decline"; absent: the sandbox's `auto`, else wait for /terminal
+/// auto_delay_ms = 500
+/// signature_timeout_ms = 30000
+/// [terminal.faults]                # also changeable at run time: POST /terminal/faults
+/// decline = false
+/// signature = false
+/// signature_timeout = false
+/// drop_after_request = false
+/// no_answer = false
+/// garbage = false
+/// busy = false
+/// ```
+#[derive(Debug, Default, Deserialize)]
+pub struct FileTerminal {
+    pub bind: Option<String>,
+    pub auto: Option<AutoDecision>,
+    pub auto_delay_ms: Option<u64>,
+    pub signature_timeout_ms: Option<u64>,
+    pub faults: Option<crate::terminal::TerminalFaults>,
 }
 
 #[cfg(test)]
@@ -549,6 +602,31 @@ mod tests {
                 "{bad}: {err:?}"
             );
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn terminal_table_turns_the_simulator_on() {
+        let dir = std::env::temp_dir().join(format!("sandbox-terminal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let path = dir.join("sandbox.toml");
+        let toml =
+            "auto = \"approve\"\n[terminal]\nbind = \"127.0.0.1:0\"\nsignature_timeout_ms = 1000\n\
+[terminal.faults]\nsignature = true\nbusy = true\n";
+        std::fs::write(&path, toml).unwrap_or_default();
+        let mut c = SandboxConfig::default();
+        let applied = c.apply_file(&path);
+        assert!(applied.is_ok(), "{applied:?}");
+        let t = c.terminal.clone().unwrap_or_default();
+        assert_eq!(t.bind.port(), 0);
+        // The sandbox's auto carries over to the terminal.
+        assert_eq!(t.auto, Some(AutoDecision::Approve));
+        assert_eq!(t.signature_timeout, Duration::from_millis(1000));
+        assert!(t.faults.signature && t.faults.busy && !t.faults.decline);
+
+        std::fs::write(&path, "[terminal.faults]\nmelt = true\n").unwrap_or_default();
+        assert!(SandboxConfig::default().apply_file(&path).is_err());
+        assert!(SandboxConfig::default().terminal.is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -26,6 +26,10 @@
 //!   their own signed messages. Bad input → `400` `{"error": "...", "field": "..."}`. In process:
 //!   [`SandboxState::create_transaction`].
 //!
+//! With [`SandboxConfig::terminal`] (`--terminal ADDR`) the sandbox also plays Smartro's in-store card
+//! terminal on its own TCP port, its screen and buttons at `/terminal` and its knobs at `/terminal/faults`; see
+//! [`terminal`] for how it answers, and [`terminal::TerminalSimulator`] to run one alone in a test.
+//!
 //! What the merchant can ask of the window beyond a plain payment, and what the sandbox answers:
 //! - Escrow (`EscrowCD=1` with the Delivery*/Receiver*/Seller* fields): shown in the window and kept on the
 //!   transaction ([`TransactionSnapshot::escrow`]); only the merchants of [`SandboxConfig::escrow_mids`] may send
@@ -63,6 +67,7 @@ mod pay;
 mod receipt;
 mod split;
 mod store;
+pub mod terminal;
 mod window;
 
 use std::collections::HashMap;
@@ -120,6 +125,9 @@ struct Inner {
     tid_offset: u32,
     shutdown: watch::Sender<bool>,
     runtime_faults: Mutex<RuntimeFaults>,
+    /// The card-terminal simulator, when [`SandboxConfig::terminal`] asked for one: its page and control
+    /// surface live on this router.
+    terminal: Option<terminal::TerminalState>,
 }
 
 impl SandboxState {
@@ -128,6 +136,16 @@ impl SandboxState {
     pub fn new(
         config: SandboxConfig,
         public_url: impl Into<String>,
+    ) -> anyhow::Result<SandboxState> {
+        SandboxState::with_terminal(config, public_url, None)
+    }
+
+    /// As [`SandboxState::new`], with a running terminal simulator whose `/terminal` page and control surface
+    /// [`router`] serves.
+    pub fn with_terminal(
+        config: SandboxConfig,
+        public_url: impl Into<String>,
+        terminal: Option<terminal::TerminalState>,
     ) -> anyhow::Result<SandboxState> {
         config.validate()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -152,6 +170,7 @@ impl SandboxState {
                 notifier,
                 tid_offset: rand::random::<u32>() % 10_000,
                 shutdown,
+                terminal,
             }),
         })
     }
@@ -162,6 +181,11 @@ impl SandboxState {
 
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+
+    /// The terminal simulator's state, when one runs.
+    pub fn terminal(&self) -> Option<&terminal::TerminalState> {
+        self.inner.terminal.as_ref()
     }
 
     /// Every transaction, in creation order.
@@ -282,7 +306,8 @@ impl SandboxState {
 
 /// All of the sandbox's routes.
 pub fn router(state: SandboxState) -> Router {
-    Router::new()
+    let terminal = state.terminal().cloned();
+    let router = Router::new()
         .route("/", get(pages::index))
         .route("/interfaceURL.jsp", post(pay::interface))
         .route("/sandbox/decide", post(pay::decide))
@@ -298,13 +323,18 @@ pub fn router(state: SandboxState) -> Router {
             "/payTest/vbank_deposit_notice.jsp",
             get(pages::deposit_form).post(pages::deposit),
         )
-        .with_state(state)
+        .with_state(state);
+    match terminal {
+        Some(t) => router.merge(terminal::web::routes(t)),
+        None => router,
+    }
 }
 
 /// A running sandbox on its own port.
 pub struct Sandbox {
     pub addr: SocketAddr,
     state: SandboxState,
+    terminal: Option<terminal::TerminalSimulator>,
     stop_server: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -319,7 +349,15 @@ impl Sandbox {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let state = SandboxState::new(config, public_url)?;
+        let terminal = match &config.terminal {
+            Some(t) => Some(terminal::TerminalSimulator::start(t.clone()).await?),
+            None => None,
+        };
+        let state = SandboxState::with_terminal(
+            config,
+            public_url,
+            terminal.as_ref().map(|t| t.state().clone()),
+        )?;
         let app = router(state.clone());
         let (stop_server, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -333,9 +371,13 @@ impl Sandbox {
             }
         });
         tracing::info!(%addr, url = %state.public_url(), "smartro-sandbox listening");
+        if let Some(t) = &terminal {
+            tracing::info!(terminal = %t.addr(), "terminal simulator on");
+        }
         Ok(Sandbox {
             addr,
             state,
+            terminal,
             stop_server: Some(stop_server),
             server: Some(server),
         })
@@ -354,6 +396,16 @@ impl Sandbox {
         &self.state
     }
 
+    /// The terminal simulator's TCP address (where a POS connects), when one runs.
+    pub fn terminal_addr(&self) -> Option<SocketAddr> {
+        self.terminal.as_ref().map(|t| t.addr())
+    }
+
+    /// The terminal simulator, when one runs.
+    pub fn terminal(&self) -> Option<&terminal::TerminalSimulator> {
+        self.terminal.as_ref()
+    }
+
     pub fn transactions(&self) -> Vec<TransactionSnapshot> {
         self.state.transactions()
     }
@@ -365,6 +417,9 @@ impl Sandbox {
     /// Stop serving (in-flight requests get up to 5 s) and stop the daemon.
     pub async fn shutdown(mut self) {
         self.state.stop();
+        if let Some(t) = self.terminal.take() {
+            t.shutdown().await;
+        }
         if let Some(stop) = self.stop_server.take() {
             let _ = stop.send(());
         }

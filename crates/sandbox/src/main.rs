@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use sandbox::terminal::{TerminalConfig, TerminalFaults};
 use sandbox::{AutoDecision, Sandbox, SandboxConfig};
 
 #[derive(Debug, Parser)]
@@ -71,6 +72,23 @@ struct Cli {
     /// Smartro document gives one; the default is the sandbox's own.
     #[arg(long)]
     clgift_success_code: Option<String>,
+    /// Also run the card-terminal simulator, listening for the POS on this TCP address (its page: /terminal).
+    #[arg(long, env = "SANDBOX_TERMINAL")]
+    terminal: Option<SocketAddr>,
+    /// The terminal inserts the card (and signs) by itself: approve | decline [default: --auto, else wait for
+    /// the /terminal page].
+    #[arg(long, value_parser = parse_auto)]
+    terminal_auto: Option<AutoDecision>,
+    /// Terminal fault knobs on at start, comma-separated: decline, signature, signature_timeout,
+    /// drop_after_request, no_answer, garbage, busy (changeable at run time: POST /terminal/faults).
+    #[arg(long)]
+    terminal_faults: Option<TerminalFaults>,
+    /// Milliseconds the terminal's signature pad waits [default: 30000].
+    #[arg(long)]
+    terminal_signature_timeout_ms: Option<u64>,
+    /// Milliseconds before each automatic terminal step [default: 500].
+    #[arg(long)]
+    terminal_auto_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -92,6 +110,10 @@ Control endpoints (JSON; for tests, scripts and the demo):
                               -> 201 {\"tid\", \"auth_date\", \"auth_code\", \"result_code\", ...}: an approved
                               payment without the payment window; no returnPay, no notification
                               (also none for its cancels); 400 {\"error\", \"field\"} for bad input
+  GET  /terminal              (with --terminal) the card terminal's screen and buttons
+  GET  /terminal/state        {\"connected\", \"screen\", \"faults\", \"last_transaction\", \"ledger\", \"log\"}
+  GET  /terminal/faults       the terminal's knobs; POST with some of them, e.g. {\"decline\": true}
+  POST /terminal/insert-card, /terminal/sign, /terminal/decline   the screen's buttons
 
 The listening address is printed on stdout as \"smartro-sandbox listening on ADDR (URL)\" (with
 --bind 127.0.0.1:0 the port is the one picked). SIGTERM and SIGINT stop it gracefully (exit 0).";
@@ -165,6 +187,32 @@ fn build_config(cli: Cli) -> anyhow::Result<SandboxConfig> {
     }
     if let Some(code) = cli.clgift_success_code {
         config.clgift_success_code = code;
+    }
+    let terminal_flags = cli.terminal_auto.is_some()
+        || cli.terminal_faults.is_some()
+        || cli.terminal_signature_timeout_ms.is_some()
+        || cli.terminal_auto_delay_ms.is_some();
+    if cli.terminal.is_some() || terminal_flags {
+        let mut terminal = config.terminal.clone().unwrap_or_else(|| TerminalConfig {
+            auto: config.auto,
+            ..TerminalConfig::default()
+        });
+        if let Some(bind) = cli.terminal {
+            terminal.bind = bind;
+        }
+        if let Some(auto) = cli.terminal_auto {
+            terminal.auto = Some(auto);
+        }
+        if let Some(faults) = cli.terminal_faults {
+            terminal.faults = faults;
+        }
+        if let Some(ms) = cli.terminal_signature_timeout_ms {
+            terminal.signature_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = cli.terminal_auto_delay_ms {
+            terminal.auto_delay = Duration::from_millis(ms);
+        }
+        config.terminal = Some(terminal);
     }
     config.validate()?;
     Ok(config)
@@ -266,6 +314,12 @@ async fn main() -> ExitCode {
         sandbox.addr,
         sandbox.url()
     );
+    if let Some(addr) = sandbox.terminal_addr() {
+        println!(
+            "smartro-sandbox terminal listening on {addr} (screen: {}/terminal)",
+            sandbox.url()
+        );
+    }
     let signal = signals.recv().await;
     tracing::info!(signal, "stopping: notification daemon, then the server");
     sandbox.shutdown().await;
@@ -295,6 +349,33 @@ mod tests {
         let faults = defaults.map(|c| c.faults).unwrap_or_default();
         assert!(!faults.receipt_api_down);
         assert_eq!(faults.receipt_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn terminal_flags_reach_the_config() {
+        let cli = Cli::parse_from([
+            "smartro-sandbox",
+            "--auto",
+            "approve",
+            "--terminal",
+            "127.0.0.1:0",
+            "--terminal-faults",
+            "signature,busy",
+            "--terminal-signature-timeout-ms",
+            "1500",
+        ]);
+        let terminal = build_config(cli).ok().and_then(|c| c.terminal);
+        let Some(terminal) = terminal else {
+            panic!("no terminal config")
+        };
+        assert_eq!(terminal.bind.port(), 0);
+        assert_eq!(terminal.auto, Some(AutoDecision::Approve));
+        assert!(terminal.faults.signature && terminal.faults.busy && !terminal.faults.decline);
+        assert_eq!(terminal.signature_timeout, Duration::from_millis(1500));
+
+        let none = build_config(Cli::parse_from(["smartro-sandbox"]));
+        assert!(none.is_ok_and(|c| c.terminal.is_none()));
+        assert!(Cli::try_parse_from(["smartro-sandbox", "--terminal-faults", "melt"]).is_err());
     }
 
     #[test]
