@@ -77,6 +77,8 @@ pub struct Gateway {
     pub services: Services,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    /// One connection task per configured card terminal.
+    terminals: Vec<JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -109,12 +111,15 @@ impl Gateway {
         warn_if_above_open_file_limit(state.services.settings.server.max_connections);
         let (shutdown, stop) = watch::channel(false);
         let server = tokio::spawn(server::serve(listener, app, limits, stop));
+        // Each terminal's task first settles what a previous process left open (990001), then serves.
+        let terminals = state.services.terminals.spawn(&state.services);
         tracing::info!(%addr, "gateway listening");
         Ok(Gateway {
             addr,
             services: state.services.clone(),
             shutdown,
             server,
+            terminals,
         })
     }
 
@@ -126,6 +131,10 @@ impl Gateway {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.server.await.context("server task")??;
+        // A transaction in flight stays open in the database; the next start settles it from 990001.
+        for terminal in &self.terminals {
+            terminal.abort();
+        }
         Ok(())
     }
 }

@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use crate::domain::options::SplitShare;
 use crate::domain::{
-    CancellationOrigin, CancellationStatus, OrderOptions, OrderStatus, PayMethod,
-    ResolutionOutcome, ResolveAction, ResultSource,
+    CancellationOrigin, CancellationStatus, Channel, OrderOptions, OrderStatus, PayMethod,
+    ResolutionOutcome, ResolveAction, ResultSource, TerminalTxKind, TerminalTxStatus,
 };
+use crate::store::terminal::TerminalTxRow;
 use crate::store::{CancellationRow, OrderRecord, PaymentRow, RefundRow, ResolutionRow};
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,7 +26,14 @@ pub struct OrderView {
     pub mid: String,
     pub tid: Option<String>,
     pub buyer: BuyerView,
-    pub checkout_url: String,
+    /// Where the order is paid: `online` (Smartro's payment window) or `terminal` (a shop's card terminal).
+    pub channel: Channel,
+    /// Online orders only: the buyer's payment page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
+    /// Terminal orders only: the terminal and its transactions for this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<OrderTerminalView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -168,6 +176,118 @@ pub struct ResolutionView {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// A transaction on an in-store terminal (`GET /v1/terminal-transactions/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalTransactionView {
+    pub id: String,
+    pub terminal_id: String,
+    pub kind: TerminalTxKind,
+    pub status: TerminalTxStatus,
+    pub ptxid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    pub amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_amount: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_no: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_no: Option<String>,
+    /// As the terminal wrote it (`YYYYMMDDhhmmss`, Korean time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acquirer: Option<IssuerView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_card: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_message: Option<String>,
+    /// An abort was asked and not (yet) refused.
+    pub abort_requested: bool,
+    /// The cancellation of the order this transaction carries out (cancels only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A card company as the terminal names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuerView {
+    pub code: Option<String>,
+    pub name: Option<String>,
+}
+
+impl From<&TerminalTxRow> for TerminalTransactionView {
+    fn from(t: &TerminalTxRow) -> Self {
+        let company = |code: &Option<String>, name: &Option<String>| {
+            (code.is_some() || name.is_some()).then(|| IssuerView {
+                code: code.clone(),
+                name: name.clone(),
+            })
+        };
+        TerminalTransactionView {
+            id: t.id.to_string(),
+            terminal_id: t.terminal_id.clone(),
+            kind: t.kind,
+            status: t.status,
+            ptxid: t.ptxid.clone(),
+            order_id: t.order_id.clone(),
+            amount: t.amount,
+            approved_amount: t.approved_amount,
+            approval_no: t.approval_no.clone(),
+            transaction_no: t.transaction_no.clone(),
+            transaction_date: t.transaction_date.clone(),
+            issuer: company(&t.issuer_code, &t.issuer_name),
+            acquirer: company(&t.acquirer_code, &t.acquirer_name),
+            masked_card: t.masked_card.clone(),
+            result_code: t.result_code.clone(),
+            result_message: t.result_message.clone(),
+            abort_requested: t.abort_requested,
+            cancellation_id: t.cancellation_id.map(|id| id.to_string()),
+            created_at: t.created_at,
+            completed_at: t.completed_at,
+        }
+    }
+}
+
+/// The `terminal` object of a terminal order: which terminal took it, the approval that paid it, and every
+/// transaction made for it (the sale, its cancel).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderTerminalView {
+    pub terminal_id: String,
+    /// The sale's transaction.
+    pub transaction_id: String,
+    pub status: TerminalTxStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_no: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_no: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_date: Option<String>,
+    pub transactions: Vec<TerminalTransactionView>,
+}
+
+impl OrderTerminalView {
+    fn new(txs: &[TerminalTxRow]) -> Option<OrderTerminalView> {
+        let sale = txs.iter().find(|t| !t.kind.is_cancel())?;
+        Some(OrderTerminalView {
+            terminal_id: sale.terminal_id.clone(),
+            transaction_id: sale.id.to_string(),
+            status: sale.status,
+            approval_no: sale.approval_no.clone(),
+            transaction_no: sale.transaction_no.clone(),
+            transaction_date: sale.transaction_date.clone(),
+            transactions: txs.iter().map(TerminalTransactionView::from).collect(),
+        })
+    }
+}
+
 /// A bank account number as shown by the API: every digit but the last four replaced by `*`, separators kept, so
 /// that a person can tell accounts apart without the API handing the number out.
 pub fn mask_account(account: &str) -> String {
@@ -245,7 +365,12 @@ impl OrderView {
                 address,
                 post_code,
             },
-            checkout_url: checkout_url(public_url, &o.order_id, &o.checkout_token),
+            channel: o.channel,
+            checkout_url: (o.channel == Channel::Online)
+                .then(|| checkout_url(public_url, &o.order_id, &o.checkout_token)),
+            terminal: (o.channel == Channel::Terminal)
+                .then(|| OrderTerminalView::new(&record.terminal_transactions))
+                .flatten(),
             created_at: o.created_at,
             updated_at: o.updated_at,
             expires_at: o.expires_at,

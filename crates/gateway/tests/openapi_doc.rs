@@ -537,7 +537,7 @@ fn status_and_event_enums_match_the_domain() {
     assert_eq!(statuses.len(), 7, "{statuses:?}");
     assert_eq!(schema_enum(&doc, "OrderStatus"), statuses);
     let events = arm_literals(&status, "EventType");
-    assert_eq!(events.len(), 9, "{events:?}");
+    assert_eq!(events.len(), 12, "{events:?}");
     assert_eq!(schema_enum(&doc, "EventType"), events);
     let webhooks: BTreeSet<String> = doc["webhooks"]
         .as_object()

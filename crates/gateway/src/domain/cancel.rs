@@ -85,7 +85,11 @@ pub(super) fn window_open(
                 Err("the calendar month of the payment (Korean time)")
             }
         }
-        PayMethod::Vbank | PayMethod::GiftCard | PayMethod::Toss | PayMethod::Kakao => Ok(()),
+        PayMethod::Vbank
+        | PayMethod::GiftCard
+        | PayMethod::Toss
+        | PayMethod::Kakao
+        | PayMethod::EasyPay => Ok(()),
     }
 }
 

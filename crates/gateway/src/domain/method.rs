@@ -21,10 +21,15 @@ pub enum PayMethod {
     GiftCard,
     Toss,
     Kakao,
+    /// Easy pay (QR, barcode) taken at an in-store card terminal (030010). Online orders cannot use it: WEBLink's
+    /// easy-pay methods are TOSS and KAKAO, and a terminal's QR payment names no such brand.
+    #[serde(rename = "EASYPAY")]
+    #[sqlx(rename = "EASYPAY")]
+    EasyPay,
 }
 
 impl PayMethod {
-    pub const ALL: [PayMethod; 7] = [
+    pub const ALL: [PayMethod; 8] = [
         PayMethod::Card,
         PayMethod::Bank,
         PayMethod::Vbank,
@@ -32,6 +37,7 @@ impl PayMethod {
         PayMethod::GiftCard,
         PayMethod::Toss,
         PayMethod::Kakao,
+        PayMethod::EasyPay,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,7 +49,13 @@ impl PayMethod {
             PayMethod::GiftCard => "CLGIFT",
             PayMethod::Toss => "TOSS",
             PayMethod::Kakao => "KAKAO",
+            PayMethod::EasyPay => "EASYPAY",
         }
+    }
+
+    /// Whether an online order (WEBLink's payment window) can be paid this way.
+    pub fn is_online(self) -> bool {
+        self != PayMethod::EasyPay
     }
 
     /// Case-insensitive, surrounding spaces ignored.

@@ -12,7 +12,7 @@ mod refund;
 mod result;
 mod review;
 mod status;
-mod terminal;
+pub mod terminal;
 
 #[cfg(test)]
 mod refund_review_tests;

@@ -144,10 +144,13 @@ pub enum EventType {
     PaymentResolved,
     /// The provider issued a cash receipt for the payment.
     CashReceiptIssued,
+    TerminalTransactionSucceeded,
+    TerminalTransactionFailed,
+    TerminalTransactionUnknown,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 12] = [
         EventType::PaymentPaid,
         EventType::PaymentFailed,
         EventType::PaymentAwaitingDeposit,
@@ -157,6 +160,9 @@ impl EventType {
         EventType::PaymentRefunded,
         EventType::PaymentResolved,
         EventType::CashReceiptIssued,
+        EventType::TerminalTransactionSucceeded,
+        EventType::TerminalTransactionFailed,
+        EventType::TerminalTransactionUnknown,
     ];
 
     pub fn parse(value: &str) -> Option<EventType> {
@@ -174,6 +180,9 @@ impl EventType {
             EventType::PaymentRefunded => "payment.refunded",
             EventType::PaymentResolved => "payment.resolved",
             EventType::CashReceiptIssued => "cash_receipt.issued",
+            EventType::TerminalTransactionSucceeded => "terminal.transaction.succeeded",
+            EventType::TerminalTransactionFailed => "terminal.transaction.failed",
+            EventType::TerminalTransactionUnknown => "terminal.transaction.unknown",
         }
     }
 }

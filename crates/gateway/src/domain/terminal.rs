@@ -175,6 +175,9 @@ pub enum TerminalEvent {
     AbortRequested,
     /// The terminal refused to abort (`0001` busy, `9991` unable): the transaction stays open.
     AbortRefused,
+    /// The request was never written to the terminal (no connection when its turn came), so it cannot have
+    /// become a transaction there.
+    NotSent { reason: String },
 }
 
 /// What a transaction's change means beyond itself.
@@ -262,6 +265,11 @@ pub fn apply_terminal_event(tx: &TerminalTx, event: &TerminalEvent) -> TerminalD
                 effects: Vec::new(),
             }
         }
+        // Only a request still waiting to go out can be known unsent; once sent, only the terminal can tell.
+        TerminalEvent::NotSent { reason } if tx.status == TerminalTxStatus::Requested => {
+            never_happened(tx, reason.clone())
+        }
+        TerminalEvent::NotSent { .. } => TerminalDecision::unchanged(tx),
     }
 }
 
@@ -496,6 +504,35 @@ mod tests {
         // An approval that beat the abort still counts: the money moved.
         let d = apply_terminal_event(&asked, &reply("P-1", TerminalReply::Approved(approval())));
         assert_eq!(d.tx.status, TerminalTxStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_request_never_sent_fails_but_a_sent_one_waits_for_the_terminal() {
+        let tx = open(TerminalTxStatus::Requested);
+        let d = apply_terminal_event(
+            &tx,
+            &TerminalEvent::NotSent {
+                reason: "not connected".into(),
+            },
+        );
+        assert_eq!(d.tx.status, TerminalTxStatus::Failed);
+        assert_eq!(
+            d.effects,
+            vec![TerminalEffect::Notify(TerminalTxStatus::Failed)]
+        );
+        for status in [
+            TerminalTxStatus::AwaitingSignature,
+            TerminalTxStatus::Unknown,
+        ] {
+            let tx = open(status);
+            let d = apply_terminal_event(
+                &tx,
+                &TerminalEvent::NotSent {
+                    reason: "not connected".into(),
+                },
+            );
+            assert!(!d.changed(&tx));
+        }
     }
 
     #[test]

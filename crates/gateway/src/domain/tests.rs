@@ -35,8 +35,10 @@ pub(super) fn success_code(method: PayMethod) -> &'static str {
         PayMethod::Vbank => "4100",
         PayMethod::Cellphone => "A000",
         PayMethod::Toss => "TS10",
-        PayMethod::Kakao => "KP00",
         PayMethod::GiftCard => "(none documented)",
+        // The terminal's own success code: easy pay never comes through WEBLink.
+        PayMethod::EasyPay => "0000",
+        PayMethod::Kakao => "KP00",
     }
 }
 

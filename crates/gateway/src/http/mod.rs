@@ -16,6 +16,7 @@ pub mod paging;
 pub mod refunds;
 pub mod resolutions;
 pub mod smartro;
+pub mod terminals;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(refunds::routes())
         .merge(resolutions::routes())
         .merge(events::routes())
+        .merge(terminals::routes())
         .merge(checkout::routes().layer(cors_layer(&state.services.settings.server.cors_origins)))
         .merge(smartro::routes())
         .merge(ops::routes())

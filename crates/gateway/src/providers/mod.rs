@@ -2,6 +2,7 @@
 //! gateway neutral types of [`crate::domain`]: a verified result, a confirmation, a cancel's answer. WEBLink
 //! (Smartro's online payment window) is the first; the in-store card terminal is the next.
 
+pub mod terminal;
 pub mod weblink;
 
 use std::future::Future;

@@ -10,7 +10,7 @@ use super::idempotency::{Answer, Keyed};
 use super::problem::ApiError;
 use super::Services;
 use crate::domain::{
-    CancelAnswer, CancelPlan, CancelRefusal, CancelReply, CancellationStatus, SplitShare,
+    CancelAnswer, CancelPlan, CancelRefusal, CancelReply, CancellationStatus, Channel, SplitShare,
 };
 use crate::providers::{CancelCall, LookupError, Provider};
 use crate::store::cancellations::BeginCancel;
@@ -165,6 +165,14 @@ impl Services {
         reason: &str,
     ) -> Result<Answer, ApiError> {
         self.once(keyed, || async {
+            // A terminal order is cancelled on the terminal that took it.
+            if let Some(record) = self.store.get_order(order_id).await? {
+                if record.order.channel == Channel::Terminal {
+                    return self
+                        .cancel_terminal_order(order_id, amount, split, reason)
+                        .await;
+                }
+            }
             let reason = check_reason(reason)?;
             let (plan, mid) = match self
                 .store

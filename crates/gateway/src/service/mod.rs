@@ -8,7 +8,8 @@
 //! - [`refunds`]: refunds the merchant made itself, recorded on the order;
 //! - [`resolutions`]: an operator's resolution of an order under review;
 //! - [`events`]: the webhook outbox for operators;
-//! - [`maintenance`]: expiry, reconciliation of unanswered cancels, retention.
+//! - [`maintenance`]: expiry, reconciliation of unanswered cancels, retention;
+//! - [`terminals`]: sales, aborts and cancels on in-store card terminals.
 
 pub mod cancels;
 pub mod checkout;
@@ -21,6 +22,7 @@ pub mod problem;
 pub mod refunds;
 pub mod resolutions;
 pub mod results;
+pub mod terminals;
 
 use std::sync::Arc;
 
@@ -29,8 +31,11 @@ use serde_json::Value;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::providers::terminal::TerminalHub;
 use crate::providers::weblink::WebLink;
+use crate::store::terminal::TerminalTxRow;
 use crate::store::{OrderRecord, Store};
+use crate::views::TerminalTransactionView;
 
 /// Everything a flow needs; cheap to clone.
 #[derive(Clone)]
@@ -41,6 +46,8 @@ pub struct Services {
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
     pub weblink: WebLink,
+    /// The configured in-store terminals' connection tasks.
+    pub terminals: TerminalHub,
 }
 
 impl Services {
@@ -51,7 +58,9 @@ impl Services {
         metrics: Arc<Metrics>,
     ) -> Result<Services, reqwest::Error> {
         let weblink = WebLink::new(settings.clone())?;
+        let terminals = TerminalHub::new(&settings);
         Ok(Services {
+            terminals,
             store,
             settings,
             clock,
@@ -63,5 +72,10 @@ impl Services {
     /// How an order is shown in the webhook events the store writes with a state change: the API's order object.
     pub fn render(&self) -> impl Fn(&OrderRecord) -> Value + Sync + '_ {
         move |record| serde_json::json!(self.view(record))
+    }
+
+    /// How a terminal transaction is shown in the webhook events written with its change.
+    pub fn render_terminal_tx(&self) -> impl Fn(&TerminalTxRow) -> Value + Sync {
+        |row| serde_json::json!(TerminalTransactionView::from(row))
     }
 }

@@ -65,7 +65,7 @@ pub struct CreateOrderBody {
     pub split: Option<Vec<SplitShare>>,
 }
 
-const MAX_METADATA_BYTES: usize = 8 * 1024;
+pub(super) const MAX_METADATA_BYTES: usize = 8 * 1024;
 
 fn validate_url(field: &str, url: &str) -> Result<(), ApiError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
@@ -87,7 +87,7 @@ fn validate_url(field: &str, url: &str) -> Result<(), ApiError> {
 
 /// An order id for shops that do not bring their own: time-ordered (Korean time), and free of Moid's forbidden
 /// characters.
-fn generate_order_id(now: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn generate_order_id(now: chrono::DateTime<chrono::Utc>) -> String {
     let suffix: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(10)
@@ -97,7 +97,7 @@ fn generate_order_id(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("O{}{}", korean.format("%y%m%d%H%M%S"), suffix)
 }
 
-fn checkout_token() -> String {
+pub(super) fn checkout_token() -> String {
     let bytes: [u8; 24] = rand::thread_rng().gen();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -261,6 +261,15 @@ impl Services {
                 ),
             )
         })?;
+        if !method.is_online() {
+            return Err(ApiError::invalid_field(
+                "pay_method",
+                format!(
+                    "{} is taken at a card terminal only: POST /v1/terminals/{{id}}/payments",
+                    method.as_str()
+                ),
+            ));
+        }
         if body.amount <= 0 {
             return Err(ApiError::invalid_field(
                 "amount",

@@ -133,8 +133,8 @@ pub struct OpenCancellation {
 }
 
 impl Store {
-    /// Cancellations still `unknown`, or `requested` by a process that died before recording the answer, asked
-    /// before `before`.
+    /// WEBLink cancellations still `unknown`, or `requested` by a process that died before recording the answer,
+    /// asked before `before`. A terminal's cancellations are settled by the terminal's own record (990001).
     pub async fn open_cancellations(
         &self,
         before: DateTime<Utc>,
@@ -149,7 +149,7 @@ impl Store {
                            AND p.provider = c.provider), o.mid) AS "mid!",
                  c.tid, c.amount, c.requested_at
              FROM cancellations c JOIN orders o ON o.order_id = c.order_id
-             WHERE c.status IN ('requested', 'unknown') AND c.requested_at <= $1
+             WHERE c.status IN ('requested', 'unknown') AND c.requested_at <= $1 AND c.provider = 'weblink'
              ORDER BY c.requested_at LIMIT $2"#,
             before,
             limit

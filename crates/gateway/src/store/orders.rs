@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::refunds::RefundRow;
 use super::resolutions::ResolutionRow;
+use super::terminal::TerminalTxRow;
 use super::{Store, StoreError};
 use crate::domain::options::SplitShare;
 use crate::domain::{
@@ -158,6 +159,8 @@ pub struct OrderRecord {
     pub cancellations: Vec<CancellationRow>,
     pub refunds: Vec<RefundRow>,
     pub resolutions: Vec<ResolutionRow>,
+    /// The order's transactions on in-store terminals, oldest first (none for an online order).
+    pub terminal_transactions: Vec<TerminalTxRow>,
 }
 
 impl OrderRecord {
@@ -272,6 +275,7 @@ impl Store {
                 cancellations: Vec::new(),
                 refunds: Vec::new(),
                 resolutions: Vec::new(),
+                terminal_transactions: Vec::new(),
             })),
             None => CreateOutcome::Exists,
         })
@@ -300,7 +304,9 @@ impl Store {
                  COALESCE((SELECT json_agg(r ORDER BY r.created_at, r.seq) FROM refunds r
                            WHERE r.order_id = o.order_id), '[]') AS "refunds!: Json<Vec<RefundRow>>",
                  COALESCE((SELECT json_agg(v ORDER BY v.created_at, v.seq) FROM resolutions v
-                           WHERE v.order_id = o.order_id), '[]') AS "resolutions!: Json<Vec<ResolutionRow>>"
+                           WHERE v.order_id = o.order_id), '[]') AS "resolutions!: Json<Vec<ResolutionRow>>",
+             COALESCE((SELECT json_agg(t ORDER BY t.created_at, t.id) FROM terminal_transactions t
+                       WHERE t.order_id = o.order_id), '[]') AS "terminal!: Json<Vec<TerminalTxRow>>"
                FROM orders o
                WHERE ($1::text IS NULL OR o.status = $1) AND ($2::bigint IS NULL OR o.seq < $2)
                  AND ($4::text IS NULL OR o.pay_method = $4) AND ($5::text IS NULL OR o.channel = $5)
@@ -360,6 +366,7 @@ struct RecordJson {
     cancellations: Json<Vec<CancellationRow>>,
     refunds: Json<Vec<RefundRow>>,
     resolutions: Json<Vec<ResolutionRow>>,
+    terminal: Json<Vec<TerminalTxRow>>,
 }
 
 impl From<RecordJson> for OrderRecord {
@@ -370,6 +377,7 @@ impl From<RecordJson> for OrderRecord {
             cancellations: r.cancellations.0,
             refunds: r.refunds.0,
             resolutions: r.resolutions.0,
+            terminal_transactions: r.terminal.0,
         }
     }
 }
@@ -419,7 +427,9 @@ pub(crate) async fn load_record(
              COALESCE((SELECT json_agg(r ORDER BY r.created_at, r.seq) FROM refunds r
                        WHERE r.order_id = o.order_id), '[]') AS "refunds!: Json<Vec<RefundRow>>",
              COALESCE((SELECT json_agg(v ORDER BY v.created_at, v.seq) FROM resolutions v
-                       WHERE v.order_id = o.order_id), '[]') AS "resolutions!: Json<Vec<ResolutionRow>>"
+                       WHERE v.order_id = o.order_id), '[]') AS "resolutions!: Json<Vec<ResolutionRow>>",
+             COALESCE((SELECT json_agg(t ORDER BY t.created_at, t.id) FROM terminal_transactions t
+                       WHERE t.order_id = o.order_id), '[]') AS "terminal!: Json<Vec<TerminalTxRow>>"
            FROM orders o WHERE o.order_id = $1"#,
         order_id
     )

@@ -116,10 +116,23 @@ fn api_field(wire: &str) -> Option<&'static str> {
 
 impl WebLink {
     /// The payment request of a purchase; ReturnURL and RetryURL point back at this gateway.
-    fn payment_request(&self, purchase: &Purchase<'_>, user_ip: &str) -> PaymentRequest {
+    fn payment_request(
+        &self,
+        purchase: &Purchase<'_>,
+        user_ip: &str,
+    ) -> Result<PaymentRequest, FormProblem> {
+        // The API refuses terminal-only methods before an order exists; this keeps the window honest regardless.
+        let method = wire_pay_method(purchase.pay_method).ok_or_else(|| FormProblem {
+            field: Some("pay_method"),
+            not_euc_kr: false,
+            reason: format!(
+                "{} is taken at a card terminal only",
+                purchase.pay_method.as_str()
+            ),
+        })?;
         let base = self.settings.server.public_url.trim_end_matches('/');
         let mut req = PaymentRequest::new(
-            wire_pay_method(purchase.pay_method),
+            method,
             purchase.goods_name,
             purchase.amount,
             purchase.order_id,
@@ -180,12 +193,12 @@ impl WebLink {
         }
         req.user_ip = user_ip.to_string();
         req.mall_ip = self.settings.server.mall_ip.clone();
-        req
+        Ok(req)
     }
 
     /// Whether Smartro would take this purchase: every length, charset and combination rule of its manual.
     pub fn check_purchase(&self, purchase: &Purchase<'_>) -> Result<(), FormProblem> {
-        self.payment_request(purchase, "127.0.0.1")
+        self.payment_request(purchase, "127.0.0.1")?
             .validate()
             .map_err(|e| FormProblem {
                 field: api_field(e.field),
@@ -213,7 +226,7 @@ impl WebLink {
                 ),
             })?;
         let fields = self
-            .payment_request(purchase, user_ip)
+            .payment_request(purchase, user_ip)?
             .to_form_fields(
                 &kst_now_edi_date(now),
                 merchant.merchant_key.expose_secret(),

@@ -54,9 +54,9 @@ pub fn pay_method(method: &WirePayMethod) -> Option<PayMethod> {
     }
 }
 
-/// Smartro's pay method for the gateway's.
-pub fn wire_pay_method(method: PayMethod) -> WirePayMethod {
-    match method {
+/// Smartro's pay method for the gateway's; `None` for a method WEBLink does not take (terminal easy pay).
+pub fn wire_pay_method(method: PayMethod) -> Option<WirePayMethod> {
+    Some(match method {
         PayMethod::Card => WirePayMethod::Card,
         PayMethod::Bank => WirePayMethod::Bank,
         PayMethod::Vbank => WirePayMethod::Vbank,
@@ -64,7 +64,8 @@ pub fn wire_pay_method(method: PayMethod) -> WirePayMethod {
         PayMethod::GiftCard => WirePayMethod::Clgift,
         PayMethod::Toss => WirePayMethod::Toss,
         PayMethod::Kakao => WirePayMethod::Kakao,
-    }
+        PayMethod::EasyPay => return None,
+    })
 }
 
 impl Provider for WebLink {
