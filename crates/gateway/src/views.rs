@@ -307,14 +307,28 @@ pub fn mask_account(account: &str) -> String {
         .collect()
 }
 
-/// `{public_url}/pay/{order_id}?t={token}`
+/// `{public_url}/pay/{order_id}?t={token}`, the order id percent-encoded: a Moid may hold characters a URL may not
+/// (Hangul, `"`, `|`, …), and the link must be a valid URL for any client that follows it.
 pub fn checkout_url(public_url: &str, order_id: &str, token: &str) -> String {
     format!(
         "{}/pay/{}?t={}",
         public_url.trim_end_matches('/'),
-        order_id,
+        path_segment(order_id),
         token
     )
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, for an order id inside a URL path.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 impl OrderView {
@@ -473,7 +487,19 @@ impl From<&ResolutionRow> for ResolutionView {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_account;
+    use super::{checkout_url, mask_account};
+
+    #[test]
+    fn a_checkout_url_is_a_url_whatever_the_order_id() {
+        assert_eq!(
+            checkout_url("https://pay.example.com/", "ORD-2026_01.a~", "tok"),
+            "https://pay.example.com/pay/ORD-2026_01.a~?t=tok"
+        );
+        assert_eq!(
+            checkout_url("https://pay.example.com", "주문|\"1", "tok"),
+            "https://pay.example.com/pay/%EC%A3%BC%EB%AC%B8%7C%221?t=tok"
+        );
+    }
 
     #[test]
     fn accounts_show_only_their_last_four_digits() {

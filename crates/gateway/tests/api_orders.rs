@@ -33,6 +33,30 @@ async fn create_order_returns_the_order_with_a_checkout_link() {
     assert_eq!(fetched["created_at"], order["created_at"]);
 }
 
+/// Metadata goes into PostgreSQL as jsonb (exact decimals) and back: every number it takes must read back as
+/// itself, or one order's metadata would make it, and every page of orders listing it, a 500.
+#[tokio::test]
+async fn metadata_numbers_read_back_as_written() {
+    let app = spawn_app().await;
+    let numbers = json!([
+        f64::MAX,
+        -f64::MAX,
+        1e308,
+        f64::MIN_POSITIVE,
+        5e-324,
+        0.1,
+        u64::MAX,
+        i64::MIN,
+    ]);
+    let mut body = card_order("META-NUM", 1004);
+    body["metadata"] = json!({ "numbers": numbers });
+    let created = app.create_order(body).await;
+    assert_eq!(created["metadata"]["numbers"], numbers);
+    assert_eq!(app.order("META-NUM").await["metadata"]["numbers"], numbers);
+    let list = app.get_json("/v1/orders").await;
+    assert_eq!(list.status(), 200);
+}
+
 #[tokio::test]
 async fn an_order_id_is_generated_when_absent() {
     let app = spawn_app().await;

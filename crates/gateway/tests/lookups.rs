@@ -140,6 +140,14 @@ async fn unreadable_filters_are_refused_naming_them() {
         assert_eq!(status, 400, "{query}: {problem}");
         assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
     }
+    // A NUL cannot reach PostgreSQL through a filter: 422 naming it, as in a body or a path.
+    for path in ["/v1/orders?tid=a%00b", "/v1/events?order_id=%00"] {
+        let response = app.get_json(path).await;
+        let status = response.status().as_u16();
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(status, 422, "{path}: {problem}");
+        assert_eq!(problem["code"], "nul_character", "{path}: {problem}");
+    }
 }
 
 #[tokio::test]

@@ -596,3 +596,169 @@ fn amounts_are_integers() {
         assert_eq!(s["format"], "int64", "{schema}.{field}");
     }
 }
+
+#[test]
+fn code_enums_match_the_smartro_code_tables() {
+    let doc = spec();
+    let strings = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not an enum: {v}"))
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let schemas = &doc["components"]["schemas"];
+    let cards: BTreeSet<String> = smartro::codes::CARD_COMPANIES
+        .iter()
+        .map(|c| c.issuer_code.to_string())
+        .collect();
+    assert_eq!(
+        strings(&schemas["CardChoice"]["properties"]["issuer_code"]["enum"]),
+        cards
+    );
+    let banks: BTreeSet<String> = smartro::codes::BANKS
+        .iter()
+        .map(|b| b.code.to_string())
+        .collect();
+    assert_eq!(
+        strings(&schemas["RecordRefund"]["properties"]["bank_code"]["enum"]),
+        banks
+    );
+    let couriers: BTreeSet<String> = smartro::codes::COURIERS
+        .iter()
+        .map(|c| c.code.to_string())
+        .collect();
+    assert_eq!(
+        strings(&schemas["Escrow"]["properties"]["delivery"]["properties"]["code"]["enum"]),
+        couriers
+    );
+}
+
+/// `(kind, parameter)` of the lists' cursors: `paging::cursor(&query, "kind")` in `src/http/*.rs`, and the
+/// parameter of the document that list's `cursor` refers to.
+#[test]
+fn cursor_patterns_are_those_of_their_lists() {
+    use base64::Engine;
+    let doc = spec();
+    for (file, path, parameter) in [
+        ("src/http/api.rs", "/v1/orders", "OrderCursor"),
+        ("src/http/events.rs", "/v1/events", "EventCursor"),
+    ] {
+        let source = read(&crate_dir().join(file));
+        let call = "paging::cursor(&query, \"";
+        let start = source
+            .find(call)
+            .unwrap_or_else(|| panic!("no paging::cursor call in {file}"))
+            + call.len();
+        let kind = &source[start..start + source[start..].find('"').unwrap()];
+        let reference = format!("#/components/parameters/{parameter}");
+        assert!(
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["$ref"] == reference.as_str()),
+            "GET {path} takes {parameter}"
+        );
+        // Every cursor of the list starts with the Base64 of its kind (three bytes, four characters).
+        let prefix = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(kind);
+        let pattern = doc["components"]["parameters"][parameter]["schema"]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{parameter} has no pattern"));
+        assert!(
+            pattern.starts_with(&format!("^(?:{prefix}Oj")),
+            "{parameter}: {pattern} is not a pattern of `{kind}:` cursors (scripts/cursor-pattern.py {kind})"
+        );
+        assert!(
+            gateway::http::paging::encode_cursor(kind, 42).starts_with(&format!("{prefix}Oj")),
+            "the encoding of cursors changed: regenerate the patterns with scripts/cursor-pattern.py"
+        );
+    }
+}
+
+#[test]
+fn every_link_names_an_operation_and_its_parameters() {
+    let doc = spec();
+    let ops = operations(&doc);
+    // operationId → the parameters of the operation and of its path.
+    let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for item in doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, i)| i)
+    {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if let (true, Some(id)) = (
+                METHODS.contains(&method.as_str()),
+                op["operationId"].as_str(),
+            ) {
+                by_id.insert(
+                    id,
+                    item["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .chain(op["parameters"].as_array().into_iter().flatten())
+                        .collect(),
+                );
+            }
+        }
+    }
+    let resolve = |p: &Value| -> Value {
+        match p["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+            Some(pointer) => doc.pointer(pointer).cloned().unwrap_or(Value::Null),
+            None => p.clone(),
+        }
+    };
+    let mut links = 0;
+    for (path, method, op) in &ops {
+        for (status, response) in op["responses"].as_object().into_iter().flatten() {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                links += 1;
+                let at = format!("{method} {path} {status} link {name}");
+                let id = link["operationId"].as_str().unwrap_or_default();
+                let parameters = by_id
+                    .get(id)
+                    .unwrap_or_else(|| panic!("{at}: no operation {id:?}"));
+                let declared: BTreeSet<String> = parameters
+                    .iter()
+                    .map(|p| resolve(p))
+                    .filter_map(|p| Some(format!("{}.{}", p["in"].as_str()?, p["name"].as_str()?)))
+                    .collect();
+                for (parameter, expression) in link["parameters"].as_object().into_iter().flatten()
+                {
+                    let qualified = if parameter.contains('.') {
+                        parameter.clone()
+                    } else {
+                        format!("path.{parameter}")
+                    };
+                    assert!(
+                        declared.contains(&qualified),
+                        "{at}: {id} has no parameter {qualified} ({declared:?})"
+                    );
+                    let field = expression
+                        .as_str()
+                        .and_then(|e| e.strip_prefix("$response.body#/"))
+                        .unwrap_or_else(|| panic!("{at}: {expression} is not a body pointer"));
+                    let schema = response["content"]["application/json"]["schema"]["$ref"]
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                        .unwrap_or_else(|| {
+                            panic!("{at}: the response has no schema to point into")
+                        });
+                    assert!(
+                        schema_fields(&doc, schema).contains_key(field),
+                        "{at}: {schema} has no {field}"
+                    );
+                }
+            }
+        }
+    }
+    // The operations of an order are reached from the order that POST /v1/orders creates.
+    assert!(
+        doc["paths"]["/v1/orders"]["post"]["responses"]["201"]["links"]["GetOrder"].is_object(),
+        "POST /v1/orders links to its order"
+    );
+    assert!(links >= 5, "only {links} links");
+}

@@ -277,14 +277,19 @@ async fn a_refund_with_a_reference_already_recorded_is_refused() {
 #[tokio::test]
 async fn a_tid_filter_that_names_no_tid_is_a_clear_error() {
     let app = spawn_app().await;
-    for query in ["tid=%00", "tid=a%00b", "tid=%ED%95%9C"] {
+    for (query, status, code) in [
+        ("tid=%00", 422, "nul_character"),
+        ("tid=a%00b", 422, "nul_character"),
+        ("tid=%ED%95%9C", 400, "bad_request"),
+    ] {
         let response = app.get_json(&format!("/v1/orders?{query}")).await;
-        assert_eq!(response.status(), 400, "{query}");
+        assert_eq!(response.status(), status, "{query}");
         assert_eq!(
             response.headers()["content-type"],
             "application/problem+json"
         );
         let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], code, "{problem}");
         assert_eq!(problem["errors"][0]["field"], "tid", "{problem}");
     }
 }

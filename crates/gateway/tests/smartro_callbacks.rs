@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use smartro::types::{PayMethod, StateCd};
+use smartro::types::{EncodingType, PayMethod, StateCd};
 
 #[tokio::test]
 async fn an_inform_marks_the_order_paid_once_and_answers_ok() {
@@ -123,6 +123,47 @@ async fn bad_informs_are_refused_and_kept_raw() {
         forged.to_form_body(),
         "raw bytes kept for audit"
     );
+}
+
+/// SignValue covers only the TID and the ResultCode, so whoever saw a result can send it again with a NUL in
+/// another field. PostgreSQL cannot hold NUL in text: such a message is malformed (and kept raw), never a
+/// database failure that would answer 503 and have Smartro re-send it forever.
+#[tokio::test]
+async fn a_nul_character_in_a_signed_result_is_malformed_not_an_outage() {
+    let app = spawn_app().await;
+    app.create_order(card_order("NUL-1", 1000)).await;
+    let mut inform = notification(
+        "NUL-1",
+        &tid(6),
+        1000,
+        "3001",
+        StateCd::Approval,
+        PayMethod::Card,
+    );
+    inform.result_msg = "카드\0결제 성공".into();
+    let (status, body) = app.inform(inform.to_form_body()).await;
+    assert_eq!((status, body.as_str()), (400, "FAIL malformed"));
+
+    let mut result = payment_result("NUL-1", &tid(6), 1000, "3001");
+    result.goods_name = "테스트\0상품".into();
+    // UTF-8 with UrlEncode=Y: the NUL travels as `%2500`, and is found behind the second layer.
+    let response = app
+        .return_pay(result.to_form_body(EncodingType::Utf8, true))
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("읽을 수 없습니다"));
+
+    assert_eq!(app.order("NUL-1").await["status"], "pending");
+    let outcomes: Vec<(String, String)> =
+        sqlx::query_as("SELECT outcome, detail FROM notifications ORDER BY id")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes.len(), 2, "both kept raw: {outcomes:?}");
+    for (outcome, detail) in &outcomes {
+        assert_eq!(outcome, "malformed");
+        assert!(detail.contains("NUL"), "{detail}");
+    }
 }
 
 #[tokio::test]

@@ -71,6 +71,18 @@ impl RequestError {
     }
 }
 
+/// A message with a NUL character (U+0000) in a field name or value is malformed: no Smartro field carries one,
+/// and text holding it cannot be stored as text (PostgreSQL refuses it) or shown. The field is named by its wire
+/// name when it is one of `known`, and escaped otherwise, so that the error itself holds no NUL.
+pub(crate) fn nul_in(known: &[&'static str], name: &str) -> ParseError {
+    let field = known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .copied()
+        .unwrap_or("form");
+    ParseError::malformed(field, format!("{name:?} holds a NUL character (U+0000)"))
+}
+
 /// Parse a non-negative decimal amount made of ASCII digits only (no sign, no commas, at most 18 digits so it
 /// always fits an `i64`).
 pub(crate) fn parse_amount(field: &'static str, text: &str) -> Result<i64, ParseError> {

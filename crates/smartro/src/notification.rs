@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::parse_amount;
 pub use crate::error::ParseError;
+use crate::error::{nul_in, parse_amount};
 use crate::form::{decode_text, encode_form, Charset, RawForm};
 use crate::sign;
 use crate::types::{PayMethod, StateCd};
@@ -81,6 +81,7 @@ const KNOWN: &[&str] = &[
 
 impl Notification {
     /// Parse an inform body. Required: MID, TID, ResultCode, Amt (decimal), StateCd (one digit), SignValue, OID.
+    /// No name or value may hold a NUL character.
     pub fn parse(body: &[u8]) -> Result<Self, ParseError> {
         let form = RawForm::parse(body);
         let text = |name: &str| form.get_bytes_ignore_case(name).map(decode_text);
@@ -104,6 +105,13 @@ impl Notification {
         }
         let sign_value = required("SignValue")?;
         let oid = required("OID")?;
+        // Decoding maps a 0x00 byte, and only it, to U+0000, whether the text is UTF-8 or EUC-KR.
+        if let Some((name, _)) = form
+            .iter()
+            .find(|(name, value)| name.contains('\0') || value.contains(&0))
+        {
+            return Err(nul_in(KNOWN, name));
+        }
         let extra = form
             .iter()
             .filter(|(name, _)| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)))

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::parse_amount;
 pub use crate::error::ParseError;
+use crate::error::{nul_in, parse_amount};
 use crate::form::{
     decode_text, decode_url_encoded_text, encode_component, encode_form, has_percent_escape,
     percent_decode_keep_plus, Charset, RawForm,
@@ -145,7 +145,8 @@ impl<'a> Decoder<'a> {
 }
 
 impl PaymentResult {
-    /// Parse a returnPay body. Required: TID, ResultCode, MID, Amt (decimal), SignValue and OID.
+    /// Parse a returnPay body. Required: TID, ResultCode, MID, Amt (decimal), SignValue and OID. No name or value
+    /// may hold a NUL character.
     pub fn parse(body: &[u8]) -> Result<Self, ParseError> {
         let form = RawForm::parse(body);
         let d = Decoder::new(&form);
@@ -160,7 +161,7 @@ impl PaymentResult {
             .filter(|(name, _)| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)))
             .map(|(name, value)| (name.to_string(), d.decode(name, value)))
             .collect();
-        Ok(PaymentResult {
+        let result = PaymentResult {
             pay_method: PayMethod::parse(&d.text("PayMethod").unwrap_or_default()),
             mid,
             amt,
@@ -191,7 +192,16 @@ impl PaymentResult {
             vbank_name: d.opt("VbankName"),
             vbank_exp_date: d.opt("VbankExpDate"),
             extra,
-        })
+        };
+        // Checked on the decoded values, the UrlEncode=Y layer included (`%2500` is a NUL too).
+        let with_nul = result
+            .plain_fields()
+            .into_iter()
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'));
+        match with_nul {
+            Some((name, _)) => Err(nul_in(KNOWN, &name)),
+            None => Ok(result),
+        }
     }
 
     /// Constant-time SignValue check with the merchant key.

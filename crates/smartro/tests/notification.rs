@@ -98,6 +98,21 @@ fn malformed_state_and_amount() {
 }
 
 #[test]
+fn a_nul_character_anywhere_is_malformed() {
+    let b = String::from_utf8(body("x", "")).unwrap();
+    for (from, to, field) in [
+        ("OID=ORD20260101001", "OID=ORD%00", "OID"),
+        ("ResultMsg=", "ResultMsg=%00", "ResultMsg"),
+        ("CardQuota=00", "CardQuota=00&Future=%00", "form"),
+        ("CardQuota=00", "CardQuota=00&Fu%00ture=1", "form"),
+    ] {
+        let e = Notification::parse(b.replacen(from, to, 1).as_bytes()).unwrap_err();
+        assert_eq!(e.field(), field, "{to}: {e}");
+        assert!(!e.to_string().contains('\0'), "{e:?}");
+    }
+}
+
+#[test]
 fn sandbox_body_round_trips_and_is_euc_kr() {
     let mut n = Notification::parse(&body(&sign::sign_value(TID, "3001", KEY), "")).unwrap();
     n.state_cd = StateCd::CancelBeforeSettlement;

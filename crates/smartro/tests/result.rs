@@ -117,6 +117,26 @@ fn malformed_amounts_are_named() {
 }
 
 #[test]
+fn a_nul_character_anywhere_is_malformed() {
+    // Plain, behind the UrlEncode=Y layer (`%2500` decodes to `%00`, then to NUL), in an unknown field and in a
+    // field's name: the error names the field without holding the character itself.
+    for (name, value, field) in [
+        ("OID", "ORD%00X".to_string(), "OID"),
+        (
+            "GoodsName",
+            format!("{}%2500", pct("상품".as_bytes())),
+            "GoodsName",
+        ),
+        ("NewField", "a%00".to_string(), "form"),
+        ("New%00Field", "a".to_string(), "form"),
+    ] {
+        let e = PaymentResult::parse(&body_with(&[(name, value.clone())])).unwrap_err();
+        assert_eq!(e.field(), field, "{name}={value}: {e}");
+        assert!(!e.to_string().contains('\0'), "{e:?}");
+    }
+}
+
+#[test]
 fn failure_code_is_not_success() {
     let r = PaymentResult::parse(&body_with(&[("ResultCode", "3011".into())])).unwrap();
     assert!(!r.is_success());

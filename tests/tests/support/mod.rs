@@ -1,5 +1,5 @@
 //! Headless Chromium for the browser tests: installed on first use when missing (CI runs on a clean machine as
-//! root), driven through chromedriver on a free port.
+//! root), driven through chromedriver on a free port. Also the apt-get installation other tests share.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -24,23 +24,39 @@ pub fn ensure_chromium() -> Result<(), String> {
     INSTALLED.get_or_init(install_if_missing).clone()
 }
 
+fn browser_present() -> bool {
+    Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists()
+}
+
 fn install_if_missing() -> Result<(), String> {
-    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
+    if browser_present() {
         return Ok(());
     }
+    apt_install(PACKAGES, browser_present)?;
+    if !Path::new(CHROMEDRIVER).exists() {
+        return Err(format!(
+            "apt-get finished but {CHROMEDRIVER} is still missing"
+        ));
+    }
+    Ok(())
+}
+
+/// Installs Debian `packages` with apt-get, as root, unless `present` says they are there. nextest runs every
+/// test in a process of its own: two tests installing at once would both run apt-get, and the second would fail
+/// on apt's lock. A lock file makes the later one wait, and `present`, asked again under the lock, lets it find
+/// what the other installed.
+pub fn apt_install(packages: &[&str], present: impl Fn() -> bool) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
         return Err(format!(
-            "{CHROMEDRIVER} or {CHROMIUM} is missing and this test is not running as root, so it cannot install \
-             them: run `sudo apt-get update && sudo apt-get install -y {}` first",
-            PACKAGES.join(" ")
+            "this test needs {} and is not running as root, so it cannot install them: run \
+             `sudo apt-get update && sudo apt-get install -y {}` first",
+            packages.join(" "),
+            packages.join(" ")
         ));
     }
-    // nextest runs every test in a process of its own: two browser tests starting together would both run
-    // apt-get, and the second would fail on apt's lock. A lock file makes the later one wait and then find the
-    // browser installed.
-    let lock = std::fs::File::create("/tmp/smartro-gateway-browser-install.lock")
+    let lock = std::fs::File::create("/tmp/smartro-gateway-apt.lock")
         .map_err(|e| format!("cannot create the install lock file: {e}"))?;
     // SAFETY: flock on a file descriptor this function owns; the lock is released when `lock` is dropped.
     if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) } != 0 {
@@ -49,23 +65,14 @@ fn install_if_missing() -> Result<(), String> {
             std::io::Error::last_os_error()
         ));
     }
-    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
+    if present() {
         return Ok(());
     }
-    eprintln!(
-        "browser test: installing {} with apt-get",
-        PACKAGES.join(" ")
-    );
+    eprintln!("installing {} with apt-get", packages.join(" "));
     run_apt(&["update"])?;
     let mut install = vec!["install", "-y", "--no-install-recommends"];
-    install.extend_from_slice(PACKAGES);
-    run_apt(&install)?;
-    if !Path::new(CHROMEDRIVER).exists() {
-        return Err(format!(
-            "apt-get finished but {CHROMEDRIVER} is still missing"
-        ));
-    }
-    Ok(())
+    install.extend_from_slice(packages);
+    run_apt(&install)
 }
 
 fn run_apt(args: &[&str]) -> Result<(), String> {

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::pages::escape;
+use crate::views::path_segment;
 
 #[derive(Clone)]
 pub(super) struct Shop {
@@ -235,19 +236,6 @@ impl Shop {
             .await?;
         Ok(list.data)
     }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters, for an order id inside a URL path.
-fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn query_url(path: &str, pairs: &[(&str, &str)]) -> String {

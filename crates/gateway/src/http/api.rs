@@ -118,6 +118,7 @@ async fn list_orders(
             "created_to",
         ],
     )?;
+    paging::no_nul(&query)?;
     let filter = order_filter(&query)?;
     let limit = paging::limit(&query)?;
     let before = paging::cursor(&query, "seq")?;

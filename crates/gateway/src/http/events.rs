@@ -26,6 +26,7 @@ async fn list_events(
     query: RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     paging::only_known(&query, &["order_id", "type", "limit", "cursor"])?;
+    paging::no_nul(&query)?;
     let event_type = match query.get("type").filter(|t| !t.is_empty()) {
         Some(t) => Some(EventType::parse(t).ok_or_else(|| {
             ApiError::bad_request(

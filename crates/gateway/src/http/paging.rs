@@ -23,6 +23,15 @@ pub fn only_known(query: &RawQuery, known: &[&str]) -> Result<(), ApiError> {
     }
 }
 
+/// Refuses a parameter whose value holds a NUL character (422 `nul_character` naming it), as a JSON body or a path
+/// parameter would be: PostgreSQL refuses NUL in text, and no filter has a use for it.
+pub fn no_nul(query: &RawQuery) -> Result<(), ApiError> {
+    match query.0.iter().find(|(_, value)| value.contains('\0')) {
+        Some((name, _)) => Err(ApiError::nul_character(name.clone())),
+        None => Ok(()),
+    }
+}
+
 pub fn limit(query: &RawQuery) -> Result<i64, ApiError> {
     match query.get("limit") {
         Some(l) => l
@@ -39,17 +48,31 @@ pub fn limit(query: &RawQuery) -> Result<i64, ApiError> {
     }
 }
 
+/// The most digits a cursor's position may have: positions are sequence numbers, far below 10^18, and a bound
+/// that no i64 overflows lets the OpenAPI document state the cursor's exact form as a pattern.
+const MAX_CURSOR_DIGITS: usize = 18;
+
 /// An opaque cursor: the position `seq` in a list of `kind` (so that one list's cursor is refused by another).
 pub fn encode_cursor(kind: &str, seq: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{seq}"))
 }
 
+/// The position of a cursor this API returned: unpadded URL-safe base64 of `kind:` and 1 to 18 ASCII digits,
+/// nothing else (no sign, no space), as the pattern of `cursor` in openapi.json says (scripts/cursor-pattern.py
+/// computes it, and checks it against this reading).
 fn decode(kind: &str, cursor: &str) -> Option<i64> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
+    let digits = text.strip_prefix(kind)?.strip_prefix(':')?;
+    if digits.is_empty()
+        || digits.len() > MAX_CURSOR_DIGITS
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The `cursor` parameter, if any.
@@ -89,6 +112,26 @@ mod tests {
         assert_eq!(decode("evt", &encode_cursor("seq", 42)), None);
         assert_eq!(decode("seq", "not-a-cursor"), None);
         assert_eq!(decode("seq", ""), None);
+    }
+
+    #[test]
+    fn a_cursor_holds_only_digits() {
+        let raw = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        assert_eq!(decode("seq", &raw("seq:0")), Some(0));
+        assert_eq!(
+            decode("seq", &raw(&format!("seq:{}", "9".repeat(18)))),
+            Some(999_999_999_999_999_999)
+        );
+        for forged in [
+            "seq:",
+            "seq:+5",
+            "seq:-5",
+            "seq: 5",
+            "seq:5 ",
+            "seq:1234567890123456789",
+        ] {
+            assert_eq!(decode("seq", &raw(forged)), None, "{forged}");
+        }
     }
 
     #[test]

@@ -5,14 +5,14 @@
 //! first, verified, confirmed server to server and applied once there.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 
 use super::client_ip::ClientIp;
+use super::extract::RawQuery;
 use super::{pages, AppState};
 use crate::domain::ResultSource;
 use crate::service::results::Received;
@@ -128,19 +128,17 @@ async fn return_pay(
     }
 }
 
-#[derive(Deserialize)]
-struct FollowQuery {
-    t: Option<String>,
-}
-
 /// The token travels in the query, which the request log leaves out.
 fn follow_url(token: &str) -> String {
     format!("/smartro/return/status?t={token}")
 }
 
 /// Where a buyer's unconfirmed returnPay stands: the result page once confirmed, a neutral page if refuted.
-async fn follow(State(state): State<AppState>, Query(query): Query<FollowQuery>) -> Response {
-    let token = query.t.unwrap_or_default();
+///
+/// The query is read leniently (as the checkout page reads its token): a query axum's `Query` cannot read (`t`
+/// twice, say) must still get a page, not a plain-text rejection.
+async fn follow(State(state): State<AppState>, query: RawQuery) -> Response {
+    let token = query.get("t").unwrap_or_default().to_string();
     let valid = token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric());
     if !valid {
         return not_found_page();
