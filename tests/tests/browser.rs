@@ -1,6 +1,7 @@
 //! The demo shop in headless Chromium: order → the gateway's checkout page → the sandbox's payment window → the
 //! auto-submitted returnPay → the shop's result page, then a partial cancel from that page. Korean text goes
-//! through the EUC-KR form on the way and must arrive intact on both sides.
+//! through the EUC-KR form on the way and must arrive intact on both sides. And the shop's counter: a sale rung up
+//! on the demo's simulated card terminal, tapped through on the terminal's screen.
 
 mod support;
 
@@ -423,6 +424,232 @@ async fn the_shop_offers_escrow_instalments_cash_receipts_and_vbank_refunds() {
     assert_eq!(order["refunded_amount"], 10_000);
     assert_eq!(order["refunds"][0]["account"], "***-***-**6789");
     assert_eq!(order["refunds"][0]["holder"], BUYER_NAME);
+
+    browser.close().await;
+    demo.shutdown().await.expect("demo stops cleanly");
+}
+
+/// The counter page follows a transaction by reloading itself: waits until it shows `status`.
+async fn wait_for_tx_status(client: &Client, status: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // The element goes stale when the page reloads between finding it and reading it: just look again.
+        let shown = match client.find(Locator::Id("tx-status")).await {
+            Ok(element) => element.attr("data-status").await.ok().flatten(),
+            Err(_) => None,
+        };
+        if shown.as_deref() == Some(status) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let source = client.source().await.unwrap_or_default();
+            panic!("the counter never showed {status} (last {shown:?}):\n{source}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The shop's counter with the demo's simulated terminal: the assistant rings a sale up, the buyer inserts the card
+/// and signs on the terminal's screen, the counter page follows the transaction to 승인 and shows the slip; the
+/// order is paid on the terminal channel. Then the whole sale is cancelled from the order page (the terminal asks
+/// for the card again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counter_rings_a_sale_up_on_the_terminal_and_the_buyer_taps_through_it() {
+    let db = fresh_database().await;
+    let settings = Settings::load_from(None, &[]).expect("default settings");
+    let demo = start_demo(
+        settings,
+        db.pool.clone(),
+        Arc::new(SystemClock),
+        &DemoOptions::ephemeral(),
+    )
+    .await
+    .expect("demo starts");
+    let terminal = demo
+        .sandbox
+        .terminal()
+        .expect("the demo runs a simulated terminal")
+        .state()
+        .clone();
+    // A card that asks for a signature, so that the buyer's part has both steps.
+    terminal.update_faults(|f| f.signature = true);
+    let deadline = Instant::now() + WAIT;
+    while !terminal.connected() {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never connected to the terminal"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // The shop's header leads to the counter.
+    client
+        .goto(&format!("{}/", demo.shop_url()))
+        .await
+        .expect("open the shop");
+    wait_for(client, "counter-nav")
+        .await
+        .click()
+        .await
+        .expect("open the counter");
+    assert_eq!(
+        text_of(client, "terminal-connected").await,
+        "연결됨 (connected)"
+    );
+    type_into(client, "counter-goods-name", "아메리카노").await;
+    type_into(client, "counter-amount", "4500").await;
+    wait_for(client, "counter-method")
+        .await
+        .select_by_value("card")
+        .await
+        .expect("choose card");
+    browser.screenshot("11-counter-1-form").await;
+    wait_for(client, "ring-up")
+        .await
+        .click()
+        .await
+        .expect("ring the sale up");
+
+    // The counter follows the transaction while the terminal waits for the card.
+    wait_for_tx_status(client, "requested").await;
+    let counter_page = client.current_url().await.expect("url").to_string();
+    assert!(
+        counter_page.starts_with(&format!("{}/counter/transactions/", demo.shop_url())),
+        "the counter shows the transaction: {counter_page}"
+    );
+    wait_for(client, "abort").await;
+    browser.screenshot("11-counter-2-waiting").await;
+    let screen_url = wait_for(client, "terminal-screen-link")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("the counter links the terminal's screen");
+    assert_eq!(screen_url, demo.terminal_screen_url());
+
+    // The terminal's screen: insert the card, then sign.
+    client.goto(&screen_url).await.expect("open the terminal");
+    let insert = wait_for(client, "insert-card").await;
+    assert_eq!(text_of(client, "screen").await, "카드를 넣어주세요");
+    assert_eq!(text_of(client, "amount").await, "4,500원");
+    browser.screenshot("11-counter-3-terminal-card").await;
+    insert.click().await.expect("insert the card");
+    let sign = wait_for(client, "sign").await;
+    assert_eq!(text_of(client, "screen").await, "서명해 주세요");
+    browser.screenshot("11-counter-4-terminal-sign").await;
+    sign.click().await.expect("sign");
+    let deadline = Instant::now() + WAIT;
+    while terminal.screen().text() != "거래가 완료되었습니다" {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal never finished: {:?}",
+            terminal.screen()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Back at the counter: approved, with the slip.
+    client
+        .goto(&counter_page)
+        .await
+        .expect("back to the counter");
+    wait_for_tx_status(client, "succeeded").await;
+    assert_eq!(
+        text_of(client, "tx-status-label").await,
+        "승인 완료 (approved)"
+    );
+    assert_eq!(text_of(client, "slip-goods-name").await, "아메리카노");
+    assert_eq!(text_of(client, "slip-amount").await, "4,500원");
+    let approval_no = text_of(client, "slip-approval-no").await;
+    assert!(
+        approval_no.len() >= 6 && approval_no.bytes().all(|b| b.is_ascii_digit()),
+        "an approval number on the slip: {approval_no:?}"
+    );
+    assert!(
+        text_of(client, "slip-card").await.contains('*'),
+        "the masked card on the slip"
+    );
+    browser.screenshot("11-counter-5-approved").await;
+
+    let order_id = text_of(client, "tx-order-link").await;
+    let order = wait_for_status(&demo, &order_id, "paid").await;
+    assert_eq!(order["channel"], "terminal", "{order:#}");
+    assert_eq!(order["paid_amount"], 4500);
+    assert_eq!(order["goods_name"], "아메리카노");
+    assert_eq!(order["terminal"]["terminal_id"], "counter-1");
+    assert_eq!(order["terminal"]["approval_no"], approval_no.as_str());
+    assert!(order.get("checkout_url").is_none(), "{order:#}");
+
+    // The whole sale cancelled from the order page; the buyer inserts the card and signs again (by script this
+    // time, since the cancel's request waits for it).
+    wait_for(client, "tx-order-link")
+        .await
+        .click()
+        .await
+        .expect("open the order");
+    assert_eq!(text_of(client, "order-status").await, "paid");
+    wait_for(client, "terminal-transaction-link").await;
+    let buyer = {
+        let terminal = terminal.clone();
+        tokio::spawn(async move {
+            let deadline = Instant::now() + WAIT;
+            let mut inserted = false;
+            while Instant::now() < deadline {
+                if !inserted {
+                    inserted = terminal.insert_card();
+                } else if terminal.sign() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        })
+    };
+    wait_for(client, "cancel-submit")
+        .await
+        .click()
+        .await
+        .expect("cancel the sale");
+    wait_for(client, "notice").await;
+    assert!(
+        buyer.await.expect("buyer task"),
+        "the terminal asked for the card and the signature again"
+    );
+    assert_eq!(text_of(client, "order-status").await, "cancelled");
+    browser.screenshot("11-counter-6-cancelled").await;
+    let order = wait_for_status(&demo, &order_id, "cancelled").await;
+    assert_eq!(order["cancelled_amount"], 4500, "{order:#}");
+    let ledger = terminal.ledger();
+    assert!(
+        ledger.iter().any(|e| e.is_cancel && e.amount == 4500),
+        "the terminal made the cancel: {ledger:?}"
+    );
+
+    // A sale the buyer walks away from: the counter aborts it while the terminal waits for the card.
+    client
+        .goto(&demo.counter_url())
+        .await
+        .expect("open the counter");
+    type_into(client, "counter-amount", "1000").await;
+    wait_for(client, "ring-up")
+        .await
+        .click()
+        .await
+        .expect("ring the sale up");
+    wait_for_tx_status(client, "requested").await;
+    wait_for(client, "abort")
+        .await
+        .click()
+        .await
+        .expect("abort the sale");
+    wait_for_tx_status(client, "aborted").await;
+    assert_eq!(
+        text_of(client, "tx-status-label").await,
+        "거래 중단 (aborted)"
+    );
+    assert_eq!(terminal.screen().text(), "거래가 거절되었습니다");
 
     browser.close().await;
     demo.shutdown().await.expect("demo stops cleanly");

@@ -56,6 +56,9 @@ struct DemoArgs {
     /// Port of the demo shop [default: --port + 1].
     #[arg(long)]
     shop_port: Option<u16>,
+    /// TCP port of the simulated card terminal the gateway drives as its POS [default: --sandbox-port + 1].
+    #[arg(long)]
+    terminal_port: Option<u16>,
     /// Let the sandbox approve or decline every payment at once instead of showing its payment window.
     #[arg(long, value_name = "approve|decline", value_parser = parse_auto)]
     auto: Option<AutoDecision>,
@@ -118,6 +121,11 @@ fn main() -> ExitCode {
                         0
                     } else {
                         args.port.saturating_add(1)
+                    }),
+                    terminal_port: args.terminal_port.unwrap_or(if args.sandbox_port == 0 {
+                        0
+                    } else {
+                        args.sandbox_port.saturating_add(1)
                     }),
                     auto: args.auto,
                     ..DemoOptions::default()

@@ -1,10 +1,13 @@
 //! `smartro-gateway demo`: a first look in one command. The gateway runs against the sandbox (a Smartro stand-in,
 //! in-process) on an embedded PostgreSQL, and a small demo shop shows what a merchant's backend does with the API:
-//! create an order, send the buyer to the checkout page, show the result, cancel, look up the receipt.
+//! create an order, send the buyer to the checkout page, show the result, cancel, look up the receipt. The sandbox
+//! also plays an in-store card terminal (on its own TCP port, its screen at the sandbox's `/terminal`), which the
+//! gateway drives as its POS under the id [`DEMO_TERMINAL_ID`]; the shop's counter page rings sales up on it.
 //!
 //! The shop runs on its own port because the gateway's router is built inside [`Gateway::start`]; it talks to the
 //! gateway only over HTTP with the API key, exactly as a real shop would.
 
+mod counter;
 mod shop;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sandbox::terminal::TerminalConfig;
 use sandbox::{AutoDecision, Merchant, Sandbox, SandboxConfig};
 use secrecy::{ExposeSecret, SecretString};
 use smartro::endpoints::Endpoints;
@@ -21,10 +25,13 @@ use tokio::task::JoinHandle;
 
 use crate::app::{self, Gateway};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{Settings, TerminalSettings};
 use shop::{shop_router, Shop};
 
-/// Where the demo's three servers listen. Port 0 picks a free port.
+/// The `[[terminals]]` id of the simulated card terminal the demo configures.
+pub const DEMO_TERMINAL_ID: &str = "counter-1";
+
+/// Where the demo's three servers (and the simulated terminal) listen. Port 0 picks a free port.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// The interface all three bind to; the printed URLs use it too.
@@ -32,7 +39,10 @@ pub struct DemoOptions {
     pub gateway_port: u16,
     pub sandbox_port: u16,
     pub shop_port: u16,
-    /// `None`: the sandbox shows its payment window and a person decides.
+    /// The simulated card terminal's TCP port (where the gateway connects as its POS).
+    pub terminal_port: u16,
+    /// `None`: the sandbox shows its payment window and a person decides; the terminal likewise waits for a
+    /// person on its `/terminal` screen.
     pub auto: Option<AutoDecision>,
     /// Wait between two deliveries of the same sandbox notification.
     pub notify_interval: Duration,
@@ -45,6 +55,7 @@ impl Default for DemoOptions {
             gateway_port: 8080,
             sandbox_port: 9090,
             shop_port: 8081,
+            terminal_port: 9091,
             auto: None,
             notify_interval: Duration::from_secs(2),
         }
@@ -58,6 +69,7 @@ impl DemoOptions {
             gateway_port: 0,
             sandbox_port: 0,
             shop_port: 0,
+            terminal_port: 0,
             notify_interval: Duration::from_millis(200),
             ..DemoOptions::default()
         }
@@ -90,6 +102,16 @@ impl DemoHandle {
         format!("http://{}", self.shop_addr)
     }
 
+    /// The shop's counter (POS) page, where sales are rung up on the simulated terminal.
+    pub fn counter_url(&self) -> String {
+        format!("http://{}/counter", self.shop_addr)
+    }
+
+    /// The simulated terminal's screen, where a person inserts the card and signs.
+    pub fn terminal_screen_url(&self) -> String {
+        format!("{}/terminal", self.sandbox.url())
+    }
+
     /// The Bearer token the shop uses against the gateway's API.
     pub fn api_key(&self) -> &SecretString {
         &self.settings.api.secret_keys[0]
@@ -108,11 +130,14 @@ impl DemoHandle {
     }
 }
 
-/// `settings` with the gateway on `gateway_addr` and every Smartro endpoint pointed at the sandbox.
+/// `settings` with the gateway on `gateway_addr`, every Smartro endpoint pointed at the sandbox and, when the
+/// sandbox runs a terminal simulator at `terminal`, that one as the only terminal: the demo never drives the
+/// shop's real terminals, as it never calls Smartro's real servers.
 pub fn demo_settings(
     mut settings: Settings,
     gateway_addr: SocketAddr,
     sandbox: &Endpoints,
+    terminal: Option<SocketAddr>,
 ) -> Settings {
     settings.server.bind = gateway_addr;
     settings.server.public_url = format!("http://{gateway_addr}");
@@ -120,6 +145,17 @@ pub fn demo_settings(
     settings.smartro.cancel_url = Some(sandbox.cancel_url.clone());
     settings.smartro.receipt_api_url = Some(sandbox.receipt_api_url.clone());
     settings.smartro.receipt_page_url = Some(sandbox.receipt_page_url.clone());
+    settings.terminals = terminal
+        .map(|addr| TerminalSettings {
+            id: DEMO_TERMINAL_ID.to_string(),
+            address: addr.to_string(),
+            mid: None,
+            // The config's default: card reading plus the terminal's 30-second signature wait.
+            timeout_secs: 90,
+            print_receipt: false,
+        })
+        .into_iter()
+        .collect();
     settings
 }
 
@@ -141,6 +177,12 @@ fn sandbox_config(settings: &Settings, opts: &DemoOptions) -> SandboxConfig {
             .collect(),
         auto: opts.auto,
         notify_interval: opts.notify_interval,
+        terminal: Some(TerminalConfig {
+            bind: SocketAddr::new(opts.host, opts.terminal_port),
+            // Like the payment window: a person taps through the terminal's screen unless the demo decides.
+            auto: opts.auto,
+            ..TerminalConfig::default()
+        }),
         ..SandboxConfig::default()
     }
 }
@@ -171,7 +213,12 @@ pub async fn start_demo(
                 )
             })?;
     let gateway_addr = gateway_listener.local_addr()?;
-    let settings = Arc::new(demo_settings(settings, gateway_addr, &sandbox.endpoints()));
+    let settings = Arc::new(demo_settings(
+        settings,
+        gateway_addr,
+        &sandbox.endpoints(),
+        sandbox.terminal_addr(),
+    ));
     let gateway = Gateway::start_on(gateway_listener, settings.clone(), pool, clock).await?;
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.host, opts.shop_port))
@@ -195,6 +242,12 @@ pub async fn start_demo(
         format!("http://{shop_addr}"),
         escrow_mid,
         sandbox.endpoints().vbank_deposit_url,
+        sandbox.terminal_addr().map(|_| {
+            (
+                DEMO_TERMINAL_ID.to_string(),
+                format!("{}/terminal", sandbox.url()),
+            )
+        }),
     )?;
     let (stop_shop, mut stopped) = watch::channel(false);
     let app = shop_router(shop);
@@ -241,6 +294,21 @@ pub async fn run(mut settings: Settings, opts: DemoOptions) -> anyhow::Result<()
                 demo.gateway_url(),
                 demo.sandbox_url()
             );
+            if let Some(addr) = demo.sandbox.terminal_addr() {
+                println!(
+                    "  Counter (카운터 / POS): {}  rings sales up on terminal \"{DEMO_TERMINAL_ID}\"",
+                    demo.counter_url()
+                );
+                println!(
+                    "  Terminal screen (결제단말기): {}  (simulated terminal on TCP {addr})",
+                    demo.terminal_screen_url()
+                );
+                if opts.auto.is_none() {
+                    println!(
+                        "  There, press 카드 넣기 (insert card), and 서명 (sign) when it asks."
+                    );
+                }
+            }
             match opts.auto {
                 Some(AutoDecision::Approve) => println!("  The sandbox approves every payment at once."),
                 Some(AutoDecision::Decline) => println!("  The sandbox declines every payment at once."),
@@ -281,8 +349,12 @@ mod tests {
         };
         let endpoints = sandbox::endpoints_for("http://127.0.0.1:9999");
         let addr = SocketAddr::from(([127, 0, 0, 1], 18080));
-        let demo = demo_settings(settings, addr, &endpoints);
+        let terminal = SocketAddr::from(([127, 0, 0, 1], 19091));
+        let demo = demo_settings(settings, addr, &endpoints, Some(terminal));
         assert_eq!(demo.server.public_url, "http://127.0.0.1:18080");
+        assert_eq!(demo.terminals.len(), 1, "only the simulated terminal");
+        assert_eq!(demo.terminals[0].id, DEMO_TERMINAL_ID);
+        assert_eq!(demo.terminals[0].address, "127.0.0.1:19091");
         let effective = demo.smartro.endpoints();
         assert_eq!(effective.pay_url, "http://127.0.0.1:9999/interfaceURL.jsp");
         assert_eq!(

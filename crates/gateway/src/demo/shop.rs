@@ -19,10 +19,10 @@ use crate::views::path_segment;
 
 #[derive(Clone)]
 pub(super) struct Shop {
-    inner: Arc<ShopInner>,
+    pub(super) inner: Arc<ShopInner>,
 }
 
-struct ShopInner {
+pub(super) struct ShopInner {
     http: reqwest::Client,
     gateway_url: String,
     api_key: SecretString,
@@ -31,11 +31,20 @@ struct ShopInner {
     escrow_mid: Option<String>,
     /// The sandbox's page where a buyer "pays" an issued virtual account, linked from an order awaiting deposit.
     deposit_url: Option<String>,
+    /// The card terminal the counter page rings sales up on: its `[[terminals]]` id and the simulator's screen.
+    pub(super) terminal: Option<CounterTerminal>,
+}
+
+/// The terminal behind the shop's counter.
+pub(super) struct CounterTerminal {
+    pub(super) id: String,
+    /// Where a person inserts the card and signs (the sandbox's `/terminal` page).
+    pub(super) screen_url: String,
 }
 
 /// Why a call to the gateway did not give what the shop wanted.
 #[derive(Debug, thiserror::Error)]
-enum ShopError {
+pub(super) enum ShopError {
     #[error("the gateway could not be reached: {0}")]
     Unreachable(#[source] reqwest::Error),
     #[error("{title}: {detail}")]
@@ -50,7 +59,7 @@ enum ShopError {
 }
 
 impl ShopError {
-    fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         match self {
             ShopError::Problem { status, .. } => *status,
             _ => StatusCode::BAD_GATEWAY,
@@ -73,7 +82,15 @@ struct Order {
     pay_method: String,
     tid: Option<String>,
     buyer: Buyer,
-    checkout_url: String,
+    /// `online` or `terminal` (a sale rung up at the counter).
+    #[serde(default)]
+    channel: String,
+    /// Online orders only.
+    #[serde(default)]
+    checkout_url: Option<String>,
+    /// Terminal orders only: the sale's transaction, followed on the counter page.
+    #[serde(default)]
+    terminal: Option<OrderTerminal>,
     created_at: String,
     #[serde(default)]
     paid_at: Option<String>,
@@ -95,6 +112,12 @@ struct Order {
     cancellations: Vec<Cancellation>,
     #[serde(default)]
     refunds: Vec<Refund>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderTerminal {
+    terminal_id: String,
+    transaction_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,9 +195,12 @@ impl Shop {
         shop_url: String,
         escrow_mid: Option<String>,
         deposit_url: Option<String>,
+        terminal: Option<(String, String)>,
     ) -> anyhow::Result<Shop> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            // A cancel of a terminal sale answers once the buyer has inserted the card again on the terminal, which
+            // the gateway waits for up to the terminal's timeout_secs (90 in the demo).
+            .timeout(Duration::from_secs(120))
             // Everything is on loopback; a proxy from the environment would only get in the way.
             .no_proxy()
             .build()
@@ -187,18 +213,19 @@ impl Shop {
                 shop_url,
                 escrow_mid,
                 deposit_url,
+                terminal: terminal.map(|(id, screen_url)| CounterTerminal { id, screen_url }),
             }),
         })
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.inner
             .http
             .request(method, format!("{}{path}", self.inner.gateway_url))
             .bearer_auth(self.inner.api_key.expose_secret())
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ShopError> {
@@ -238,7 +265,7 @@ impl Shop {
     }
 }
 
-fn query_url(path: &str, pairs: &[(&str, &str)]) -> String {
+pub(super) fn query_url(path: &str, pairs: &[(&str, &str)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs {
         query.append_pair(key, value);
@@ -254,6 +281,7 @@ pub(super) fn shop_router(shop: Shop) -> Router {
         .route("/orders/{order_id}/cancel", post(cancel))
         .route("/orders/{order_id}/refund", post(refund))
         .route("/orders/{order_id}/receipt", get(receipt))
+        .merge(super::counter::routes())
         // The shop's pages show orders and buyers too: the gateway's page headers, framing refused.
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(crate::http::PageHeaders::new(&[])),
@@ -297,7 +325,7 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
-fn won(amount: i64) -> String {
+pub(super) fn won(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     // ASCII digits, so every chunk is valid UTF-8.
     let groups: Vec<&str> = digits
@@ -310,7 +338,7 @@ fn won(amount: i64) -> String {
     format!("{sign}{}원", groups.join(","))
 }
 
-fn layout(title: &str, body: &str) -> Html<String> {
+pub(super) fn layout(title: &str, body: &str) -> Html<String> {
     Html(format!(
         r#"<!doctype html>
 <html lang="ko">
@@ -350,7 +378,7 @@ pre {{ background: #0f172a; color: #e2e8f0; padding: 1rem; border-radius: 6px; o
 </style>
 </head>
 <body>
-<header><a href="/">데모 상점</a><small>Demo shop of smartro-gateway · 테스트 환경 (sandbox, no real payments)</small></header>
+<header><a href="/">데모 상점</a> · <a href="/counter" id="counter-nav">카운터 (POS)</a><small>Demo shop of smartro-gateway · 테스트 환경 (sandbox, no real payments)</small></header>
 <main>
 {body}
 </main>
@@ -360,7 +388,7 @@ pre {{ background: #0f172a; color: #e2e8f0; padding: 1rem; border-radius: 6px; o
     ))
 }
 
-fn error_section(title: &str, err: &ShopError) -> String {
+pub(super) fn error_section(title: &str, err: &ShopError) -> String {
     let mut text = format!(
         "<section class=\"error\" id=\"error\"><h2>{}</h2><p>{}</p>",
         escape(title),
@@ -561,9 +589,25 @@ async fn create_order(
         )
         .await;
     match created {
+        Ok(Order {
+            order_id,
+            checkout_url: Some(checkout_url),
+            ..
+        }) => {
+            tracing::info!(%order_id, "demo shop: order created, sending the buyer to checkout");
+            Redirect::to(&checkout_url).into_response()
+        }
         Ok(order) => {
-            tracing::info!(order_id = %order.order_id, "demo shop: order created, sending the buyer to checkout");
-            Redirect::to(&order.checkout_url).into_response()
+            let e = ShopError::Unreadable(format!(
+                "order {} came without a checkout_url",
+                order.order_id
+            ));
+            let body = format!(
+                "{}{}",
+                error_section("결제 페이지가 없습니다 (no checkout page)", &e),
+                order_form(&form, shop.inner.escrow_mid.is_some())
+            );
+            (e.status(), layout("주문하기", &body)).into_response()
         }
         Err(e) => {
             let body = format!(
@@ -579,7 +623,11 @@ async fn create_order(
     }
 }
 
-fn order_section(order: &Order, deposit_url: Option<&str>) -> String {
+fn order_section(
+    order: &Order,
+    deposit_url: Option<&str>,
+    terminal_screen: Option<&str>,
+) -> String {
     let mut rows = format!(
         r#"<tr><th>주문번호 <small class="hint">order id</small></th><td id="order-id">{id}</td></tr>
 <tr><th>상태 <small class="hint">status</small></th><td><span class="status" id="order-status" data-status="{status}">{status}</span> {label}</td></tr>
@@ -670,10 +718,17 @@ fn order_section(order: &Order, deposit_url: Option<&str>) -> String {
         }
     }
     let mut out = format!("<section><h1>주문 결과 <span class=\"hint\">(order)</span></h1><div class=\"scroll\"><table>{rows}</table></div>");
-    if order.status == "pending" {
+    if let (true, Some(url)) = (order.status == "pending", &order.checkout_url) {
         out.push_str(&format!(
             "<p><a id=\"retry-link\" href=\"{}\">다시 결제하기 (pay again)</a></p>",
-            escape(&order.checkout_url)
+            escape(url)
+        ));
+    }
+    if let Some(t) = &order.terminal {
+        out.push_str(&format!(
+            "<p>매장 단말기 결제 <small class=\"hint\">(in-store sale on terminal {})</small> · <a id=\"terminal-transaction-link\" href=\"/counter/transactions/{}\">거래·전표 보기 (transaction and slip)</a></p>",
+            escape(&t.terminal_id),
+            path_segment(&t.transaction_id),
         ));
     }
     out.push_str("</section>");
@@ -784,6 +839,26 @@ fn order_section(order: &Order, deposit_url: Option<&str>) -> String {
                 .collect::<String>(),
             holder = escape(&order.buyer.name),
         ));
+    } else if remaining > 0 && settled && order.channel == "terminal" {
+        // The terminal cancels a sale only whole (010020 / 030020 with the original approval): no amount field.
+        out.push_str(&format!(
+            r#"<section><h2>결제 취소 <span class="hint">(cancel on the terminal: the whole sale)</span></h2>
+<form method="post" action="/orders/{path}/cancel" accept-charset="UTF-8">
+<input type="hidden" name="idempotency_key" value="{key}">
+<label for="cancel-reason">취소사유 <small>reason</small></label>
+<input id="cancel-reason" name="reason" value="고객 요청" required maxlength="50">
+<button type="submit" class="danger" id="cancel-submit">전액 취소하기 <small>(cancel {remaining})</small></button>
+<p class="hint">취소를 누른 뒤 {screen}에서 카드를 다시 넣어야 취소됩니다. (After pressing cancel, insert the card again on the terminal.)</p>
+</form></section>"#,
+            key = uuid::Uuid::new_v4(),
+            remaining = won(remaining),
+            screen = terminal_screen
+                .map(|url| format!(
+                    "<a id=\"cancel-terminal-screen-link\" href=\"{}\" target=\"_blank\" rel=\"noopener\">단말기 화면</a>",
+                    escape(url)
+                ))
+                .unwrap_or_else(|| "단말기".to_string()),
+        ));
     } else if remaining > 0 && settled {
         out.push_str(&format!(
             r#"<section><h2>결제 취소 <span class="hint">(cancel)</span></h2>
@@ -800,7 +875,8 @@ fn order_section(order: &Order, deposit_url: Option<&str>) -> String {
             max = remaining,
         ));
     }
-    if order.tid.is_some() {
+    // A terminal sale's slip is on its transaction's page (linked above); Smartro's receipt lookup is WEBLink's.
+    if order.tid.is_some() && order.channel != "terminal" {
         out.push_str(&format!(
             "<section><h2>영수증 <span class=\"hint\">(receipt)</span></h2><p><a id=\"receipt-link\" href=\"/orders/{path}/receipt\">영수증 조회 (receipt data from GET /v1/orders/{{id}}/receipt)</a></p></section>"
         ));
@@ -822,7 +898,11 @@ async fn render_order_page(
                 "주문 결과",
                 &format!(
                     "{banner}{}",
-                    order_section(&order, shop.inner.deposit_url.as_deref())
+                    order_section(
+                        &order,
+                        shop.inner.deposit_url.as_deref(),
+                        shop.inner.terminal.as_ref().map(|t| t.screen_url.as_str())
+                    )
                 ),
             ),
         )
