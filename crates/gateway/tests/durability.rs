@@ -15,6 +15,7 @@ use durability_support::*;
 use gateway::embedded_pg::{EmbeddedOptions, EmbeddedPostgres};
 use gateway::testkit::fresh_database;
 use reqwest::Method;
+use sandbox::terminal::{Screen, TerminalConfig, TerminalSimulator};
 use sandbox::{AutoDecision, Faults, Sandbox, SandboxConfig};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -645,4 +646,213 @@ async fn sigterm_drains_requests_and_gives_back_webhook_leases() {
     assert_eq!(cancels.len(), 1);
     drop(gateway);
     sandbox.shutdown().await;
+}
+
+/// The terminal's `[[terminals]]` entry for a child, by environment variables only.
+fn terminal_env(db_url: &str, terminal: std::net::SocketAddr) -> GatewayEnv {
+    GatewayEnv {
+        extra: vec![
+            ("GATEWAY__TERMINALS__0__ID".into(), "counter-1".into()),
+            (
+                "GATEWAY__TERMINALS__0__ADDRESS".into(),
+                terminal.to_string(),
+            ),
+            // Longer than the test: the transaction must not time out into `unknown` on its own.
+            ("GATEWAY__TERMINALS__0__TIMEOUT_SECS".into(), "120".into()),
+        ],
+        ..GatewayEnv::new(db_url)
+    }
+}
+
+async fn terminal_tx_status(pool: &PgPool, id: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM terminal_transactions WHERE id::text = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("terminal transaction status")
+}
+
+/// How the terminal finishes the sale while the gateway that sent it is gone.
+#[derive(Debug, Clone, Copy)]
+enum TerminalWhileDown {
+    /// The terminal waits for the card (manual mode); the buyer inserts it only after the gateway was killed.
+    CardInsertedAfterTheKill,
+    /// The terminal approves at once but never answers (`no_answer`); the gateway is killed while it waits.
+    ApprovedButNeverAnswered,
+}
+
+/// A terminal sale open when the gateway is killed (SIGKILL) is completed on the terminal while no gateway runs; the
+/// restarted gateway asks the terminal for its last transaction (990001) and settles the sale from it: succeeded,
+/// the order paid, 980001 sent once that is committed, and the transaction never `failed` on the way.
+async fn kill_9_with_a_terminal_sale_open(case: TerminalWhileDown) {
+    let db = fresh_database().await;
+    let simulator = TerminalSimulator::start(TerminalConfig::for_tests())
+        .await
+        .expect("terminal simulator");
+    let terminal = simulator.state().clone();
+    if let TerminalWhileDown::ApprovedButNeverAnswered = case {
+        terminal.update_faults(|f| f.no_answer = true);
+    }
+    let env = terminal_env(&db.url, simulator.addr());
+    let mut first = GatewayProcess::start("terminal-first", &env).await;
+    assert!(
+        wait_until(Duration::from_secs(15), || terminal.connected()).await,
+        "the gateway connected to the terminal:\n{}",
+        first.log_text()
+    );
+    let http = http_client();
+    let started = http
+        .post(first.url("/v1/terminals/counter-1/payments"))
+        .bearer_auth(common::API_KEY)
+        .header("Idempotency-Key", "dur-terminal-1")
+        .json(&serde_json::json!({
+            "amount": 12000,
+            "method": "card",
+            "order_id": "DUR-T1",
+            "goods_name": "durability",
+        }))
+        .send()
+        .await
+        .expect("POST /v1/terminals/counter-1/payments");
+    assert_eq!(started.status(), 202, "the sale is accepted");
+    let tx: Value = started.json().await.expect("transaction JSON");
+    let tx_id = tx["id"].as_str().expect("transaction id").to_string();
+    let ptxid = tx["ptxid"].as_str().expect("ptxid").to_string();
+
+    // The request reached the terminal, which holds the sale open (or has approved it without a word).
+    let reached = match case {
+        TerminalWhileDown::CardInsertedAfterTheKill => {
+            wait_until(Duration::from_secs(15), || {
+                matches!(terminal.screen(), Screen::WaitingCard { .. })
+            })
+            .await
+        }
+        TerminalWhileDown::ApprovedButNeverAnswered => {
+            wait_until(Duration::from_secs(15), || {
+                terminal
+                    .last_transaction()
+                    .is_some_and(|last| last.ptxid == ptxid)
+            })
+            .await
+        }
+    };
+    assert!(
+        reached,
+        "the terminal got the sale: {:?}",
+        terminal.screen()
+    );
+    assert_eq!(terminal_tx_status(&db.pool, &tx_id).await, "requested");
+
+    first.kill9();
+    assert!(
+        wait_until(Duration::from_secs(10), || !terminal.connected()).await,
+        "the killed gateway's connection closed"
+    );
+    if let TerminalWhileDown::CardInsertedAfterTheKill = case {
+        assert!(
+            terminal.insert_card(),
+            "the terminal still waits for the card"
+        );
+    }
+    let last = terminal
+        .last_transaction()
+        .expect("the terminal finished the sale");
+    assert_eq!(last.ptxid, ptxid);
+    assert_eq!(last.reply.result_code.as_str(), "0000", "approved");
+    assert!(!last.confirmed, "nobody has confirmed the result yet");
+    assert_eq!(
+        terminal_tx_status(&db.pool, &tx_id).await,
+        "requested",
+        "nothing ran while the gateway was down: the sale is still open, not failed"
+    );
+
+    // The restarted gateway settles it from 990001; every status seen on the way is open or succeeded.
+    let second = GatewayProcess::start("terminal-second", &env).await;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, body) = api(
+            &http,
+            Method::GET,
+            second.url(&format!("/v1/terminal-transactions/{tx_id}")),
+            None,
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        let status = body["status"].as_str().unwrap_or_default().to_string();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        assert!(
+            matches!(status.as_str(), "requested" | "unknown" | "succeeded"),
+            "the sale went {status} (seen {seen:?}): {body:#}\n{}",
+            second.log_text()
+        );
+        if status == "succeeded" {
+            assert_eq!(body["approved_amount"], 12000, "{body:#}");
+            assert_eq!(
+                body["approval_no"].as_str(),
+                last.reply
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.approval_no.as_deref()),
+                "{body:#}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never settled (seen {seen:?}):\n{}",
+            second.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, order) = api(&http, Method::GET, second.url("/v1/orders/DUR-T1"), None).await;
+    assert_eq!(order["status"], "paid", "{order:#}");
+    assert_eq!(order["channel"], "terminal", "{order:#}");
+    assert_eq!(order["paid_amount"], 12000, "{order:#}");
+    assert!(
+        terminal.received().contains(&Some("990001".to_string())),
+        "the restarted gateway asked for the last transaction: {:?}",
+        terminal.received()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || terminal
+            .last_transaction()
+            .is_some_and(|l| l.confirmed))
+        .await,
+        "980001 once the result was committed"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM outbox_events WHERE event_type = 'terminal.transaction.failed'"
+        )
+        .await,
+        0,
+        "no failed event was ever written"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM outbox_events WHERE event_type = 'terminal.transaction.succeeded'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        terminal.ledger().len(),
+        1,
+        "one approval on the terminal, no second sale"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_while_the_terminal_waits_for_the_card_settles_the_sale_from_990001() {
+    kill_9_with_a_terminal_sale_open(TerminalWhileDown::CardInsertedAfterTheKill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_while_the_terminal_does_not_answer_settles_the_sale_from_990001() {
+    kill_9_with_a_terminal_sale_open(TerminalWhileDown::ApprovedButNeverAnswered).await;
 }
