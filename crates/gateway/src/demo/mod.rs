@@ -308,6 +308,11 @@ pub async fn run(mut settings: Settings, opts: DemoOptions) -> anyhow::Result<()
                         "  There, press 카드 넣기 (insert card), and 서명 (sign) when it asks."
                     );
                 }
+                println!("  To have cards ask for a signature (or be declined: \"decline\"):");
+                println!(
+                    "    curl -s {}/terminal/faults -H 'content-type: application/json' -d '{{\"signature\": true}}'",
+                    demo.sandbox_url()
+                );
             }
             match opts.auto {
                 Some(AutoDecision::Approve) => println!("  The sandbox approves every payment at once."),
