@@ -621,6 +621,26 @@ async fn the_counter_rings_a_sale_up_on_the_terminal_and_the_buyer_taps_through_
     browser.screenshot("11-counter-6-cancelled").await;
     let order = wait_for_status(&demo, &order_id, "cancelled").await;
     assert_eq!(order["cancelled_amount"], 4500, "{order:#}");
+    // The cancel's own slip.
+    client
+        .find(Locator::Css("a.terminal-cancel-link"))
+        .await
+        .expect("the order links the cancel on the terminal")
+        .click()
+        .await
+        .expect("open the cancel");
+    wait_for_tx_status(client, "succeeded").await;
+    assert_eq!(
+        text_of(client, "tx-status-label").await,
+        "취소 완료 (cancelled on the terminal)"
+    );
+    let slip = wait_for(client, "slip").await;
+    assert_eq!(
+        slip.attr("data-kind").await.expect("data-kind").as_deref(),
+        Some("card_cancel")
+    );
+    assert_eq!(text_of(client, "slip-amount").await, "4,500원");
+    browser.screenshot("11-counter-7-cancel-slip").await;
     let ledger = terminal.ledger();
     assert!(
         ledger.iter().any(|e| e.is_cancel && e.amount == 4500),

@@ -98,8 +98,9 @@ fn is_open(status: &str) -> bool {
     matches!(status, "requested" | "awaiting_signature" | "unknown")
 }
 
-fn status_label(status: &str) -> &'static str {
+fn status_label(kind: &str, status: &str) -> &'static str {
     match status {
+        "succeeded" if kind.ends_with("_cancel") => "취소 완료 (cancelled on the terminal)",
         "requested" => "카드를 기다리는 중 (waiting for the card on the terminal)",
         "awaiting_signature" => "서명을 기다리는 중 (waiting for the signature)",
         "succeeded" => "승인 완료 (approved)",
@@ -195,7 +196,7 @@ fn terminal_section(shop: &Shop, listed: &Result<TerminalList, ShopError>) -> St
                     text.push_str(&format!(
                         " · 진행 중인 거래 (open transaction): <a id=\"open-transaction\" href=\"/counter/transactions/{}\">{}</a>",
                         path_segment(&open.id),
-                        escape(status_label(&open.status)),
+                        escape(status_label(&open.kind, &open.status)),
                     ));
                 }
                 text
@@ -284,11 +285,19 @@ async fn ring_up(State(shop): State<Shop>, Form(form): Form<HashMap<String, Stri
 fn result_section(tx: &Transaction) -> String {
     let mut rows = format!(
         r#"<tr><th>상태 <small class="hint">status</small></th><td><span class="status" id="tx-status" data-status="{status}">{status}</span> <span id="tx-status-label">{label}</span></td></tr>
+<tr><th>구분 <small class="hint">kind</small></th><td id="tx-kind">{kind}</td></tr>
 <tr><th>단말기 <small class="hint">terminal</small></th><td>{terminal}</td></tr>
 <tr><th>금액 <small class="hint">amount</small></th><td id="tx-amount">{amount}</td></tr>
 <tr><th>ptxid</th><td>{ptxid}</td></tr>"#,
         status = escape(&tx.status),
-        label = status_label(&tx.status),
+        label = status_label(&tx.kind, &tx.status),
+        kind = escape(match tx.kind.as_str() {
+            "card_approval" => "카드 승인 (card sale)",
+            "card_cancel" => "카드 취소 (card cancel)",
+            "easy_pay_approval" => "간편결제 승인 (easy-pay sale)",
+            "easy_pay_cancel" => "간편결제 취소 (easy-pay cancel)",
+            other => other,
+        }),
         terminal = escape(&tx.terminal_id),
         amount = won(tx.amount),
         ptxid = escape(&tx.ptxid),
@@ -297,7 +306,7 @@ fn result_section(tx: &Transaction) -> String {
         rows.push_str(&format!(
             "<tr><th>결과 <small class=\"hint\">result</small></th><td id=\"tx-result\">[{}] {}</td></tr>",
             escape(code),
-            escape(tx.result_message.as_deref().unwrap_or(""))
+            escape(tx.result_message.as_deref().unwrap_or("").trim())
         ));
     }
     if let Some(order_id) = &tx.order_id {
@@ -432,7 +441,8 @@ fn slip_section(tx: &Transaction, order: Option<&SaleOrder>) -> String {
         })
         .unwrap_or_default();
     format!(
-        "<section id=\"slip\" style=\"font-family: ui-monospace, monospace; max-width: 26rem; border: 1px dashed #94a3b8\"><h2>{title}</h2><table>{rows}</table>{order_state}<p class=\"hint\">감사합니다 (thank you)</p></section>"
+        "<section id=\"slip\" data-kind=\"{}\" style=\"font-family: ui-monospace, monospace; max-width: 26rem; border: 1px dashed #94a3b8\"><h2>{title}</h2><table>{rows}</table>{order_state}<p class=\"hint\">감사합니다 (thank you)</p></section>",
+        escape(&tx.kind)
     )
 }
 

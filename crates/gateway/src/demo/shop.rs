@@ -118,6 +118,16 @@ struct Order {
 struct OrderTerminal {
     terminal_id: String,
     transaction_id: String,
+    /// The sale and its cancel, each with its slip on the counter's transaction page.
+    #[serde(default)]
+    transactions: Vec<OrderTerminalTx>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderTerminalTx {
+    id: String,
+    kind: String,
+    status: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -632,8 +642,7 @@ fn order_section(
         r#"<tr><th>주문번호 <small class="hint">order id</small></th><td id="order-id">{id}</td></tr>
 <tr><th>상태 <small class="hint">status</small></th><td><span class="status" id="order-status" data-status="{status}">{status}</span> {label}</td></tr>
 <tr><th>상품명 <small class="hint">goods</small></th><td id="order-goods-name">{goods}</td></tr>
-<tr><th>구매자 <small class="hint">buyer</small></th><td><span id="order-buyer-name">{buyer}</span> · {tel} · {email}</td></tr>
-<tr><th>결제수단 <small class="hint">method</small></th><td>{method}</td></tr>
+{buyer_row}<tr><th>결제수단 <small class="hint">method</small></th><td>{method}</td></tr>
 <tr><th>주문금액 <small class="hint">amount</small></th><td id="order-amount">{amount}</td></tr>
 <tr><th>결제금액 <small class="hint">paid</small></th><td id="order-paid-amount">{paid}</td></tr>
 <tr><th>취소금액 <small class="hint">cancelled</small></th><td id="order-cancelled-amount">{cancelled}</td></tr>
@@ -644,9 +653,17 @@ fn order_section(
         status = escape(&order.status),
         label = status_label(&order.status),
         goods = escape(&order.goods_name),
-        buyer = escape(&order.buyer.name),
-        tel = escape(&order.buyer.tel),
-        email = escape(&order.buyer.email),
+        // A sale at the counter has no buyer on record.
+        buyer_row = if order.channel == "terminal" {
+            String::new()
+        } else {
+            format!(
+                "<tr><th>구매자 <small class=\"hint\">buyer</small></th><td><span id=\"order-buyer-name\">{}</span> · {} · {}</td></tr>\n",
+                escape(&order.buyer.name),
+                escape(&order.buyer.tel),
+                escape(&order.buyer.email),
+            )
+        },
         method = escape(&order.pay_method),
         amount = won(order.amount),
         paid = won(order.paid_amount),
@@ -730,6 +747,21 @@ fn order_section(
             escape(&t.terminal_id),
             path_segment(&t.transaction_id),
         ));
+        let cancels: String = t
+            .transactions
+            .iter()
+            .filter(|tx| tx.kind.ends_with("_cancel"))
+            .map(|tx| {
+                format!(
+                    "<li><a class=\"terminal-cancel-link\" href=\"/counter/transactions/{}\">취소 거래 (cancel on the terminal)</a> · {}</li>",
+                    path_segment(&tx.id),
+                    escape(&tx.status),
+                )
+            })
+            .collect();
+        if !cancels.is_empty() {
+            out.push_str(&format!("<ul>{cancels}</ul>"));
+        }
     }
     out.push_str("</section>");
     if !order.payments.is_empty() {
