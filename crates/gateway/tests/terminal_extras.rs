@@ -644,3 +644,107 @@ async fn an_approval_prints_the_gateways_sales_slip_after_the_commit() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(received(&sim, "900091"), 2);
 }
+
+#[tokio::test]
+async fn a_tax_refund_slip_is_issued_looked_up_and_cancelled() {
+    let (app, sim) = setup(true).await;
+    let body = json!({ "tax_refund_mode": "post", "payment_type": "card", "amount": 50_000 });
+    let res = app
+        .post_keyed(
+            &format!("/v1/terminals/{TERMINAL}/tax-refunds"),
+            "tr-1",
+            &body,
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let slip: Value = res.json().await.unwrap();
+    assert_eq!(slip["status"], "issued");
+    assert_eq!(slip["variant"], "t650p");
+    assert_eq!(slip["amount"], 50_000);
+    assert_eq!(slip["refund_balance"], 3_500);
+    assert_eq!(slip["passport"], "******678");
+    let serial = slip["tax_refund_serial"].as_str().unwrap().to_string();
+    let sent = sent_body(&app, "050010").await;
+    assert_eq!(sent["taxRefundMode"], "post");
+    assert_eq!(sent["approvalAmt"], 50_000);
+    assert_eq!(sent["ptxId"].as_str().map(str::len), Some(32));
+    // Replayed: not issued twice.
+    let again: Value = app
+        .post_keyed(
+            &format!("/v1/terminals/{TERMINAL}/tax-refunds"),
+            "tr-1",
+            &body,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["id"], slip["id"]);
+    assert_eq!(received(&sim, "050010"), 1);
+
+    let id = slip["id"].as_str().unwrap();
+    let got: Value = app
+        .get_json(&format!("/v1/tax-refunds/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["terminal_checked"], true);
+    assert_eq!(got["tax_refund_serial"], serial.as_str());
+    assert!(got["inquired_at"].is_string());
+    assert_eq!(
+        sent_body(&app, "900050").await["taxRefundSerial"],
+        serial.as_str()
+    );
+
+    let res = app
+        .post_keyed(&format!("/v1/tax-refunds/{id}/cancel"), "trc-1", &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let cancelled: Value = res.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancel"]["status"], "succeeded");
+    assert_eq!(
+        sent_body(&app, "050020").await["taxRefundSerial"],
+        serial.as_str()
+    );
+    // Twice: refused, nothing sent.
+    let res = app
+        .post_keyed(&format!("/v1/tax-refunds/{id}/cancel"), "trc-2", &json!({}))
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "tax_refund_cancelled"
+    );
+    assert_eq!(received(&sim, "050020"), 1);
+
+    // Bad input names the field and sends nothing; unknown ids are 404.
+    let res = app
+        .post_keyed(
+            &format!("/v1/terminals/{TERMINAL}/tax-refunds"),
+            "tr-bad",
+            &json!({ "sales_serial": "S-1", "check_in": "261205", "check_out": "261201" }),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["errors"][0]["field"],
+        "check_out"
+    );
+    let res = app
+        .post_keyed("/v1/terminals/back-9/tax-refunds", "tr-404", &body)
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        app.get_json("/v1/tax-refunds/00000000-0000-0000-0000-000000000000")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(received(&sim, "050010"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM terminal_tax_refunds").await,
+        1
+    );
+}

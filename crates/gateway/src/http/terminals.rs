@@ -1,5 +1,5 @@
 //! In-store card terminals, for the shop's backend (a POS, a kiosk, the back office): the terminals, sales on
-//! them, aborts, and their transactions, cash receipts, totals against the ledger, print and code download.
+//! them, aborts, and their transactions, cash receipts, totals against the ledger, print, code download and tax-refund slips.
 //! Cancels of terminal orders go through `POST /v1/orders/{id}/cancel`.
 
 use axum::extract::{Path, State};
@@ -14,6 +14,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, RawQuery};
 use super::AppState;
 use crate::service::idempotency::Keyed;
+use crate::service::tax_refunds::TaxRefundBody;
 use crate::service::terminal_extras::{CashReceiptBody, PrintBody};
 use crate::service::terminals::TerminalPaymentBody;
 
@@ -37,6 +38,69 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/terminals/{terminal_id}/totals", get(totals))
         .route("/v1/terminals/{terminal_id}/codes", get(codes))
         .route("/v1/terminals/{terminal_id}/print", post(print))
+        .route(
+            "/v1/terminals/{terminal_id}/tax-refunds",
+            post(issue_tax_refund),
+        )
+        .route(
+            "/v1/tax-refunds/{tax_refund_id}/cancel",
+            post(cancel_tax_refund),
+        )
+        .route("/v1/tax-refunds/{tax_refund_id}", get(tax_refund))
+}
+
+async fn issue_tax_refund(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(terminal_id): Path<String>,
+    body: ApiJson<TaxRefundBody>,
+) -> Result<Response, ApiError> {
+    let ApiJson { value, raw } = body;
+    let key = idempotency_key(&headers)?;
+    let scope = format!("terminal-tax-refund:{terminal_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: &raw,
+    };
+    Ok(answer(
+        state
+            .services
+            .issue_tax_refund(keyed, &terminal_id, value)
+            .await?,
+    ))
+}
+
+async fn cancel_tax_refund(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(tax_refund_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let scope = format!("tax-refund-cancel:{tax_refund_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: b"",
+    };
+    Ok(answer(
+        state
+            .services
+            .cancel_tax_refund(keyed, &tax_refund_id)
+            .await?,
+    ))
+}
+
+async fn tax_refund(
+    State(state): State<AppState>,
+    _auth: ShopAuth,
+    Path(tax_refund_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.services.tax_refund(&tax_refund_id).await?))
 }
 
 async fn start_cash_receipt(

@@ -82,7 +82,7 @@ const IDENTITY_DIGITS: std::ops::RangeInclusive<usize> = 10..=19;
 /// The longest period one totals request covers: the terminal adds up its own memory, a year is plenty.
 const MAX_TOTALS_DAYS: i64 = 366;
 
-fn terminal_refused(code: &ResultCode, message: &str) -> ApiError {
+pub(super) fn terminal_refused(code: &ResultCode, message: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         "terminal_refused",
@@ -93,7 +93,7 @@ fn terminal_refused(code: &ResultCode, message: &str) -> ApiError {
     .with("terminal_message", message)
 }
 
-fn no_answer() -> ApiError {
+pub(super) fn no_answer() -> ApiError {
     ApiError::new(
         StatusCode::GATEWAY_TIMEOUT,
         "terminal_no_answer",
@@ -284,6 +284,15 @@ fn validate_print(body: PrintBody) -> Result<PrintRequest, ApiError> {
     Ok(request)
 }
 
+/// How a query handed to a terminal went.
+pub(super) enum QueryOutcome {
+    Answered(Box<Response>),
+    /// Not written to the terminal: the problem to answer.
+    NotSent(ApiError),
+    /// Written, and no answer in time.
+    NoAnswer,
+}
+
 fn bucket(count: i64, amount: i64) -> Value {
     json!({ "count": count, "amount": amount })
 }
@@ -307,6 +316,20 @@ impl Services {
         if let Some(open) = self.store.open_terminal_tx(terminal_id).await? {
             return Err(busy(terminal_id, Some(open.id)));
         }
+        match self.query_terminal(handle, request).await {
+            QueryOutcome::Answered(response) => Ok(*response),
+            QueryOutcome::NotSent(err) => Err(err),
+            QueryOutcome::NoAnswer => Err(no_answer()),
+        }
+    }
+
+    /// Hands a query to the terminal's task and waits for its answer.
+    pub(super) async fn query_terminal(
+        &self,
+        handle: &TerminalHandle,
+        request: Request,
+    ) -> QueryOutcome {
+        let terminal_id = handle.id().to_string();
         let (reply, answer) = oneshot::channel();
         if !handle
             .send(Command::Query {
@@ -315,14 +338,14 @@ impl Services {
             })
             .await
         {
-            return Err(ApiError::unavailable("the gateway is stopping"));
+            return QueryOutcome::NotSent(ApiError::unavailable("the gateway is stopping"));
         }
         let wait = QUERY_TIMEOUT + Duration::from_secs(5);
         match tokio::time::timeout(wait, answer).await {
-            Ok(Ok(QueryAnswer::Answered(response))) => Ok(*response),
-            Ok(Ok(QueryAnswer::Busy)) => Err(busy(terminal_id, None)),
-            Ok(Ok(QueryAnswer::NotConnected)) => Err(disconnected(terminal_id)),
-            Ok(Ok(QueryAnswer::NoAnswer)) | Ok(Err(_)) | Err(_) => Err(no_answer()),
+            Ok(Ok(QueryAnswer::Answered(response))) => QueryOutcome::Answered(response),
+            Ok(Ok(QueryAnswer::Busy)) => QueryOutcome::NotSent(busy(&terminal_id, None)),
+            Ok(Ok(QueryAnswer::NotConnected)) => QueryOutcome::NotSent(disconnected(&terminal_id)),
+            Ok(Ok(QueryAnswer::NoAnswer)) | Ok(Err(_)) | Err(_) => QueryOutcome::NoAnswer,
         }
     }
 

@@ -80,7 +80,8 @@ pub enum Command {
         id: Uuid,
         reply: oneshot::Sender<AbortAnswer>,
     },
-    /// Ask something that is not a transaction (totals 050099, code download 081008, print 900091): written
+    /// Ask something that is not a card transaction (totals 050099, code download 081008, print 900091, tax-refund
+    /// slips 050010 / 050020 / 900050): written
     /// only while no transaction is in flight, answered by the terminal's response of the same type.
     Query {
         request: Box<Request>,
@@ -118,11 +119,17 @@ pub enum AbortAnswer {
 /// The service's handle on one terminal's task.
 #[derive(Clone)]
 pub struct TerminalHandle {
+    id: String,
     commands: mpsc::Sender<Command>,
     connected: watch::Receiver<bool>,
 }
 
 impl TerminalHandle {
+    /// The terminal's configured id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     pub fn connected(&self) -> bool {
         *self.connected.borrow()
     }
@@ -156,6 +163,7 @@ impl TerminalHub {
             handles.insert(
                 terminal.id.clone(),
                 TerminalHandle {
+                    id: terminal.id.clone(),
                     commands: commands_tx,
                     connected: connected_rx,
                 },
@@ -773,7 +781,12 @@ impl<'a> Session<'a> {
                     .await
             }
             Response::ResultConfirmation(_) => Ok(()),
-            Response::SalesTotals(_) | Response::CodeDownload(_) | Response::Print(_) => {
+            Response::SalesTotals(_)
+            | Response::CodeDownload(_)
+            | Response::Print(_)
+            | Response::TaxRefundIssue(_)
+            | Response::TaxRefundCancel(_)
+            | Response::TaxRefundInquiry(_) => {
                 self.on_query_answer(response, seq).await;
                 Ok(())
             }
