@@ -748,3 +748,45 @@ async fn a_tax_refund_slip_is_issued_looked_up_and_cancelled() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_cash_receipt_whose_answer_is_lost_is_unknown_then_settled_from_990001() {
+    let (app, sim) = setup(true).await;
+    let sale = paid_sale(&app, "sale-u", 4_000).await;
+    let order_id = sale["order_id"].as_str().unwrap().to_string();
+    // The terminal issues the receipt and drops the connection before answering.
+    sim.state().update_faults(|f| f.drop_after_request = true);
+    let res = cash_receipt(
+        &app,
+        "cr-u",
+        json!({ "amount": 4_000, "trader_type": "1", "identity": "01098765432", "order_id": order_id }),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let tx: Value = res.json().await.unwrap();
+    let receipt = wait_status(&app, tx["id"].as_str().unwrap(), "succeeded").await;
+    sim.state().update_faults(|f| f.drop_after_request = false);
+    assert!(received(&sim, "990001") >= 1);
+    assert!(receipt["approval_no"].is_string());
+    assert_eq!(receipt["cash_receipt"]["identity"], "*******5432");
+    let evts = events(&app, &order_id).await;
+    assert!(
+        evts.contains(&"terminal.transaction.unknown".to_string()),
+        "{evts:?}"
+    );
+    assert!(
+        !evts.contains(&"terminal.transaction.failed".to_string()),
+        "{evts:?}"
+    );
+    assert_eq!(
+        evts.iter()
+            .filter(|e| *e == "terminal.transaction.succeeded")
+            .count(),
+        2,
+        "{evts:?}"
+    );
+    // Nothing about the order's money changed.
+    let order = app.order(&order_id).await;
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["payments"].as_array().unwrap().len(), 1);
+}
