@@ -211,9 +211,47 @@ pub struct TerminalTransactionView {
     /// The cancellation of the order this transaction carries out (cancels only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancellation_id: Option<String>,
+    /// What a cancel cancels: the approval or cash receipt whose numbers it sent back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_id: Option<String>,
+    /// Cash receipts and their cancels: for whom the receipt is, the identity number masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_receipt: Option<TerminalCashReceiptView>,
     pub created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The buyer side of a cash receipt. The identity number (phone, business or card number) is shown with every
+/// digit but the last four masked: the API never hands it out whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminalCashReceiptView {
+    /// `1` income deduction (소득공제), `2` expense proof (지출증빙).
+    pub trader_type: String,
+    /// Absent when the buyer keyed it in on the terminal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+impl TerminalCashReceiptView {
+    fn of(t: &TerminalTxRow) -> Option<TerminalCashReceiptView> {
+        if !matches!(
+            t.kind,
+            TerminalTxKind::CashReceipt | TerminalTxKind::CashReceiptCancel
+        ) {
+            return None;
+        }
+        let text = |key: &str| {
+            t.request
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        Some(TerminalCashReceiptView {
+            trader_type: text("traderType").unwrap_or_default(),
+            identity: text("approvalNumber").map(|n| mask_account(&n)),
+        })
+    }
 }
 
 /// A card company as the terminal names it.
@@ -250,6 +288,8 @@ impl From<&TerminalTxRow> for TerminalTransactionView {
             result_message: t.result_message.clone(),
             abort_requested: t.abort_requested,
             cancellation_id: t.cancellation_id.map(|id| id.to_string()),
+            original_id: t.original_id.map(|id| id.to_string()),
+            cash_receipt: TerminalCashReceiptView::of(t),
             created_at: t.created_at,
             completed_at: t.completed_at,
         }
@@ -275,7 +315,8 @@ pub struct OrderTerminalView {
 
 impl OrderTerminalView {
     fn new(txs: &[TerminalTxRow]) -> Option<OrderTerminalView> {
-        let sale = txs.iter().find(|t| !t.kind.is_cancel())?;
+        // A cash receipt issued for the order later is not its sale.
+        let sale = txs.iter().find(|t| t.kind.is_sale())?;
         Some(OrderTerminalView {
             terminal_id: sale.terminal_id.clone(),
             transaction_id: sale.id.to_string(),

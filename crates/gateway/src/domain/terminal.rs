@@ -106,6 +106,14 @@ impl TerminalTxKind {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
     }
 
+    /// A card or easy-pay sale: its approval pays its order.
+    pub fn is_sale(self) -> bool {
+        matches!(
+            self,
+            TerminalTxKind::CardApproval | TerminalTxKind::EasyPayApproval
+        )
+    }
+
     /// Whether it takes the buyer's money back (its success settles a cancellation of an order).
     pub fn is_cancel(self) -> bool {
         matches!(

@@ -1,5 +1,6 @@
 //! In-store card terminals, for the shop's backend (a POS, a kiosk, the back office): the terminals, sales on
-//! them, aborts, and their transactions. Cancels of terminal orders go through `POST /v1/orders/{id}/cancel`.
+//! them, aborts, and their transactions, cash receipts, totals against the ledger, print, code download and tax-refund slips.
+//! Cancels of terminal orders go through `POST /v1/orders/{id}/cancel`.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -10,9 +11,11 @@ use axum::{Json, Router};
 use super::api::{answer, idempotency_key};
 use super::auth::ShopAuth;
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, RawQuery};
 use super::AppState;
 use crate::service::idempotency::Keyed;
+use crate::service::tax_refunds::TaxRefundBody;
+use crate::service::terminal_extras::{CashReceiptBody, PrintBody};
 use crate::service::terminals::TerminalPaymentBody;
 
 pub fn routes() -> Router<AppState> {
@@ -24,6 +27,172 @@ pub fn routes() -> Router<AppState> {
             "/v1/terminal-transactions/{transaction_id}",
             get(transaction),
         )
+        .route(
+            "/v1/terminals/{terminal_id}/cash-receipts",
+            post(start_cash_receipt),
+        )
+        .route(
+            "/v1/cash-receipts/{transaction_id}/cancel",
+            post(cancel_cash_receipt),
+        )
+        .route("/v1/terminals/{terminal_id}/totals", get(totals))
+        .route("/v1/terminals/{terminal_id}/codes", get(codes))
+        .route("/v1/terminals/{terminal_id}/print", post(print))
+        .route(
+            "/v1/terminals/{terminal_id}/tax-refunds",
+            post(issue_tax_refund),
+        )
+        .route(
+            "/v1/tax-refunds/{tax_refund_id}/cancel",
+            post(cancel_tax_refund),
+        )
+        .route("/v1/tax-refunds/{tax_refund_id}", get(tax_refund))
+}
+
+async fn issue_tax_refund(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(terminal_id): Path<String>,
+    body: ApiJson<TaxRefundBody>,
+) -> Result<Response, ApiError> {
+    let ApiJson { value, raw } = body;
+    let key = idempotency_key(&headers)?;
+    let scope = format!("terminal-tax-refund:{terminal_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: &raw,
+    };
+    Ok(answer(
+        state
+            .services
+            .issue_tax_refund(keyed, &terminal_id, value)
+            .await?,
+    ))
+}
+
+async fn cancel_tax_refund(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(tax_refund_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let scope = format!("tax-refund-cancel:{tax_refund_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: b"",
+    };
+    Ok(answer(
+        state
+            .services
+            .cancel_tax_refund(keyed, &tax_refund_id)
+            .await?,
+    ))
+}
+
+async fn tax_refund(
+    State(state): State<AppState>,
+    _auth: ShopAuth,
+    Path(tax_refund_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.services.tax_refund(&tax_refund_id).await?))
+}
+
+async fn start_cash_receipt(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(terminal_id): Path<String>,
+    body: ApiJson<CashReceiptBody>,
+) -> Result<Response, ApiError> {
+    let ApiJson { value, raw } = body;
+    let key = idempotency_key(&headers)?;
+    let scope = format!("terminal-cash-receipt:{terminal_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: &raw,
+    };
+    Ok(answer(
+        state
+            .services
+            .start_cash_receipt(keyed, &terminal_id, value)
+            .await?,
+    ))
+}
+
+async fn cancel_cash_receipt(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(transaction_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let scope = format!("cash-receipt-cancel:{transaction_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: b"",
+    };
+    Ok(answer(
+        state
+            .services
+            .cancel_cash_receipt(keyed, &transaction_id)
+            .await?,
+    ))
+}
+
+async fn totals(
+    State(state): State<AppState>,
+    _auth: ShopAuth,
+    Path(terminal_id): Path<String>,
+    query: RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .terminal_totals(&terminal_id, query.get("from"), query.get("to"))
+            .await?,
+    ))
+}
+
+async fn codes(
+    State(state): State<AppState>,
+    _auth: ShopAuth,
+    Path(terminal_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.services.terminal_codes(&terminal_id).await?))
+}
+
+async fn print(
+    State(state): State<AppState>,
+    auth: ShopAuth,
+    headers: HeaderMap,
+    Path(terminal_id): Path<String>,
+    body: ApiJson<PrintBody>,
+) -> Result<Response, ApiError> {
+    let ApiJson { value, raw } = body;
+    let key = idempotency_key(&headers)?;
+    let scope = format!("terminal-print:{terminal_id}");
+    let keyed = Keyed {
+        api_key_id: &auth.key_id,
+        key: key.as_deref(),
+        scope: &scope,
+        body: &raw,
+    };
+    Ok(answer(
+        state
+            .services
+            .print_on_terminal(keyed, &terminal_id, value)
+            .await?,
+    ))
 }
 
 async fn list_terminals(

@@ -22,6 +22,8 @@ pub mod problem;
 pub mod refunds;
 pub mod resolutions;
 pub mod results;
+pub mod tax_refunds;
+pub mod terminal_extras;
 pub mod terminals;
 
 use std::sync::Arc;

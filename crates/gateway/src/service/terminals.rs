@@ -50,11 +50,11 @@ pub struct TerminalPaymentBody {
     pub metadata: Option<Value>,
 }
 
-fn not_configured(id: &str) -> ApiError {
+pub(super) fn not_configured(id: &str) -> ApiError {
     ApiError::not_found(format!("no terminal {id} is configured"))
 }
 
-fn disconnected(id: &str) -> ApiError {
+pub(super) fn disconnected(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "terminal_disconnected",
@@ -64,7 +64,7 @@ fn disconnected(id: &str) -> ApiError {
     .with("terminal_id", id)
 }
 
-fn busy(id: &str, open: Option<Uuid>) -> ApiError {
+pub(super) fn busy(id: &str, open: Option<Uuid>) -> ApiError {
     let mut err = ApiError::conflict(
         "terminal_busy",
         format!(
@@ -78,7 +78,7 @@ fn busy(id: &str, open: Option<Uuid>) -> ApiError {
     err
 }
 
-fn is_order_id(id: &str) -> bool {
+pub(super) fn is_order_id(id: &str) -> bool {
     (1..=40).contains(&id.len())
         && id
             .bytes()
@@ -218,14 +218,17 @@ fn validate_payment(
 }
 
 impl Services {
-    fn terminal(&self, id: &str) -> Result<(&TerminalSettings, &TerminalHandle), ApiError> {
+    pub(super) fn terminal(
+        &self,
+        id: &str,
+    ) -> Result<(&TerminalSettings, &TerminalHandle), ApiError> {
         match (self.settings.terminal(id), self.terminals.get(id)) {
             (Some(settings), Some(handle)) => Ok((settings, handle)),
             _ => Err(not_configured(id)),
         }
     }
 
-    fn tx_json(row: &TerminalTxRow) -> Value {
+    pub(super) fn tx_json(row: &TerminalTxRow) -> Value {
         json!(TerminalTransactionView::from(row))
     }
 
@@ -434,7 +437,7 @@ impl Services {
         let Some(terminal_id) = record
             .terminal_transactions
             .iter()
-            .find(|t| !t.kind.is_cancel())
+            .find(|t| t.kind.is_sale())
             .map(|t| t.terminal_id.clone())
         else {
             return Err(ApiError::conflict(

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod refunds;
 pub mod resolutions;
 pub mod results;
+pub mod tax_refunds;
 pub mod terminal;
 
 use sqlx::PgPool;

@@ -127,6 +127,37 @@ pub enum BeginTerminalCancel {
     },
 }
 
+pub enum BeginCashReceipt {
+    /// Recorded `requested`: send it now.
+    Started(Box<TerminalTxRow>),
+    /// The order it names does not exist.
+    UnknownOrder,
+    /// The terminal has an open transaction: nothing was written.
+    Busy { open: Option<Uuid> },
+}
+
+pub enum BeginCashReceiptCancel {
+    /// Recorded `requested`: send it now.
+    Started(Box<TerminalTxRow>),
+    /// No cash receipt with this id.
+    Unknown,
+    /// The receipt was not issued (its transaction did not succeed): there is nothing to cancel.
+    NotIssued(Box<TerminalTxRow>),
+    /// A cancel of it succeeded already, or is still open.
+    AlreadyCancelled { cancel: Box<TerminalTxRow> },
+    /// The terminal has an open transaction: nothing was written.
+    Busy { open: Option<Uuid> },
+}
+
+/// Approvals and cancels of card and easy-pay sales on one terminal over some Korean days, as 050099 counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LedgerTotals {
+    pub approved_count: i64,
+    pub approved_amount: i64,
+    pub cancelled_count: i64,
+    pub cancelled_amount: i64,
+}
+
 /// What applying an event did.
 pub struct Applied {
     pub tx: TerminalTxRow,
@@ -145,7 +176,7 @@ fn is_busy(e: &sqlx::Error) -> bool {
 async fn insert_tx(
     tx: &mut Transaction<'_, Postgres>,
     new: &NewTerminalTx,
-    order_id: &str,
+    order_id: Option<&str>,
     cancellation_id: Option<Uuid>,
     original_id: Option<Uuid>,
     now: DateTime<Utc>,
@@ -236,7 +267,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(BeginPayment::OrderExists);
         }
-        match insert_tx(&mut tx, new, &order.order_id, None, None, now).await {
+        match insert_tx(&mut tx, new, Some(&order.order_id), None, None, now).await {
             Ok(()) => {}
             Err(e) if is_busy(&e) => {
                 tx.rollback().await?;
@@ -313,7 +344,7 @@ impl Store {
         match insert_tx(
             &mut tx,
             &new,
-            order_id,
+            Some(order_id),
             Some(plan.id),
             Some(original.id),
             now,
@@ -337,6 +368,154 @@ impl Store {
         Ok(BeginTerminalCancel::Planned {
             plan,
             tx: Box::new(row),
+        })
+    }
+
+    /// Records a cash receipt (070010) `requested` before it is sent; with `order_id`, it belongs to that order
+    /// (its webhooks go out under it).
+    pub async fn begin_cash_receipt(
+        &self,
+        new: &NewTerminalTx,
+        order_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<BeginCashReceipt, StoreError> {
+        if let Some(open) = self.open_terminal_tx(&new.terminal_id).await? {
+            return Ok(BeginCashReceipt::Busy {
+                open: Some(open.id),
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        if let Some(order_id) = order_id {
+            // Locked so that the order cannot vanish between the check and the insert.
+            let exists = sqlx::query_scalar!(
+                "SELECT order_id FROM orders WHERE order_id = $1 FOR SHARE",
+                order_id
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_none() {
+                return Ok(BeginCashReceipt::UnknownOrder);
+            }
+        }
+        match insert_tx(&mut tx, new, order_id, None, None, now).await {
+            Ok(()) => {}
+            Err(e) if is_busy(&e) => {
+                tx.rollback().await?;
+                let open = self.open_terminal_tx(&new.terminal_id).await?;
+                return Ok(BeginCashReceipt::Busy {
+                    open: open.map(|t| t.id),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let row = load_tx(&mut tx, new.id, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a new terminal transaction vanished".into()))?;
+        tx.commit().await?;
+        Ok(BeginCashReceipt::Started(Box::new(row)))
+    }
+
+    /// Records the cancel (070020) of an issued cash receipt `requested`, on the terminal that issued it, with
+    /// the receipt's own numbers. The receipt's row is locked so that two cancels of it cannot both start.
+    pub async fn begin_cash_receipt_cancel(
+        &self,
+        receipt_id: Uuid,
+        new: impl FnOnce(&TerminalTxRow) -> NewTerminalTx,
+        now: DateTime<Utc>,
+    ) -> Result<BeginCashReceiptCancel, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(receipt) = load_tx(&mut tx, receipt_id, true).await? else {
+            return Ok(BeginCashReceiptCancel::Unknown);
+        };
+        if receipt.kind != TerminalTxKind::CashReceipt {
+            return Ok(BeginCashReceiptCancel::Unknown);
+        }
+        if receipt.status != TerminalTxStatus::Succeeded {
+            return Ok(BeginCashReceiptCancel::NotIssued(Box::new(receipt)));
+        }
+        let earlier = sqlx::query_as!(
+            TxJson,
+            r#"SELECT row_to_json(t) AS "tx!: Json<TerminalTxRow>" FROM terminal_transactions t
+               WHERE t.original_id = $1 AND t.kind = 'cash_receipt_cancel'
+                 AND t.status IN ('requested', 'awaiting_signature', 'unknown', 'succeeded')
+               ORDER BY t.created_at DESC LIMIT 1"#,
+            receipt_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.tx.0);
+        if let Some(cancel) = earlier {
+            return Ok(BeginCashReceiptCancel::AlreadyCancelled {
+                cancel: Box::new(cancel),
+            });
+        }
+        let new = new(&receipt);
+        match insert_tx(
+            &mut tx,
+            &new,
+            receipt.order_id.as_deref(),
+            None,
+            Some(receipt.id),
+            now,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(e) if is_busy(&e) => {
+                tx.rollback().await?;
+                let open = self.open_terminal_tx(&new.terminal_id).await?;
+                return Ok(BeginCashReceiptCancel::Busy {
+                    open: open.map(|t| t.id),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let row = load_tx(&mut tx, new.id, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a new terminal transaction vanished".into()))?;
+        tx.commit().await?;
+        Ok(BeginCashReceiptCancel::Started(Box::new(row)))
+    }
+
+    /// The gateway's own totals for a terminal over the Korean days `from..=to` (`YYYYMMDD`), counted as 050099
+    /// counts them: succeeded card and easy-pay approvals made on those days (cancelled later or not), and the
+    /// cancels made on them, each on the day the terminal stamped it (`transaction_date`, Korean time; the
+    /// completion time in Korean time when the terminal's stamp is unreadable). Cash receipts are not sales.
+    pub async fn terminal_ledger_totals(
+        &self,
+        terminal_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<LedgerTotals, StoreError> {
+        let row = sqlx::query!(
+            r#"WITH days AS (
+                 SELECT kind, COALESCE(approved_amount, amount) AS amount,
+                   CASE WHEN transaction_date ~ '^[0-9]{14}$' THEN left(transaction_date, 8)
+                        WHEN transaction_date ~ '^[0-9]{12}$' THEN '20' || left(transaction_date, 6)
+                        ELSE to_char((completed_at AT TIME ZONE 'UTC') + interval '9 hours', 'YYYYMMDD')
+                   END AS day
+                 FROM terminal_transactions
+                 WHERE terminal_id = $1 AND status = 'succeeded'
+                   AND kind IN ('card_approval', 'easy_pay_approval', 'card_cancel', 'easy_pay_cancel'))
+               SELECT
+                 count(*) FILTER (WHERE kind IN ('card_approval', 'easy_pay_approval')) AS "approved_count!",
+                 COALESCE(sum(amount) FILTER (WHERE kind IN ('card_approval', 'easy_pay_approval')), 0)::bigint
+                   AS "approved_amount!",
+                 count(*) FILTER (WHERE kind IN ('card_cancel', 'easy_pay_cancel')) AS "cancelled_count!",
+                 COALESCE(sum(amount) FILTER (WHERE kind IN ('card_cancel', 'easy_pay_cancel')), 0)::bigint
+                   AS "cancelled_amount!"
+               FROM days WHERE day BETWEEN $2 AND $3"#,
+            terminal_id,
+            from,
+            to
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LedgerTotals {
+            approved_count: row.approved_count,
+            approved_amount: row.approved_amount,
+            cancelled_count: row.cancelled_count,
+            cancelled_amount: row.cancelled_amount,
         })
     }
 
@@ -521,7 +700,7 @@ impl Store {
                         events.extend(d.events());
                     }
                 }
-            } else if let Some(approval) = approval {
+            } else if let Some(approval) = approval.filter(|_| row.kind.is_sale()) {
                 let result = verified(&row, order_id, &order.mid, order.pay_method, approval);
                 let d = domain::apply_result(&order, &result, now, Uuid::new_v4());
                 let details = d.effects.iter().find_map(|e| match e {

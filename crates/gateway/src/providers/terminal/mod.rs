@@ -18,6 +18,12 @@
 //! once written. A timeout or a protocol error drops the connection, so a late answer never arrives on the
 //! connection a later transaction uses; the reconnection's 990001 speaks for it instead.
 //!
+//! Queries (totals 050099, code download 081008, print 900091) are not transactions: nothing about money hangs
+//! on them, so they are not recorded beyond their raw frames. One is written only while no transaction is in
+//! flight, and while it awaits its answer the next command waits, so the terminal is asked one thing at a time.
+//! With `print_receipt`, the gateway's own sales slip is such a query, written after an approval's commit and
+//! 980001; whatever becomes of it is only logged, never applied to the payment.
+//!
 //! Decision: one gateway process drives a terminal (a terminal serves one POS connection at a time, and a new
 //! connection replaces the old one), so the task's in-memory "transaction in flight" is the terminal's.
 
@@ -27,8 +33,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use smartro_terminal::{
-    ApprovalRequest, CancelRequest, EasyPayApprovalRequest, Frame, FrameDecoder, MessageType,
-    ReadCancelKind, Reply, Request, Response, ResultCode, TransactionData,
+    ApprovalRequest, CancelRequest, CashReceiptCancelRequest, CashReceiptRequest,
+    EasyPayApprovalRequest, Frame, FrameDecoder, MessageType, ReadCancelKind, Reply, Request,
+    Response, ResultCode, TransactionData,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -46,10 +53,16 @@ use crate::service::Services;
 use crate::store::terminal::TerminalTxRow;
 use crate::store::StoreError;
 
+mod slip;
+pub use slip::sales_slip;
+
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the terminal may take to answer 990001 (it answers from memory).
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the terminal may take to answer a query (totals, codes, print): it answers from memory or its
+/// printer, without the buyer.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Reconnection backoff: from the first to the largest pause.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -67,6 +80,25 @@ pub enum Command {
         id: Uuid,
         reply: oneshot::Sender<AbortAnswer>,
     },
+    /// Ask something that is not a card transaction (totals 050099, code download 081008, print 900091, tax-refund
+    /// slips 050010 / 050020 / 900050): written
+    /// only while no transaction is in flight, answered by the terminal's response of the same type.
+    Query {
+        request: Box<Request>,
+        reply: oneshot::Sender<QueryAnswer>,
+    },
+}
+
+/// How a query went.
+#[derive(Debug)]
+pub enum QueryAnswer {
+    /// The terminal's answer (whatever its result code).
+    Answered(Box<Response>),
+    /// A transaction is in flight on the terminal: nothing was sent.
+    Busy,
+    NotConnected,
+    /// Sent, and no answer within the query timeout (the connection is then dropped and re-opened).
+    NoAnswer,
 }
 
 /// How an abort went.
@@ -87,11 +119,17 @@ pub enum AbortAnswer {
 /// The service's handle on one terminal's task.
 #[derive(Clone)]
 pub struct TerminalHandle {
+    id: String,
     commands: mpsc::Sender<Command>,
     connected: watch::Receiver<bool>,
 }
 
 impl TerminalHandle {
+    /// The terminal's configured id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     pub fn connected(&self) -> bool {
         *self.connected.borrow()
     }
@@ -125,6 +163,7 @@ impl TerminalHub {
             handles.insert(
                 terminal.id.clone(),
                 TerminalHandle {
+                    id: terminal.id.clone(),
                     commands: commands_tx,
                     connected: connected_rx,
                 },
@@ -235,6 +274,9 @@ async fn refuse_offline(services: &Services, terminal: &str, command: Command) {
         Command::Abort { reply, .. } => {
             let _ = reply.send(AbortAnswer::NotConnected);
         }
+        Command::Query { reply, .. } => {
+            let _ = reply.send(QueryAnswer::NotConnected);
+        }
     }
 }
 
@@ -261,6 +303,14 @@ struct InFlight {
     abort: Option<oneshot::Sender<AbortAnswer>>,
 }
 
+/// A query written and not yet answered. `reply` is `None` for the gateway's own (its sales slip): the answer is
+/// only stored and logged.
+struct PendingQuery {
+    message_type: MessageType,
+    deadline: Instant,
+    reply: Option<oneshot::Sender<QueryAnswer>>,
+}
+
 impl InFlight {
     fn finish(mut self) {
         if let Some(done) = self.done.take() {
@@ -281,6 +331,7 @@ struct Session<'a> {
     /// The last bytes read, kept until the next read: what is stored when they break the framing.
     last_read: Vec<u8>,
     in_flight: Option<InFlight>,
+    query: Option<PendingQuery>,
 }
 
 impl<'a> Session<'a> {
@@ -294,6 +345,7 @@ impl<'a> Session<'a> {
             decoder: FrameDecoder::new(),
             last_read: Vec::new(),
             in_flight: None,
+            query: None,
         }
     }
 
@@ -375,6 +427,7 @@ impl<'a> Session<'a> {
                 // Committed: the terminal may now consider the exchange complete.
                 self.write(&Request::ResultConfirmation, Some(open.id))
                     .await?;
+                self.print_slip(&applied.tx).await?;
             }
             return Ok(());
         }
@@ -395,13 +448,17 @@ impl<'a> Session<'a> {
                 Err(e) => return self.protocol_error(&e.to_string()).await,
             }
             let deadline = self.in_flight.as_ref().map(|f| f.deadline);
+            let query_deadline = self.query.as_ref().map(|q| q.deadline);
+            // While a query awaits its answer the next command waits in the channel: the terminal answers one
+            // thing at a time, and a sale must not be refused because a slip is being printed.
+            let idle = self.query.is_none();
             tokio::select! {
                 read = self.reader.read(&mut buf) => match read {
                     Ok(0) => return Drop::Lost("the terminal closed the connection".into()),
                     Ok(n) => self.received(&buf[..n]),
                     Err(e) => return Drop::Lost(format!("read error: {e}")),
                 },
-                command = commands.recv() => match command {
+                command = commands.recv(), if idle => match command {
                     None => return Drop::Stopped,
                     Some(command) => if let Err(drop) = self.on_command(command).await {
                         return drop;
@@ -412,6 +469,21 @@ impl<'a> Session<'a> {
                         "no final answer within {} s (timeout_secs)",
                         self.settings.timeout_secs
                     ));
+                }
+                _ = sleep_until(query_deadline), if query_deadline.is_some() => {
+                    let mut reason = "no answer to a query".to_string();
+                    if let Some(query) = self.query.take() {
+                        reason = format!(
+                            "no answer to {} within {} s",
+                            query.message_type.code(),
+                            QUERY_TIMEOUT.as_secs()
+                        );
+                        if let Some(reply) = query.reply {
+                            let _ = reply.send(QueryAnswer::NoAnswer);
+                        }
+                    }
+                    // Dropped so that a late answer never meets a later query of the same type.
+                    return Drop::Lost(reason);
                 }
             }
         }
@@ -544,6 +616,80 @@ impl<'a> Session<'a> {
         match command {
             Command::Send { id, done } => self.start(id, done).await,
             Command::Abort { id, reply } => self.abort(id, reply).await,
+            Command::Query { request, reply } => {
+                if self.in_flight.is_some() || self.query.is_some() {
+                    let _ = reply.send(QueryAnswer::Busy);
+                    return Ok(());
+                }
+                self.query(*request, Some(reply)).await
+            }
+        }
+    }
+
+    /// Writes a query and waits for its answer in `serve`.
+    async fn query(
+        &mut self,
+        request: Request,
+        reply: Option<oneshot::Sender<QueryAnswer>>,
+    ) -> Result<(), Drop> {
+        self.query = Some(PendingQuery {
+            message_type: request.message_type(),
+            deadline: Instant::now() + QUERY_TIMEOUT,
+            reply,
+        });
+        self.write(&request, None).await
+    }
+
+    /// After an approval is committed and confirmed: the gateway's own sales slip when the terminal is set to
+    /// print one. Its outcome is only logged: a slip that does not print changes nothing about the payment.
+    async fn print_slip(&mut self, tx: &TerminalTxRow) -> Result<(), Drop> {
+        if !self.settings.print_receipt
+            || tx.status != TerminalTxStatus::Succeeded
+            || !matches!(
+                tx.kind,
+                TerminalTxKind::CardApproval | TerminalTxKind::EasyPayApproval
+            )
+        {
+            return Ok(());
+        }
+        let request = Request::Print(sales_slip(tx));
+        if let Err(e) = request.validate() {
+            tracing::warn!(terminal = %self.settings.id, transaction = %tx.id, error = %e,
+                "sales slip not printed: it breaks the print rules");
+            return Ok(());
+        }
+        tracing::info!(terminal = %self.settings.id, transaction = %tx.id, "printing the sales slip");
+        self.query(request, None).await
+    }
+
+    /// The answer to the query awaited, if it is one.
+    async fn on_query_answer(&mut self, response: Response, seq: i64) {
+        let message_type = response.message_type();
+        let Some(query) = self.query.take_if(|q| q.message_type == message_type) else {
+            self.note(
+                seq,
+                &format!(
+                    "answer of type {} with no such query asked: ignored",
+                    message_type.code()
+                ),
+            )
+            .await;
+            return;
+        };
+        match query.reply {
+            Some(reply) => {
+                let _ = reply.send(QueryAnswer::Answered(Box::new(response)));
+            }
+            None => match response.result_code() {
+                Some(code) if code.is_success() => {
+                    tracing::info!(terminal = %self.settings.id, "sales slip printed")
+                }
+                code => {
+                    let code = code.map(|c| c.as_str().to_string()).unwrap_or_default();
+                    tracing::warn!(terminal = %self.settings.id, %code,
+                        "the terminal did not print the sales slip; the payment stands")
+                }
+            },
         }
     }
 
@@ -635,6 +781,15 @@ impl<'a> Session<'a> {
                     .await
             }
             Response::ResultConfirmation(_) => Ok(()),
+            Response::SalesTotals(_)
+            | Response::CodeDownload(_)
+            | Response::Print(_)
+            | Response::TaxRefundIssue(_)
+            | Response::TaxRefundCancel(_)
+            | Response::TaxRefundInquiry(_) => {
+                self.on_query_answer(response, seq).await;
+                Ok(())
+            }
             Response::LastTransaction(_) => {
                 self.note(
                     seq,
@@ -687,7 +842,8 @@ impl<'a> Session<'a> {
                 status = applied.tx.status.as_str(), "terminal transaction settled");
             in_flight.finish();
         }
-        confirmed
+        confirmed?;
+        self.print_slip(&applied.tx).await
     }
 
     async fn on_abort_answer(
@@ -743,12 +899,12 @@ fn request_of(row: &TerminalTxRow) -> Result<Request, String> {
         TerminalTxKind::EasyPayCancel => {
             Request::EasyPayCancel(serde_json::from_value::<CancelRequest>(body).map_err(bad)?)
         }
-        TerminalTxKind::CashReceipt | TerminalTxKind::CashReceiptCancel => {
-            return Err(format!(
-                "{} transactions are not sent by this gateway",
-                row.kind.as_str()
-            ))
-        }
+        TerminalTxKind::CashReceipt => Request::CashReceiptIssue(
+            serde_json::from_value::<CashReceiptRequest>(body).map_err(bad)?,
+        ),
+        TerminalTxKind::CashReceiptCancel => Request::CashReceiptCancel(
+            serde_json::from_value::<CashReceiptCancelRequest>(body).map_err(bad)?,
+        ),
     };
     if request.ptxid() != Some(row.ptxid.as_str()) {
         return Err("the recorded request names another ptxid".into());
@@ -765,6 +921,8 @@ pub fn request_body(request: &Request) -> serde_json::Value {
         Request::CardApproval(r) => serde_json::to_value(r),
         Request::EasyPayApproval(r) => serde_json::to_value(r),
         Request::CardCancel(r) | Request::EasyPayCancel(r) => serde_json::to_value(r),
+        Request::CashReceiptIssue(r) => serde_json::to_value(r),
+        Request::CashReceiptCancel(r) => serde_json::to_value(r),
         _ => Ok(json!({})),
     };
     body.unwrap_or_else(|_| json!({}))
