@@ -567,7 +567,7 @@ impl TaxRefundSlipRequest {
 #[serde(rename_all = "camelCase")]
 pub struct Reply<D> {
     pub result_code: ResultCode,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::text")]
     pub result_message: String,
     #[serde(default = "none", skip_serializing_if = "Option::is_none")]
     pub data: Option<D>,
@@ -605,11 +605,23 @@ pub type StatusReply = Reply<Extra>;
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionData {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub approval_no: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transaction_no: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub merchant_code: Option<String>,
     #[serde(
         default,
@@ -641,17 +653,41 @@ pub struct TransactionData {
         skip_serializing_if = "Option::is_none"
     )]
     pub tax_free_amt: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub masked_track_data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub issuer_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub issuer_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub acquirer_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub acquirer_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transaction_date: Option<String>,
     /// Easy pay: points used, by kind.
     #[serde(
@@ -673,15 +709,27 @@ pub struct TransactionData {
     )]
     pub point_amt3: Option<i64>,
     /// Easy pay: the service (`QRD`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub service_code: Option<String>,
     /// Cash receipt: the receipt's title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub receipt_title: Option<String>,
     /// Cash receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trader_type: Option<TraderType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ptxid: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -724,7 +772,11 @@ impl TransactionData {
 /// The `data` of a reading-cancel answer: the `ptxid` of the transaction whose reading was cancelled.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PtxidData {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ptxid: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -735,9 +787,13 @@ pub struct PtxidData {
 #[serde(rename_all = "camelCase")]
 pub struct TotalsReply {
     pub result_code: ResultCode,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::text")]
     pub result_message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub period: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<TotalsData>,
@@ -790,12 +846,13 @@ pub struct CodeList {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeEntry {
+    #[serde(deserialize_with = "wire::text")]
     pub code: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::text")]
     pub code_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::text")]
     pub group_code: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::text")]
     pub group_code_name: String,
     #[serde(flatten)]
     pub extra: Extra,
@@ -806,11 +863,23 @@ pub struct CodeEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaxRefundSlip {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub buyer_country: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub buyer_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub passport_serial: Option<String>,
     #[serde(
         default,
@@ -818,24 +887,60 @@ pub struct TaxRefundSlip {
         skip_serializing_if = "Option::is_none"
     )]
     pub refund_balance: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refund_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refund_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refund_serial: Option<String>,
     /// Goods & hotel. (The seed spells it with a lower-case `r`.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub taxrefund_serial: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duty_free_store_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message0: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message1: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message2: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message3: Option<String>,
     /// Medical.
     #[serde(
@@ -856,13 +961,29 @@ pub struct TaxRefundSlip {
         skip_serializing_if = "Option::is_none"
     )]
     pub etc_amount: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub facilitator_business_serial: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub facilitator_medical_serial: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub facilitator_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub facilitator_serial: Option<String>,
     #[serde(
         default,
@@ -870,11 +991,23 @@ pub struct TaxRefundSlip {
         skip_serializing_if = "Option::is_none"
     )]
     pub price: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub res_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub res_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub res_message_taxrefund: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,

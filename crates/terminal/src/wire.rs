@@ -71,9 +71,33 @@ impl Serialize for ResultCode {
 }
 
 impl<'de> Deserialize<'de> for ResultCode {
+    /// The seed sends a string of four digits. A firmware that types the code as a number can only send it
+    /// without its leading zeros (JSON has none): `0` is `0000`, `10` is `0010`, `1` is `0001`. Reading such a
+    /// number as anything else would turn an approval into a refusal, so a non-negative number is written out
+    /// with at least four digits. `null` or a missing code stays an error: an answer that says neither success nor
+    /// refusal must not be taken for either (the gateway then asks 990001 and, failing that, leaves it `unknown`).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let code = String::deserialize(d)?;
-        Ok(ResultCode::from(code.as_str()))
+        struct CodeVisitor;
+        impl Visitor<'_> for CodeVisitor {
+            type Value = ResultCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a result code (a string of digits, or a number)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ResultCode, E> {
+                Ok(ResultCode::from(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ResultCode, E> {
+                Ok(ResultCode::from(format!("{v:04}").as_str()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ResultCode, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    // Negative: no known code; kept as written so that it is a refusal naming what was sent.
+                    Err(_) => Ok(ResultCode::Other(v.to_string())),
+                }
+            }
+        }
+        d.deserialize_any(CodeVisitor)
     }
 }
 
@@ -207,28 +231,95 @@ pub(crate) fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>,
     d.deserialize_any(OptVisitor)
 }
 
+/// Reads a string, or a number or boolean written out as one (`7` as `"7"`, `true` as `"true"`); with
+/// `null_as`, `null` gives that instead of an error. Fractions are refused: a float has already lost digits.
+struct LooseText {
+    null_as: Option<String>,
+}
+
+impl<'de> Visitor<'de> for LooseText {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, or a whole number or boolean as one")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        self.null_as
+            .ok_or_else(|| E::invalid_type(de::Unexpected::Unit, &"a string"))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<String, E> {
+        self.visit_unit()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
 /// A string, or a number or boolean written out as one (for values the seed sends as strings of digits).
 fn loose_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    struct TextVisitor;
-    impl Visitor<'_> for TextVisitor {
-        type Value = String;
+    d.deserialize_any(LooseText { null_as: None })
+}
+
+/// `deserialize_with` for a required text field of an answer (`resultMessage`, a code's name): the seed sends a
+/// string, but one firmware's `null` or number must not make the whole answer unreadable. An answer that cannot
+/// be read is never applied: the transaction it settles stays `unknown`, and 990001 repeats the same body. So
+/// `null` is the empty text and a number its decimal digits. Encoding is unchanged (always a string).
+pub(crate) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    d.deserialize_any(LooseText {
+        null_as: Some(String::new()),
+    })
+}
+
+/// `deserialize_with` for an optional text field of an answer (`approvalNo`, `transactionNo`, `ptxid`, codes and
+/// names; with `#[serde(default)]`): `null` or absent is `None`, a number its decimal digits (an `approvalNo` of
+/// `30001234` is the number the terminal gave out, whichever JSON type carried it). Encoding is unchanged.
+pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct OptVisitor;
+    impl<'de> Visitor<'de> for OptVisitor {
+        type Value = Option<String>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
+            f.write_str("a string, a whole number or boolean, or null")
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+            Ok(None)
         }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+            Ok(None)
         }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+            loose_text(d).map(Some)
         }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-            Ok(v.to_string())
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+            LooseText { null_as: None }.visit_str(v).map(Some)
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Option<String>, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<String>, E> {
+            Ok(Some(v.to_string()))
         }
     }
-    d.deserialize_any(TextVisitor)
+    d.deserialize_any(OptVisitor)
 }
 
 /// `isPrint`: the seed sends the string `"true"`; sent back the same way. A JSON boolean is accepted too.

@@ -87,14 +87,8 @@ impl Services {
                     replayed: false,
                 })
             }
-            // Nothing was decided (the database or the gateway failed, or another cancel of the order was still on
-            // its way to the provider): a retry with the same key runs afresh instead of replaying this answer.
-            Err(e)
-                if matches!(
-                    e.status,
-                    StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
-                ) || e.code == "cancel_in_progress" =>
-            {
+            // Nothing was decided: a retry with the same key runs afresh instead of replaying this answer.
+            Err(e) if nothing_decided(&e) => {
                 if let Err(abandon) = self.store.abandon_idempotent(&at).await {
                     tracing::warn!(error = %abandon, "could not release an idempotency key");
                 }
@@ -108,4 +102,19 @@ impl Services {
             }
         }
     }
+}
+
+/// Answers that record nothing and only say "not now", so that a retry with the same Idempotency-Key must run
+/// again rather than get them replayed for good:
+/// - 500 and 503: the database or the gateway failed, or (503 `terminal_disconnected`) the terminal was not
+///   connected and nothing was sent;
+/// - `cancel_in_progress`: another cancel of the order was still on its way to the provider;
+/// - `terminal_busy` (409): the terminal had another transaction open and nothing was written. A POS retries the
+///   same sale with the same key once the terminal is free; kept under the key, the 409 would be replayed forever
+///   and the sale could never be made with it.
+fn nothing_decided(e: &ApiError) -> bool {
+    matches!(
+        e.status,
+        StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
+    ) || matches!(e.code, "cancel_in_progress" | "terminal_busy")
 }

@@ -78,6 +78,21 @@ pub(super) fn busy(id: &str, open: Option<Uuid>) -> ApiError {
     err
 }
 
+/// A cancel of a terminal order that would not take back the whole approval: 422 on `amount`. The terminal
+/// cancels only whole sales, and a cancel of the whole after part was refunded would pay that part back twice.
+fn not_whole(approved: i64, remaining: i64) -> ApiError {
+    ApiError::invalid_field(
+        "amount",
+        format!(
+            "a card terminal cancels only the whole sale ({approved}), and only {remaining} of it is left: \
+             part of the money went back already (a refund or a cancel). The terminal cannot cancel the rest; \
+             settle what is left the way the refund was made (POST /v1/orders/{{id}}/refunds)"
+        ),
+    )
+    .with("approved", approved)
+    .with("remaining", remaining)
+}
+
 pub(super) fn is_order_id(id: &str) -> bool {
     (1..=40).contains(&id.len())
         && id
@@ -425,7 +440,16 @@ impl Services {
         let record = self.order(order_id).await?;
         let remaining =
             record.order.paid_amount - record.order.cancelled_amount - record.order.refunded_amount;
-        if amount.is_some_and(|a| a != record.order.paid_amount || remaining != a) {
+        // A terminal cancels whole approvals only (spec: 010020/030020 carry the original approval's amount).
+        // Once part of the money went back some other way (a refund the merchant recorded), a cancel without an
+        // amount would otherwise be planned for the rest and sent as a partial cancel; so it is refused too, not
+        // only an explicit amount that differs. Money refunded in part is settled by the merchant (the rest by
+        // transfer too), never by a terminal cancel on top of it. Checked again under the order's lock by the
+        // store, against a refund recorded in between.
+        if remaining != record.order.paid_amount && remaining > 0 {
+            return Err(not_whole(record.order.paid_amount, remaining));
+        }
+        if amount.is_some_and(|a| a != record.order.paid_amount) {
             return Err(ApiError::invalid_field(
                 "amount",
                 format!(
@@ -496,6 +520,10 @@ impl Services {
                     "the order's payment has no approval on a terminal to cancel",
                 ))
             }
+            BeginTerminalCancel::NotWhole {
+                approved,
+                remaining,
+            } => return Err(not_whole(approved, remaining)),
             BeginTerminalCancel::Busy { open } => return Err(busy(&terminal_id, open)),
         };
         tracing::info!(cancellation = %plan.id, transaction = %tx.id, amount = plan.amount,

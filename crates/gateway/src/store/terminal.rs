@@ -121,6 +121,15 @@ pub enum BeginTerminalCancel {
     UnknownOrder,
     /// The order's payment has no approval on a terminal to cancel.
     NoOriginal,
+    /// The cancel would not be of the whole approved amount (money was refunded or cancelled already, or the
+    /// approval was for another amount than the order counts): a terminal cancels whole approvals only, so
+    /// nothing was written.
+    NotWhole {
+        /// What the terminal approved.
+        approved: i64,
+        /// What a cancel now could still take back.
+        remaining: i64,
+    },
     /// The terminal has an open transaction: nothing was written.
     Busy {
         open: Option<Uuid>,
@@ -325,6 +334,16 @@ impl Store {
         let Some(original) = original else {
             return Ok(BeginTerminalCancel::NoOriginal);
         };
+        // Checked here, under the order's row lock, and not only by the service beforehand: a refund recorded
+        // between the two would otherwise turn this into a cancel of the rest (`plan.partial`), which the
+        // terminal would either refuse or, worse, carry out on top of the refund the merchant already paid.
+        let approved = original.approved_amount.unwrap_or(original.amount);
+        if plan.partial || plan.amount != approved {
+            return Ok(BeginTerminalCancel::NotWhole {
+                approved,
+                remaining: state.remaining(),
+            });
+        }
         let new = new(&plan, &original);
         sqlx::query!(
             "INSERT INTO cancellations (id, order_id, tid, amount, partial, status, origin, reason, requested_at,
