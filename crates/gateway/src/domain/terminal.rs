@@ -6,7 +6,11 @@
 //! - a final answer settles it once; a late or duplicate answer, or one naming another `ptxid`, changes nothing;
 //! - losing the connection, the answer or the process never makes it `failed`: it becomes `unknown`, and only
 //!   the terminal's own record of its last transaction (990001) settles it: the same `ptxid` applies that
-//!   answer, another `ptxid` or none means this request never became a transaction;
+//!   answer; another `ptxid` or none means this request never became a transaction, but only once the terminal
+//!   is known to be idle (a reading cancel answered `9991`): a terminal still reading the card has not finished
+//!   the transaction yet, so its "last" one is an older one, and the card may still be approved; a reading
+//!   cancel it confirms (`0000` naming this `ptxid`) ends it without a card read; any other 990001 answer
+//!   (`0001` busy, …) says nothing and it stays `unknown`;
 //! - an abort the terminal confirms ends it `aborted`; one it refuses leaves it open.
 //!
 //! What an approval means for the order (paid, or `needs_review` for another amount) is decided by
@@ -158,6 +162,46 @@ pub struct TerminalApproval {
     pub installment: Option<String>,
 }
 
+impl TerminalApproval {
+    /// The numbers a `0000` answer must carry and this one lacks (`approvalNo`, `transactionNo`,
+    /// `transactionDate`, as the terminal names them). Without them the approval can be neither matched to the
+    /// terminal's records nor cancelled, so it does not simply pay its order: a person reviews it.
+    pub fn missing_numbers(&self) -> Vec<&'static str> {
+        [
+            ("approvalNo", &self.approval_no),
+            ("transactionNo", &self.transaction_no),
+            ("transactionDate", &self.transaction_date),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .map(|(name, _)| name)
+        .collect()
+    }
+
+    /// Why this approval is not taken as an ordinary one (`None` when it is complete).
+    pub fn incomplete_reason(&self) -> Option<String> {
+        let missing = self.missing_numbers();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "the terminal approved (0000) without {}: money moved, but the approval cannot be matched or \
+                 cancelled, so the order is reviewed",
+                missing.join(", ")
+            )
+        })
+    }
+}
+
+/// The terminal's answer to 990001 (last transaction), in the gateway's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastTransaction {
+    /// The record of the transaction naming `ptxid`: its final answer, or `0010` while it is still under way.
+    Record { ptxid: String, reply: TerminalReply },
+    /// `9991` naming no transaction: the terminal has none.
+    None,
+    /// Any other answer (`0001` 처리중, a success naming no `ptxid`, …): it says nothing about any transaction.
+    Unclear { code: String, message: String },
+}
+
 /// A final or interim answer of the terminal to a transaction's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TerminalReply {
@@ -176,8 +220,13 @@ pub enum TerminalEvent {
     Reply { ptxid: String, reply: TerminalReply },
     /// The connection, the answer or the process was lost after the request may have reached the terminal.
     Lost { reason: String },
-    /// The terminal's record of its last transaction (990001), asked after a loss: `None` when it has none.
-    LastTransaction(Option<(String, TerminalReply)>),
+    /// The terminal's record of its last transaction (990001), asked after a loss. `idle`: the terminal has just
+    /// said it is reading no card (a reading cancel answered `9991`), so a record of another transaction, or
+    /// none, is the whole truth; without it the request may still be on the terminal's screen.
+    LastTransaction { last: LastTransaction, idle: bool },
+    /// The terminal confirmed (`0000`, naming this `ptxid`) the reading cancel the gateway sent while this
+    /// transaction's fate was unknown: it was still waiting for the card and now never reads it.
+    ReadingCancelled { reason: String },
     /// The POS asked to abort (reading cancel or 555555); the terminal's answer comes as a [`TerminalEvent::Reply`]
     /// or an [`TerminalEvent::AbortRefused`].
     AbortRequested,
@@ -239,8 +288,8 @@ pub fn apply_terminal_event(tx: &TerminalTx, event: &TerminalEvent) -> TerminalD
                 effects: vec![TerminalEffect::Notify(TerminalTxStatus::Unknown)],
             }
         }
-        TerminalEvent::LastTransaction(last) => match last {
-            Some((ptxid, reply)) if *ptxid == tx.ptxid => match reply {
+        TerminalEvent::LastTransaction { last, idle } => match last {
+            LastTransaction::Record { ptxid, reply } if *ptxid == tx.ptxid => match reply {
                 // The terminal's record of a transaction is final; an interim one says it is still under way.
                 TerminalReply::SignatureWait => TerminalDecision::unchanged(tx),
                 reply => settle(tx, reply),
@@ -248,15 +297,32 @@ pub fn apply_terminal_event(tx: &TerminalTx, event: &TerminalEvent) -> TerminalD
             // Only a transaction whose fate is unknown is settled by the terminal's memory: a live one may still
             // be answered.
             _ if tx.status != TerminalTxStatus::Unknown => TerminalDecision::unchanged(tx),
-            Some((other, _)) => never_happened(
+            // `0001` busy and the like: the terminal did not say what its last transaction was.
+            LastTransaction::Unclear { .. } => TerminalDecision::unchanged(tx),
+            // Another transaction or none, while the terminal may still be reading this one's card: its record
+            // is older than this request, and the card may yet be approved. Not failed until it is idle.
+            _ if !idle => TerminalDecision::unchanged(tx),
+            LastTransaction::Record { ptxid: other, .. } => never_happened(
                 tx,
-                format!("the terminal's last transaction is another one (ptxid {other}): this request never became a transaction"),
+                format!("the terminal is idle and its last transaction is another one (ptxid {other}): this request never became a transaction"),
             ),
-            None => never_happened(
+            LastTransaction::None => never_happened(
                 tx,
-                "the terminal has no last transaction: this request never became a transaction".into(),
+                "the terminal is idle and has no last transaction: this request never became a transaction".into(),
             ),
         },
+        // Only an unknown transaction is settled by it: a live one (still `requested`) gets its own final answer
+        // (9999 사용자 취소) on the connection, and one at the signature step has read its card already.
+        TerminalEvent::ReadingCancelled { reason } if tx.status == TerminalTxStatus::Unknown => {
+            settle(
+                tx,
+                &TerminalReply::Refused {
+                    code: READING_CANCELLED.into(),
+                    message: reason.clone(),
+                },
+            )
+        }
+        TerminalEvent::ReadingCancelled { .. } => TerminalDecision::unchanged(tx),
         TerminalEvent::AbortRequested => {
             let mut next = tx.clone();
             next.abort_requested = true;
@@ -296,9 +362,11 @@ fn settle(tx: &TerminalTx, reply: &TerminalReply) -> TerminalDecision {
             }
         }
         TerminalReply::Approved(approval) => {
+            // Succeeded even without its numbers: the terminal says the money moved. The record says what is
+            // missing, and the order's review follows from `apply_result` (the approval is not a plain success).
             next.status = TerminalTxStatus::Succeeded;
             next.result_code = Some(APPROVED.into());
-            next.result_message = None;
+            next.result_message = approval.incomplete_reason();
             TerminalDecision {
                 tx: next,
                 effects: vec![
@@ -338,6 +406,9 @@ fn never_happened(tx: &TerminalTx, reason: String) -> TerminalDecision {
 pub const APPROVED: &str = "0000";
 /// The terminal's interim "waiting for the signature" code.
 pub const SIGNATURE_WAIT: &str = "0010";
+/// The code recorded for a transaction ended by the gateway's confirmed reading cancel (the terminal's own
+/// final answer to such a cancel is `9999` 사용자 취소; it went to a connection that is gone).
+pub const READING_CANCELLED: &str = "9999";
 
 #[cfg(test)]
 mod tests {
@@ -452,10 +523,14 @@ mod tests {
         // The terminal's record shows it approved: the approval is applied as if it had arrived.
         let recovered = apply_terminal_event(
             &lost.tx,
-            &TerminalEvent::LastTransaction(Some((
-                "P-1".into(),
-                TerminalReply::Approved(approval()),
-            ))),
+            &TerminalEvent::LastTransaction {
+                last: LastTransaction::Record {
+                    ptxid: "P-1".into(),
+                    reply: TerminalReply::Approved(approval()),
+                },
+                // The record names this transaction: no idle check is needed to trust it.
+                idle: false,
+            },
         );
         assert_eq!(recovered.tx.status, TerminalTxStatus::Succeeded);
         assert!(recovered
@@ -463,14 +538,25 @@ mod tests {
             .contains(&TerminalEffect::Approved(Box::new(approval()))));
     }
 
+    fn last(last: LastTransaction, idle: bool) -> TerminalEvent {
+        TerminalEvent::LastTransaction { last, idle }
+    }
+
+    fn others() -> [LastTransaction; 2] {
+        [
+            LastTransaction::Record {
+                ptxid: "P-0".into(),
+                reply: TerminalReply::Approved(approval()),
+            },
+            LastTransaction::None,
+        ]
+    }
+
     #[test]
-    fn the_terminals_memory_of_another_or_no_transaction_means_it_never_happened() {
+    fn the_memory_of_another_or_no_transaction_of_an_idle_terminal_means_it_never_happened() {
         let unknown = open(TerminalTxStatus::Unknown);
-        for last in [
-            Some(("P-0".to_string(), TerminalReply::Approved(approval()))),
-            None,
-        ] {
-            let d = apply_terminal_event(&unknown, &TerminalEvent::LastTransaction(last));
+        for other in others() {
+            let d = apply_terminal_event(&unknown, &last(other, true));
             assert_eq!(d.tx.status, TerminalTxStatus::Failed);
             assert!(d
                 .tx
@@ -481,14 +567,114 @@ mod tests {
         }
         // A live transaction is not failed by a look-up: its own answer may still come.
         let live = open(TerminalTxStatus::Requested);
-        let d = apply_terminal_event(&live, &TerminalEvent::LastTransaction(None));
+        let d = apply_terminal_event(&live, &last(LastTransaction::None, true));
         assert!(!d.changed(&live));
         // Nor is an unknown one settled by an interim record.
         let d = apply_terminal_event(
             &unknown,
-            &TerminalEvent::LastTransaction(Some(("P-1".into(), TerminalReply::SignatureWait))),
+            &last(
+                LastTransaction::Record {
+                    ptxid: "P-1".into(),
+                    reply: TerminalReply::SignatureWait,
+                },
+                true,
+            ),
         );
         assert!(!d.changed(&unknown));
+    }
+
+    #[test]
+    fn another_or_no_last_transaction_fails_nothing_while_the_terminal_may_still_be_reading() {
+        // F1: the card of this request may still be read and approved; its record would then be the last one.
+        let unknown = open(TerminalTxStatus::Unknown);
+        for other in others() {
+            let d = apply_terminal_event(&unknown, &last(other, false));
+            assert!(!d.changed(&unknown));
+        }
+    }
+
+    #[test]
+    fn a_busy_or_unclear_990001_answer_settles_nothing() {
+        // F2: `0001` 처리중 (or a success naming no ptxid) is not "no last transaction", idle or not.
+        let unknown = open(TerminalTxStatus::Unknown);
+        for idle in [false, true] {
+            let d = apply_terminal_event(
+                &unknown,
+                &last(
+                    LastTransaction::Unclear {
+                        code: "0001".into(),
+                        message: "처리중".into(),
+                    },
+                    idle,
+                ),
+            );
+            assert!(!d.changed(&unknown));
+        }
+    }
+
+    #[test]
+    fn a_confirmed_reading_cancel_ends_an_unknown_transaction_without_money() {
+        let unknown = open(TerminalTxStatus::Unknown);
+        let event = TerminalEvent::ReadingCancelled {
+            reason: "still reading; cancelled".into(),
+        };
+        let d = apply_terminal_event(&unknown, &event);
+        assert_eq!(d.tx.status, TerminalTxStatus::Failed);
+        assert_eq!(d.tx.result_code.as_deref(), Some(READING_CANCELLED));
+        assert_eq!(
+            d.effects,
+            vec![TerminalEffect::Notify(TerminalTxStatus::Failed)]
+        );
+        // The shop had asked to abort it: it ends aborted.
+        let mut asked = unknown.clone();
+        asked.abort_requested = true;
+        assert_eq!(
+            apply_terminal_event(&asked, &event).tx.status,
+            TerminalTxStatus::Aborted
+        );
+        // A live transaction waits for its own final answer; a settled one is not reopened.
+        for status in [
+            TerminalTxStatus::Requested,
+            TerminalTxStatus::AwaitingSignature,
+            TerminalTxStatus::Succeeded,
+        ] {
+            let tx = open(status);
+            assert!(!apply_terminal_event(&tx, &event).changed(&tx));
+        }
+    }
+
+    #[test]
+    fn a_final_answer_settles_an_unknown_transaction() {
+        // F3: the terminal's own final answer naming the unknown transaction's ptxid is its fate.
+        let unknown = open(TerminalTxStatus::Unknown);
+        let d = apply_terminal_event(&unknown, &reply("P-1", TerminalReply::Approved(approval())));
+        assert_eq!(d.tx.status, TerminalTxStatus::Succeeded);
+        let d = apply_terminal_event(&unknown, &reply("P-1", TerminalReply::SignatureWait));
+        assert!(!d.changed(&unknown));
+        let d = apply_terminal_event(&unknown, &reply("P-0", TerminalReply::Approved(approval())));
+        assert!(!d.changed(&unknown));
+    }
+
+    #[test]
+    fn an_approval_without_its_numbers_succeeds_and_says_what_is_missing() {
+        // F6: money moved, so the transaction succeeded; the record names the missing numbers.
+        let mut bare = approval();
+        bare.approval_no = String::new();
+        bare.transaction_date = " ".into();
+        assert_eq!(
+            bare.missing_numbers(),
+            vec!["approvalNo", "transactionDate"]
+        );
+        assert!(approval().missing_numbers().is_empty());
+        assert_eq!(approval().incomplete_reason(), None);
+        let tx = open(TerminalTxStatus::Requested);
+        let d = apply_terminal_event(&tx, &reply("P-1", TerminalReply::Approved(bare.clone())));
+        assert_eq!(d.tx.status, TerminalTxStatus::Succeeded);
+        let message = d.tx.result_message.unwrap();
+        assert!(message.contains("approvalNo, transactionDate"), "{message}");
+        assert!(d
+            .effects
+            .contains(&TerminalEffect::Approved(Box::new(bare))));
     }
 
     #[test]

@@ -782,7 +782,12 @@ fn verified(
     VerifiedResult {
         source: ResultSource::Terminal,
         kind: ResultKind::Approval,
-        outcome: Outcome::Success,
+        // Without its numbers an approval is neither a plain success nor a failure: the order is reviewed.
+        outcome: if approval.missing_numbers().is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Unknown
+        },
         tid: row.ptxid.clone(),
         original_tid: None,
         order_id: order_id.to_string(),
@@ -790,8 +795,11 @@ fn verified(
         amount: approval.amount,
         pay_method: Some(method),
         result_code: domain::terminal::APPROVED.to_string(),
-        result_message: row.result_message.clone().unwrap_or_default(),
-        auth_code: Some(approval.approval_no.clone()),
+        result_message: approval
+            .incomplete_reason()
+            .or_else(|| row.result_message.clone())
+            .unwrap_or_default(),
+        auth_code: Some(approval.approval_no.clone()).filter(|n| !n.trim().is_empty()),
         auth_date: auth_date(&approval.transaction_date),
         details: PaymentDetails {
             card: (method == PayMethod::Card).then(|| CardDetails {

@@ -9,10 +9,16 @@
 //! 2. a final answer is applied in one database transaction, and 980001 is written only after that commit;
 //! 3. no final answer within `timeout_secs`, a dropped connection, a protocol error, or a previous process's
 //!    unsettled transaction make it `unknown`; every (re)connection first asks 990001 for an `unknown`
-//!    transaction and settles it from the terminal's record;
+//!    transaction and settles it from the terminal's record. A record of another transaction, or none, is
+//!    believed only once a reading cancel (9x0021) shows the terminal is not still reading this one's card
+//!    (`9991` naming no other work of ours); a reading cancel it confirms ends the transaction without a card
+//!    read; anything else leaves it `unknown`. While it is `unknown` the terminal's final answer naming its
+//!    `ptxid` still settles it, and 990001 is asked again every few seconds. At `timeout_secs` a reading cancel
+//!    is sent first, and the connection dropped only if no final answer follows shortly;
 //! 4. the `0010` interim makes it `awaiting_signature`; an abort is a reading cancel (9x0021) while the card is
 //!    awaited and 555555 otherwise, and a refusal leaves the transaction open;
-//! 5. an answer for anything but the transaction in flight changes nothing (stored raw, noted, ignored).
+//! 5. an answer for anything but the transaction in flight (or the terminal's `unknown` one) changes nothing
+//!    (stored raw, noted, ignored).
 //!
 //! Every frame is stored raw in `terminal_messages`: inbound ones before they are interpreted, outbound ones
 //! once written. A timeout or a protocol error drops the connection, so a late answer never arrives on the
@@ -46,6 +52,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::config::{Settings, TerminalSettings};
+use crate::domain::terminal::LastTransaction;
 use crate::domain::{
     TerminalApproval, TerminalEvent, TerminalReply, TerminalTxKind, TerminalTxStatus,
 };
@@ -58,8 +65,13 @@ pub use slip::sales_slip;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the terminal may take to answer 990001 (it answers from memory).
+/// How long the terminal may take to answer 990001 or a reading cancel (it answers from memory).
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often 990001 is asked again while a transaction's fate is unknown on a live connection (the terminal may
+/// have been busy, or at the signature step, when it was last asked).
+const RECHECK: Duration = Duration::from_secs(3);
+/// How long the final answer is awaited after the reading cancel sent at `timeout_secs`.
+const READ_CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// How long the terminal may take to answer a query (totals, codes, print): it answers from memory or its
 /// printer, without the buyer.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -301,6 +313,18 @@ struct InFlight {
     deadline: Instant,
     done: Option<oneshot::Sender<()>>,
     abort: Option<oneshot::Sender<AbortAnswer>>,
+    /// `timeout_secs` passed and a reading cancel was sent: the final answer is awaited until `deadline` only.
+    expiring: bool,
+}
+
+/// The terminal's open transaction whose fate is `unknown` (no connection carries it): what the terminal says
+/// about its `ptxid` settles it.
+struct Unsettled {
+    id: Uuid,
+    ptxid: String,
+    kind: TerminalTxKind,
+    /// When 990001 is asked again.
+    next_check: Instant,
 }
 
 /// A query written and not yet answered. `reply` is `None` for the gateway's own (its sales slip): the answer is
@@ -332,6 +356,7 @@ struct Session<'a> {
     last_read: Vec<u8>,
     in_flight: Option<InFlight>,
     query: Option<PendingQuery>,
+    unsettled: Option<Unsettled>,
 }
 
 impl<'a> Session<'a> {
@@ -346,6 +371,7 @@ impl<'a> Session<'a> {
             last_read: Vec::new(),
             in_flight: None,
             query: None,
+            unsettled: None,
         }
     }
 
@@ -400,36 +426,142 @@ impl<'a> Session<'a> {
         if open.status != TerminalTxStatus::Unknown {
             return Ok(());
         }
-        self.write(&Request::LastTransaction, Some(open.id)).await?;
-        let deadline = Instant::now() + LOOKUP_TIMEOUT;
-        loop {
-            let Some((frame, seq)) = self.next_frame(Some(open.id), deadline).await? else {
-                return Err(Drop::Lost(
-                    "the terminal did not answer 990001 (last transaction)".into(),
-                ));
+        self.unsettled = Some(Unsettled {
+            id: open.id,
+            ptxid: open.ptxid.clone(),
+            kind: open.kind,
+            next_check: Instant::now(),
+        });
+        self.look_up().await
+    }
+
+    /// Asks the terminal what became of the `unknown` transaction. 990001 names the terminal's last *finished*
+    /// transaction, so a record of another one, or none, is also what a terminal still reading this request's
+    /// card (or at its signature step) says: before it is believed, a reading cancel checks that the terminal
+    /// is working on nothing of this transaction's (F1). Whatever is not conclusive leaves it `unknown`, asked
+    /// again after [`RECHECK`].
+    async fn look_up(&mut self) -> Result<(), Drop> {
+        let Some((id, ptxid, kind)) = self
+            .unsettled
+            .as_ref()
+            .map(|u| (u.id, u.ptxid.clone(), u.kind))
+        else {
+            return Ok(());
+        };
+        let Some(Response::LastTransaction(reply)) =
+            self.ask(&Request::LastTransaction, id).await?
+        else {
+            // Its own final answer arrived meanwhile and settled it.
+            return Ok(());
+        };
+        let mut last = last_transaction(&reply);
+        let elsewhere = match &last {
+            LastTransaction::Record { ptxid: named, .. } => *named != ptxid,
+            LastTransaction::None => true,
+            LastTransaction::Unclear { .. } => false,
+        };
+        let mut idle = false;
+        if elsewhere {
+            let Some(Response::ReadCancel(_, answer)) = self
+                .ask(&Request::ReadCancel(read_cancel_kind(kind)), id)
+                .await?
+            else {
+                return Ok(());
             };
-            let response = self.interpret(&frame, seq).await?;
-            let Response::LastTransaction(reply) = response else {
-                self.note(seq, "not the 990001 answer awaited: ignored")
-                    .await;
-                continue;
-            };
-            let last = last_transaction(&reply);
-            let applied = apply(
-                self.services,
-                open.id,
-                &TerminalEvent::LastTransaction(last),
-            )
-            .await?;
-            tracing::info!(terminal = %self.settings.id, transaction = %open.id,
-                status = applied.tx.status.as_str(), "unknown transaction looked up with 990001");
-            if !applied.tx.status.is_open() {
-                // Committed: the terminal may now consider the exchange complete.
-                self.write(&Request::ResultConfirmation, Some(open.id))
-                    .await?;
-                self.print_slip(&applied.tx).await?;
+            let named = answer.data.as_ref().and_then(|d| d.ptxid.as_deref());
+            match answer.result_code {
+                // Nothing is being read, and the terminal names no work of this transaction's (a `9991`
+                // naming it means it is past the card, at the signature step): its 990001 record is the truth.
+                ResultCode::Unable if named != Some(ptxid.as_str()) => {
+                    // Asked again now that it is idle: the transaction may have finished (signature given)
+                    // between the first 990001 and the reading cancel, and then this record names it. Nothing
+                    // new starts meanwhile: this gateway is the terminal's only POS and holds it busy.
+                    let Some(Response::LastTransaction(reply)) =
+                        self.ask(&Request::LastTransaction, id).await?
+                    else {
+                        return Ok(());
+                    };
+                    last = last_transaction(&reply);
+                    idle = true;
+                }
+                // It was still reading this card, and now never reads it: no money moved. Its own final answer
+                // (9999 사용자 취소) went to the connection that asked, which is gone.
+                ResultCode::Success if named == Some(ptxid.as_str()) => {
+                    let reason = "the terminal was still waiting for the card when its answer was lost; the gateway \
+                                  cancelled the reading (confirmed 0000), so no card was read";
+                    let event = TerminalEvent::ReadingCancelled {
+                        reason: reason.into(),
+                    };
+                    let applied = apply(self.services, id, &event).await?;
+                    return self.looked_up(&applied.tx, false).await;
+                }
+                // Busy, a reading of something else cancelled, the signature step: ask again later.
+                _ => {}
+            }
+        }
+        let applied = apply(
+            self.services,
+            id,
+            &TerminalEvent::LastTransaction { last, idle },
+        )
+        .await?;
+        self.looked_up(&applied.tx, true).await
+    }
+
+    /// After a look-up was applied: a settled transaction is no longer watched (and, settled from the terminal's
+    /// record, confirmed with 980001 once committed); an open one is asked about again later.
+    async fn looked_up(&mut self, tx: &TerminalTxRow, confirm: bool) -> Result<(), Drop> {
+        tracing::info!(terminal = %self.settings.id, transaction = %tx.id,
+            status = tx.status.as_str(), "unknown transaction looked up with 990001");
+        if tx.status.is_open() {
+            if let Some(unsettled) = self.unsettled.as_mut() {
+                unsettled.next_check = Instant::now() + RECHECK;
             }
             return Ok(());
+        }
+        self.unsettled = None;
+        if confirm {
+            // Committed: the terminal may now consider the exchange complete.
+            self.write(&Request::ResultConfirmation, Some(tx.id))
+                .await?;
+            self.print_slip(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a question about the unknown transaction and reads until the answer of the same type. A
+    /// transaction answer that comes meanwhile is handled as in `serve`; `None` when it settled the transaction.
+    async fn ask(&mut self, request: &Request, id: Uuid) -> Result<Option<Response>, Drop> {
+        let expected = request.message_type();
+        self.write(request, Some(id)).await?;
+        let deadline = Instant::now() + LOOKUP_TIMEOUT;
+        loop {
+            let Some((frame, seq)) = self.next_frame(Some(id), deadline).await? else {
+                return Err(Drop::Lost(format!(
+                    "the terminal did not answer {}",
+                    expected.code()
+                )));
+            };
+            let response = self.interpret(&frame, seq).await?;
+            if response.message_type() == expected {
+                return Ok(Some(response));
+            }
+            match &response {
+                Response::CardApproval(reply)
+                | Response::CardCancel(reply)
+                | Response::EasyPayApproval(reply)
+                | Response::EasyPayCancel(reply)
+                | Response::CashReceiptIssue(reply)
+                | Response::CashReceiptCancel(reply) => {
+                    self.on_answer(reply, seq).await?;
+                    if self.unsettled.is_none() {
+                        return Ok(None);
+                    }
+                }
+                _ => {
+                    self.note(seq, "not the answer awaited: ignored").await;
+                }
+            }
         }
     }
 
@@ -449,6 +581,12 @@ impl<'a> Session<'a> {
             }
             let deadline = self.in_flight.as_ref().map(|f| f.deadline);
             let query_deadline = self.query.as_ref().map(|q| q.deadline);
+            // An unknown transaction is asked about again while nothing else awaits an answer.
+            let recheck = self
+                .unsettled
+                .as_ref()
+                .filter(|_| self.query.is_none() && self.in_flight.is_none())
+                .map(|u| u.next_check);
             // While a query awaits its answer the next command waits in the channel: the terminal answers one
             // thing at a time, and a sale must not be refused because a slip is being printed.
             let idle = self.query.is_none();
@@ -465,10 +603,14 @@ impl<'a> Session<'a> {
                     },
                 },
                 _ = sleep_until(deadline), if deadline.is_some() => {
-                    return Drop::Lost(format!(
-                        "no final answer within {} s (timeout_secs)",
-                        self.settings.timeout_secs
-                    ));
+                    if let Err(drop) = self.expire().await {
+                        return drop;
+                    }
+                }
+                _ = sleep_until(recheck), if recheck.is_some() => {
+                    if let Err(drop) = self.look_up().await {
+                        return drop;
+                    }
                 }
                 _ = sleep_until(query_deadline), if query_deadline.is_some() => {
                     let mut reason = "no answer to a query".to_string();
@@ -487,6 +629,31 @@ impl<'a> Session<'a> {
                 }
             }
         }
+    }
+
+    /// `timeout_secs` passed without a final answer. Dropping the connection now would leave a terminal that is
+    /// still waiting for the card free to read it and approve after the gateway stopped listening (F1), so a
+    /// reading cancel is sent first and the final answer (`9999` 사용자 취소 once it is confirmed, or whatever
+    /// came first) awaited for [`READ_CANCEL_GRACE`]. Past that, the connection is dropped and the transaction
+    /// is `unknown`, for the reconnection's look-up.
+    async fn expire(&mut self) -> Result<(), Drop> {
+        let timeout = Drop::Lost(format!(
+            "no final answer within {} s (timeout_secs)",
+            self.settings.timeout_secs
+        ));
+        let Some(in_flight) = self.in_flight.as_mut() else {
+            return Ok(());
+        };
+        let kind = ReadCancelKind::for_transaction(in_flight.message_type);
+        let (false, Some(kind)) = (in_flight.expiring, kind) else {
+            return Err(timeout);
+        };
+        in_flight.expiring = true;
+        in_flight.deadline = Instant::now() + READ_CANCEL_GRACE;
+        let id = in_flight.id;
+        tracing::info!(terminal = %self.settings.id, transaction = %id,
+            "no final answer within timeout_secs: cancelling the reading before giving up");
+        self.write(&Request::ReadCancel(kind), Some(id)).await
     }
 
     /// Bytes the decoder refused: stored raw with the reason, and the connection dropped (its framing is lost).
@@ -732,6 +899,7 @@ impl<'a> Session<'a> {
             deadline: Instant::now() + Duration::from_secs(self.settings.timeout_secs),
             done,
             abort: None,
+            expiring: false,
         });
         tracing::info!(terminal = %self.settings.id, transaction = %id, ptxid = %row.ptxid,
             kind = row.kind.as_str(), amount = row.amount, "sending a terminal transaction");
@@ -759,7 +927,8 @@ impl<'a> Session<'a> {
     }
 
     async fn on_frame(&mut self, frame: Frame) -> Result<(), Drop> {
-        let transaction = self.in_flight.as_ref().map(|f| f.id);
+        let transaction = (self.in_flight.as_ref().map(|f| f.id))
+            .or_else(|| self.unsettled.as_ref().map(|u| u.id));
         let seq = self.store_inbound(&frame, transaction).await?;
         let response = self.interpret(&frame, seq).await?;
         match &response {
@@ -811,22 +980,30 @@ impl<'a> Session<'a> {
 
     async fn on_answer(&mut self, reply: &Reply<TransactionData>, seq: i64) -> Result<(), Drop> {
         let ptxid = reply.data.as_ref().and_then(|d| d.ptxid.clone());
-        let Some(in_flight) = self
-            .in_flight
-            .as_ref()
-            .filter(|f| ptxid.as_deref() == Some(f.ptxid.as_str()))
-        else {
+        let matches = |p: &str| ptxid.as_deref() == Some(p);
+        // The transaction in flight, or the terminal's `unknown` one: the terminal's own final answer naming its
+        // ptxid is its fate (F3), whichever connection it arrives on.
+        let target = match (&self.in_flight, &self.unsettled) {
+            (Some(f), _) if matches(&f.ptxid) => Some((f.id, f.ptxid.clone(), true)),
+            (_, Some(u)) if matches(&u.ptxid) => Some((u.id, u.ptxid.clone(), false)),
+            _ => None,
+        };
+        let Some((id, ptxid, live)) = target else {
             // Rule 5: a late or duplicate answer, or one for another transaction, changes nothing.
             let note = format!(
                 "answer for ptxid {} is not the transaction in flight: ignored",
                 ptxid.as_deref().unwrap_or("(none)")
             );
+            if reply.result_code.is_success() {
+                // Not expected: a transaction is failed only once the terminal is known idle. Loud, for a person.
+                tracing::error!(terminal = %self.settings.id, seq, ptxid = ptxid.as_deref().unwrap_or("(none)"),
+                    "the terminal reports an approval for a transaction not in flight: check it by hand");
+            }
             self.note(seq, &note).await;
             return Ok(());
         };
-        let id = in_flight.id;
         let event = TerminalEvent::Reply {
-            ptxid: in_flight.ptxid.clone(),
+            ptxid,
             reply: terminal_reply(reply),
         };
         let applied = apply(self.services, id, &event).await?;
@@ -835,7 +1012,12 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         // Committed: only now may the terminal hear that the result is received.
-        let in_flight = self.in_flight.take();
+        let in_flight = if live {
+            self.in_flight.take()
+        } else {
+            self.unsettled = None;
+            None
+        };
         let confirmed = self.write(&Request::ResultConfirmation, Some(id)).await;
         if let Some(in_flight) = in_flight {
             tracing::info!(terminal = %self.settings.id, transaction = %id,
@@ -853,13 +1035,28 @@ impl<'a> Session<'a> {
         confirmed: ResultCode,
         seq: i64,
     ) -> Result<(), Drop> {
-        let Some(in_flight) = self.in_flight.as_mut().filter(|f| f.abort.is_some()) else {
+        let Some(in_flight) = self
+            .in_flight
+            .as_mut()
+            .filter(|f| f.abort.is_some() || f.expiring)
+        else {
             self.note(seq, "abort answer with no abort asked: ignored")
                 .await;
             return Ok(());
         };
         if code == confirmed {
-            // Aborted: the transaction's own final answer (사용자 취소) follows and settles it `aborted`.
+            // Aborted: the transaction's own final answer (사용자 취소) follows and settles it `aborted` (or
+            // `failed`, for the gateway's own reading cancel at `timeout_secs`).
+            return Ok(());
+        }
+        if in_flight.abort.is_none() {
+            // The gateway's reading cancel at `timeout_secs`, refused: the card is read already. The final answer
+            // may still come within the grace; otherwise the transaction becomes `unknown`.
+            self.note(
+                seq,
+                "reading cancel at timeout refused: the card is past reading",
+            )
+            .await;
             return Ok(());
         }
         let id = in_flight.id;
@@ -955,11 +1152,37 @@ fn terminal_reply(reply: &Reply<TransactionData>) -> TerminalReply {
     })
 }
 
-/// 990001's answer: the terminal's last transaction, or none (a refusal naming no `ptxid`, e.g. 9991 직전거래
-/// 없음).
-fn last_transaction(reply: &Reply<TransactionData>) -> Option<(String, TerminalReply)> {
-    let ptxid = reply.data.as_ref().and_then(|d| d.ptxid.clone())?;
-    Some((ptxid, terminal_reply(reply)))
+/// 990001's answer: the terminal's record of its last transaction, `9991` (직전거래 없음) naming none, or
+/// something that says neither (F2: `0001` 처리중 is the terminal being busy, perhaps with this very
+/// transaction, not "no last transaction").
+fn last_transaction(reply: &Reply<TransactionData>) -> LastTransaction {
+    let ptxid = reply.data.as_ref().and_then(|d| d.ptxid.clone());
+    match (ptxid, &reply.result_code) {
+        (_, ResultCode::Busy) => LastTransaction::Unclear {
+            code: reply.result_code.as_str().to_string(),
+            message: reply.result_message.clone(),
+        },
+        (Some(ptxid), _) => LastTransaction::Record {
+            ptxid,
+            reply: terminal_reply(reply),
+        },
+        (None, ResultCode::Unable) => LastTransaction::None,
+        (None, code) => LastTransaction::Unclear {
+            code: code.as_str().to_string(),
+            message: reply.result_message.clone(),
+        },
+    }
+}
+
+/// The reading cancel of a transaction's kind.
+fn read_cancel_kind(kind: TerminalTxKind) -> ReadCancelKind {
+    match kind {
+        TerminalTxKind::CardApproval | TerminalTxKind::CardCancel => ReadCancelKind::Card,
+        TerminalTxKind::EasyPayApproval | TerminalTxKind::EasyPayCancel => ReadCancelKind::EasyPay,
+        TerminalTxKind::CashReceipt | TerminalTxKind::CashReceiptCancel => {
+            ReadCancelKind::CashReceipt
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1001,9 +1224,51 @@ mod tests {
     }
 
     #[test]
-    fn a_last_transaction_without_ptxid_is_none() {
-        assert_eq!(last_transaction(&reply("9991", None)), None);
-        let last = last_transaction(&reply("0000", Some(TransactionData::ptxid_only("P-9"))));
-        assert_eq!(last.map(|(p, _)| p).as_deref(), Some("P-9"));
+    fn only_9991_is_no_last_transaction_and_busy_is_unclear() {
+        assert_eq!(
+            last_transaction(&reply("9991", None)),
+            LastTransaction::None
+        );
+        match last_transaction(&reply("0000", Some(TransactionData::ptxid_only("P-9")))) {
+            LastTransaction::Record { ptxid, .. } => assert_eq!(ptxid, "P-9"),
+            other => panic!("not a record: {other:?}"),
+        }
+        // A refusal naming its ptxid is that transaction's final answer.
+        match last_transaction(&reply("9999", Some(TransactionData::ptxid_only("P-9")))) {
+            LastTransaction::Record { reply, .. } => {
+                assert!(matches!(reply, TerminalReply::Refused { .. }))
+            }
+            other => panic!("not a record: {other:?}"),
+        }
+        // F2: busy (with or without a ptxid) and a success naming nothing say nothing.
+        for answer in [
+            reply("0001", None),
+            reply("0001", Some(TransactionData::ptxid_only("P-9"))),
+            reply("0000", None),
+            reply("8000", None),
+        ] {
+            assert!(
+                matches!(last_transaction(&answer), LastTransaction::Unclear { .. }),
+                "{answer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_kind_has_its_reading_cancel() {
+        for kind in TerminalTxKind::ALL {
+            let message_type = match kind {
+                TerminalTxKind::CardApproval => MessageType::CardApproval,
+                TerminalTxKind::CardCancel => MessageType::CardCancel,
+                TerminalTxKind::EasyPayApproval => MessageType::EasyPayApproval,
+                TerminalTxKind::EasyPayCancel => MessageType::EasyPayCancel,
+                TerminalTxKind::CashReceipt => MessageType::CashReceiptIssue,
+                TerminalTxKind::CashReceiptCancel => MessageType::CashReceiptCancel,
+            };
+            assert_eq!(
+                Some(read_cancel_kind(kind)),
+                ReadCancelKind::for_transaction(message_type)
+            );
+        }
     }
 }
