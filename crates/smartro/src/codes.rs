@@ -1,8 +1,8 @@
 //! Smartro's code tables: result codes, card companies, banks and couriers.
 //!
-//! The data is a transcription of Smartro's "결제서비스 응답코드" document (Ver.1.0, 2020.06), kept as
-//! `shared/seeds/000_32360d3464c15d2d.txt`; `tests/codes_seed.rs` parses that file and proves these tables equal
-//! it row for row, in the document's order. Korean texts are the seed's cell texts, trimmed and otherwise
+//! The data is a transcription of Smartro's "결제서비스 응답코드" document (Ver.1.0, 2020.06), whose text is kept
+//! in this crate as `tests/data/smartro_result_codes.txt`; `tests/codes_seed.rs` parses that file and proves these
+//! tables equal it row for row, in the document's order. Korean texts are the seed's cell texts, trimmed and otherwise
 //! untouched — including the document's own quirks, such as the unclosed parenthesis of `4321` or the card
 //! row `시티` whose issuer cell reads `씨티(11)`.
 
