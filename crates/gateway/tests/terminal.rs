@@ -5,34 +5,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::terminal::{self, gateway_with_terminal, transaction, wait_terminals, TERMINAL};
 use common::{spawn_app_with, TestApp};
 use sandbox::config::AutoDecision;
-use sandbox::terminal::{TerminalConfig, TerminalFaults, TerminalSimulator};
+use sandbox::terminal::{TerminalFaults, TerminalSimulator};
 use serde_json::{json, Value};
 use smartro_terminal::{FrameDecoder, MessageType, Reply, Request, Response, ResultCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TERMINAL: &str = "front-1";
-
 async fn simulator(auto: bool, faults: TerminalFaults) -> TerminalSimulator {
-    let mut config = TerminalConfig::for_tests();
-    config.auto = auto.then_some(AutoDecision::Approve);
-    config.faults = faults;
-    TerminalSimulator::start(config).await.expect("simulator")
+    terminal::simulator(auto.then_some(AutoDecision::Approve), faults).await
 }
 
 async fn gateway_for(address: &str, timeout_secs: &str) -> TestApp {
-    let app = spawn_app_with(&[
-        ("GATEWAY__TERMINALS__0__ID", TERMINAL),
-        ("GATEWAY__TERMINALS__0__ADDRESS", address),
-        ("GATEWAY__TERMINALS__0__TIMEOUT_SECS", timeout_secs),
-    ])
-    .await;
-    wait_until(&app, "the terminal connects", |v| {
-        v["data"][0]["connected"] == true
-    })
-    .await;
-    app
+    gateway_with_terminal(address, &[("TIMEOUT_SECS", timeout_secs)]).await
 }
 
 async fn setup(auto: bool, faults: TerminalFaults) -> (TestApp, TerminalSimulator) {
@@ -41,49 +27,9 @@ async fn setup(auto: bool, faults: TerminalFaults) -> (TestApp, TerminalSimulato
     (app, sim)
 }
 
-/// Polls `GET /v1/terminals` until `check` holds.
-async fn wait_until(app: &TestApp, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v: Value = app.get_json("/v1/terminals").await.json().await.unwrap();
-        if check(&v) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn transaction(app: &TestApp, id: &str) -> Value {
-    app.get_json(&format!("/v1/terminal-transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Polls the transaction until its status is `status`; returns every status seen on the way.
 async fn wait_status(app: &TestApp, id: &str, status: &str) -> (Value, Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        let tx = transaction(app, id).await;
-        let now = tx["status"].as_str().unwrap_or_default().to_string();
-        if seen.last() != Some(&now) {
-            seen.push(now.clone());
-        }
-        if now == status {
-            return (tx, seen);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "transaction never became {status}: {seen:?} {tx}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    terminal::wait_status(app, id, status, 60).await
 }
 
 async fn sale(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
@@ -242,7 +188,7 @@ async fn a_decline_fails_the_transaction_and_leaves_the_order_pending() {
     let evts = events(&app, order_id).await;
     assert_eq!(evts, ["terminal.transaction.failed"]);
     // The terminal is free again.
-    wait_until(&app, "the terminal is free", |v| {
+    wait_terminals(&app, "the terminal is free", |v| {
         v["data"][0]["busy"] == false
     })
     .await;
@@ -432,7 +378,7 @@ async fn garbage_frames_drop_the_connection_not_the_gateway() {
     assert_eq!(app.get_json("/healthz").await.status(), 200);
     // And it keeps working.
     sim.state().update_faults(|f| f.garbage = false);
-    wait_until(&app, "reconnected and free", |v| {
+    wait_terminals(&app, "reconnected and free", |v| {
         v["data"][0]["connected"] == true && v["data"][0]["busy"] == false
     })
     .await;
@@ -462,7 +408,7 @@ async fn cancel_of_a_terminal_order_sends_the_original_approval() {
     );
     assert_eq!(received(&sim, "010020"), 0);
 
-    wait_until(&app, "the terminal is free", |v| {
+    wait_terminals(&app, "the terminal is free", |v| {
         v["data"][0]["busy"] == false
     })
     .await;
@@ -512,7 +458,7 @@ async fn a_refused_cancel_is_502_with_the_terminals_code() {
     let tx = start_sale(&app, "sale-y", 15_000).await;
     let (tx, _) = wait_status(&app, tx["id"].as_str().unwrap(), "succeeded").await;
     let order_id = tx["order_id"].as_str().unwrap();
-    wait_until(&app, "the terminal is free", |v| {
+    wait_terminals(&app, "the terminal is free", |v| {
         v["data"][0]["busy"] == false
     })
     .await;

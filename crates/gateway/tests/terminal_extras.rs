@@ -3,60 +3,36 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
+use common::terminal::{self, gateway_with_terminal, wait_terminals, TERMINAL};
 use common::{spawn_app_with, TestApp};
 use sandbox::config::AutoDecision;
-use sandbox::terminal::{TerminalConfig, TerminalFaults, TerminalSimulator};
+use sandbox::terminal::{TerminalFaults, TerminalSimulator};
 use serde_json::{json, Value};
 
-const TERMINAL: &str = "front-1";
-
 async fn simulator(auto: bool) -> TerminalSimulator {
-    let mut config = TerminalConfig::for_tests();
-    config.auto = auto.then_some(AutoDecision::Approve);
-    config.faults = TerminalFaults::default();
-    TerminalSimulator::start(config).await.expect("simulator")
+    terminal::simulator(
+        auto.then_some(AutoDecision::Approve),
+        TerminalFaults::default(),
+    )
+    .await
 }
 
 async fn gateway_for(address: &str, print_receipt: bool) -> TestApp {
-    let app = spawn_app_with(&[
-        ("GATEWAY__TERMINALS__0__ID", TERMINAL),
-        ("GATEWAY__TERMINALS__0__ADDRESS", address),
-        ("GATEWAY__TERMINALS__0__TIMEOUT_SECS", "35"),
-        (
-            "GATEWAY__TERMINALS__0__PRINT_RECEIPT",
-            if print_receipt { "true" } else { "false" },
-        ),
-    ])
-    .await;
-    wait_terminals(&app, "the terminal connects", |v| {
-        v["data"][0]["connected"] == true
-    })
-    .await;
-    app
+    let print_receipt = if print_receipt { "true" } else { "false" };
+    gateway_with_terminal(
+        address,
+        &[("TIMEOUT_SECS", "35"), ("PRINT_RECEIPT", print_receipt)],
+    )
+    .await
 }
 
 async fn setup(auto: bool) -> (TestApp, TerminalSimulator) {
     let sim = simulator(auto).await;
     let app = gateway_for(&sim.addr().to_string(), false).await;
     (app, sim)
-}
-
-async fn wait_terminals(app: &TestApp, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v: Value = app.get_json("/v1/terminals").await.json().await.unwrap();
-        if check(&v) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn free(app: &TestApp) {
@@ -67,31 +43,11 @@ async fn free(app: &TestApp) {
 }
 
 async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let tx: Value = app
-            .get_json(&format!("/v1/terminal-transactions/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if tx["status"] == status {
-            return tx;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "transaction never became {status}: {tx}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    terminal::wait_status(app, id, status, 30).await.0
 }
 
-async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn wait_for(what: &str, ok: impl FnMut() -> bool) {
+    terminal::wait_for(what, 10, ok).await
 }
 
 fn received(sim: &TerminalSimulator, message_type: &str) -> usize {

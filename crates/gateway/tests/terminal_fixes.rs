@@ -7,71 +7,24 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{spawn_app_with, TestApp};
+use common::terminal::{self, gateway_with_terminal, wait_terminals, TERMINAL};
+use common::TestApp;
 use sandbox::config::AutoDecision;
-use sandbox::terminal::{Screen, TerminalConfig, TerminalFaults, TerminalSimulator};
+use sandbox::terminal::{Screen, TerminalFaults, TerminalSimulator};
 use serde_json::{json, Value};
 use smartro_terminal::{FrameDecoder, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TERMINAL: &str = "front-1";
-
 async fn gateway_for(address: &str) -> TestApp {
-    let app = spawn_app_with(&[
-        ("GATEWAY__TERMINALS__0__ID", TERMINAL),
-        ("GATEWAY__TERMINALS__0__ADDRESS", address),
-        ("GATEWAY__TERMINALS__0__TIMEOUT_SECS", "35"),
-    ])
-    .await;
-    wait_terminals(&app, |v| v["data"][0]["connected"] == true).await;
-    app
+    gateway_with_terminal(address, &[("TIMEOUT_SECS", "35")]).await
 }
 
 async fn simulator(auto: Option<AutoDecision>) -> TerminalSimulator {
-    let mut config = TerminalConfig::for_tests();
-    config.auto = auto;
-    config.faults = TerminalFaults::default();
-    TerminalSimulator::start(config).await.expect("simulator")
-}
-
-async fn wait_terminals(app: &TestApp, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v: Value = app.get_json("/v1/terminals").await.json().await.unwrap();
-        if check(&v) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "terminals never as expected: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn transaction(app: &TestApp, id: &str) -> Value {
-    app.get_json(&format!("/v1/terminal-transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
+    terminal::simulator(auto, TerminalFaults::default()).await
 }
 
 async fn wait_status(app: &TestApp, id: &str, status: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        let tx = transaction(app, id).await;
-        let now = tx["status"].as_str().unwrap_or_default().to_string();
-        if seen.last() != Some(&now) {
-            seen.push(now.clone());
-        }
-        if now == status {
-            return tx;
-        }
-        assert!(Instant::now() < deadline, "never {status}: {seen:?} {tx}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    terminal::wait_status(app, id, status, secs).await.0
 }
 
 async fn sale(app: &TestApp, key: &str, amount: i64) -> reqwest::Response {
@@ -235,7 +188,10 @@ async fn f4_a_numeric_result_code_zero_is_an_approval() {
 async fn paid_terminal_order(app: &TestApp, key: &str, amount: i64) -> String {
     let tx = start_sale(app, key, amount).await;
     let tx = wait_status(app, tx["id"].as_str().unwrap(), "succeeded", 20).await;
-    wait_terminals(app, |v| v["data"][0]["busy"] == false).await;
+    wait_terminals(app, "the terminal is free", |v| {
+        v["data"][0]["busy"] == false
+    })
+    .await;
     tx["order_id"].as_str().unwrap().to_string()
 }
 
@@ -361,7 +317,10 @@ async fn a_busy_answer_is_not_replayed_under_the_same_key() {
 
     let aborted = abort(&app, "busy-abort-1").await;
     assert_eq!(aborted["id"], first["id"]);
-    wait_terminals(&app, |v| v["data"][0]["busy"] == false).await;
+    wait_terminals(&app, "the terminal is free", |v| {
+        v["data"][0]["busy"] == false
+    })
+    .await;
 
     // Same key, same body: runs afresh.
     let res = sale(&app, "busy-b", 1_000).await;
@@ -377,7 +336,10 @@ async fn a_busy_answer_is_not_replayed_under_the_same_key() {
     wait_for(|| received(&sim, "010010") == 2).await;
     wait_for(|| matches!(sim.state().screen(), Screen::WaitingCard { .. })).await;
     abort(&app, "busy-abort-2").await;
-    wait_terminals(&app, |v| v["data"][0]["busy"] == false).await;
+    wait_terminals(&app, "the terminal is free", |v| {
+        v["data"][0]["busy"] == false
+    })
+    .await;
     let res = app
         .post_keyed(
             &format!("/v1/terminals/{TERMINAL}/cash-receipts"),

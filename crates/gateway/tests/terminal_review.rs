@@ -11,64 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{spawn_app_with, TestApp};
-use sandbox::terminal::{Screen, TerminalConfig, TerminalFaults, TerminalSimulator};
+use common::terminal::{
+    self, gateway_with_terminal, transaction, wait_status, wait_terminals, TERMINAL,
+};
+use common::TestApp;
+use sandbox::terminal::{Screen, TerminalFaults, TerminalSimulator};
 use serde_json::{json, Value};
 use smartro_terminal::{FrameDecoder, Reply, Request, Response, ResultCode, TransactionData};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TERMINAL: &str = "front-1";
-
 async fn gateway(address: &str, timeout_secs: &str) -> TestApp {
-    let app = spawn_app_with(&[
-        ("GATEWAY__TERMINALS__0__ID", TERMINAL),
-        ("GATEWAY__TERMINALS__0__ADDRESS", address),
-        ("GATEWAY__TERMINALS__0__TIMEOUT_SECS", timeout_secs),
-    ])
-    .await;
-    wait_terminals(&app, |v| v["data"][0]["connected"] == true).await;
-    app
-}
-
-async fn wait_terminals(app: &TestApp, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v: Value = app.get_json("/v1/terminals").await.json().await.unwrap();
-        if check(&v) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "terminals never as expected: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn transaction(app: &TestApp, id: &str) -> Value {
-    app.get_json(&format!("/v1/terminal-transactions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Waits until the transaction is `status`, and returns it with the statuses seen on the way.
-async fn wait_status(app: &TestApp, id: &str, status: &str, secs: u64) -> (Value, Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        let tx = transaction(app, id).await;
-        let now = tx["status"].as_str().unwrap_or_default().to_string();
-        if seen.last() != Some(&now) {
-            seen.push(now.clone());
-        }
-        if now == status {
-            return (tx, seen);
-        }
-        assert!(Instant::now() < deadline, "never {status}: {seen:?} {tx}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    gateway_with_terminal(address, &[("TIMEOUT_SECS", timeout_secs)]).await
 }
 
 async fn start_sale(app: &TestApp, key: &str, amount: i64) -> Value {
@@ -83,19 +36,12 @@ async fn start_sale(app: &TestApp, key: &str, amount: i64) -> Value {
     res.json().await.unwrap()
 }
 
-async fn wait_for(mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !ok() {
-        assert!(Instant::now() < deadline, "condition never held");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn wait_for(ok: impl FnMut() -> bool) {
+    terminal::wait_for("the condition", 5, ok).await
 }
 
 async fn reading_simulator() -> TerminalSimulator {
-    let mut config = TerminalConfig::for_tests();
-    config.auto = None;
-    config.faults = TerminalFaults::default();
-    TerminalSimulator::start(config).await.unwrap()
+    terminal::simulator(None, TerminalFaults::default()).await
 }
 
 /// F1: the connection is replaced while the terminal waits for the card. On reconnection 990001 says "none";
@@ -133,7 +79,10 @@ async fn f1_a_sale_still_reading_after_a_blip_is_cancelled_before_it_is_failed()
         .any(|e| e.ptxid == ptxid && !e.is_cancel));
     let order = app.order(tx["order_id"].as_str().unwrap()).await;
     assert_ne!(order["status"], "paid");
-    wait_terminals(&app, |v| v["data"][0]["busy"] == false).await;
+    wait_terminals(&app, "the terminal is free", |v| {
+        v["data"][0]["busy"] == false
+    })
+    .await;
 }
 
 /// F1: at `timeout_secs` (35 s, the least allowed) the gateway sends the reading cancel before it gives up: the terminal's own final
@@ -416,7 +365,10 @@ async fn f3_the_final_answer_after_an_interim_990001_settles_the_unknown_sale() 
     assert!(seen.contains(&"unknown".to_string()), "{seen:?}");
     let order = app.order(tx["order_id"].as_str().unwrap()).await;
     assert_eq!(order["status"], "paid");
-    wait_terminals(&app, |v| v["data"][0]["busy"] == false).await;
+    wait_terminals(&app, "the terminal is free", |v| {
+        v["data"][0]["busy"] == false
+    })
+    .await;
     let next = start_sale(&app, "f3-b", 1_000).await;
     wait_status(&app, next["id"].as_str().unwrap(), "succeeded", 10).await;
 }

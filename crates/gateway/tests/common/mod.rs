@@ -1,6 +1,8 @@
 //! Shared test support: a real gateway on a fresh database, and signed Smartro messages.
 #![allow(dead_code)]
 
+pub mod terminal;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
