@@ -762,3 +762,90 @@ fn every_link_names_an_operation_and_its_parameters() {
     );
     assert!(links >= 5, "only {links} links");
 }
+
+/// The strings of `schema` (followed through `$ref`s, properties, items and combinators) that say nothing about
+/// which characters they take: no `pattern`, `enum`, `const` or `format`.
+fn unbounded_strings(doc: &Value, schema: &Value, at: &str, depth: usize, out: &mut Vec<String>) {
+    let mut schema = schema;
+    while let Some(pointer) = schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+        schema = doc.pointer(pointer).unwrap_or(&Value::Null);
+    }
+    if depth > 16 || !schema.is_object() {
+        return;
+    }
+    let is_string = match &schema["type"] {
+        Value::String(t) => t == "string",
+        Value::Array(types) => types.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if is_string
+        && !["pattern", "enum", "const", "format"]
+            .iter()
+            .any(|k| schema.get(k).is_some())
+    {
+        out.push(at.to_string());
+    }
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        unbounded_strings(doc, property, &format!("{at}.{name}"), depth + 1, out);
+    }
+    if schema["additionalProperties"].is_object() {
+        let extra = &schema["additionalProperties"];
+        unbounded_strings(doc, extra, &format!("{at}.*"), depth + 1, out);
+    }
+    unbounded_strings(doc, &schema["items"], &format!("{at}[]"), depth + 1, out);
+    for combinator in ["oneOf", "anyOf", "allOf"] {
+        for (i, branch) in schema[combinator]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            unbounded_strings(
+                doc,
+                branch,
+                &format!("{at}|{combinator}[{i}]"),
+                depth + 1,
+                out,
+            );
+        }
+    }
+}
+
+/// A NUL anywhere in a JSON body is refused before any handler runs (422 `nul_character`), and most text fields
+/// refuse control characters too, so a body string the document leaves open is one a client (or schemathesis) may
+/// send and see refused although the document allowed it. Every such string states its characters.
+#[test]
+fn every_request_body_string_states_its_characters() {
+    let doc = spec();
+    let mut open = Vec::new();
+    // Webhooks are the gateway's own requests to the shop, not input.
+    for (path, method, op) in operations(&doc)
+        .into_iter()
+        .filter(|(path, _, _)| path.starts_with("paths "))
+    {
+        for (media, content) in op["requestBody"]["content"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let at = format!("{method} {path} {media}");
+            unbounded_strings(&doc, &content["schema"], &at, 0, &mut open);
+        }
+    }
+    assert!(
+        open.is_empty(),
+        "strings without pattern, enum or format: {open:#?}"
+    );
+}
+
+#[test]
+fn the_string_scan_sees_an_open_string() {
+    let doc: Value = serde_json::json!({"components": {"schemas": {"T": {"type": "object", "properties": {
+        "a": {"type": "string", "pattern": "^[^\\x00]*$"},
+        "b": {"type": "array", "items": {"type": ["string", "null"], "maxLength": 3}}
+    }}}}});
+    let mut open = Vec::new();
+    let schema = serde_json::json!({"$ref": "#/components/schemas/T"});
+    unbounded_strings(&doc, &schema, "body", 0, &mut open);
+    assert_eq!(open, ["body.b[]"]);
+}

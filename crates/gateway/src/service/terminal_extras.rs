@@ -236,10 +236,10 @@ fn validate_print(body: PrintBody) -> Result<PrintRequest, ApiError> {
         ));
     }
     if let Some(font) = &body.font_family {
-        if font.is_empty() || font.len() > 64 || font.chars().any(char::is_control) {
+        if font.is_empty() || font.chars().count() > 64 || font.chars().any(char::is_control) {
             return Err(ApiError::invalid_field(
                 "font_family",
-                "must be 1 to 64 bytes without control characters",
+                "must be 1 to 64 characters without control characters",
             ));
         }
     }
