@@ -764,7 +764,7 @@ fn every_link_names_an_operation_and_its_parameters() {
 }
 
 /// The strings of `schema` (followed through `$ref`s, properties, items and combinators) that say nothing about
-/// which characters they take: no `pattern`, `enum`, `const` or `format`.
+/// which characters they take (no `pattern`, `enum`, `const` or `format`), and the integers that have no bound.
 fn unbounded_strings(doc: &Value, schema: &Value, at: &str, depth: usize, out: &mut Vec<String>) {
     let mut schema = schema;
     while let Some(pointer) = schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
@@ -773,16 +773,17 @@ fn unbounded_strings(doc: &Value, schema: &Value, at: &str, depth: usize, out: &
     if depth > 16 || !schema.is_object() {
         return;
     }
-    let is_string = match &schema["type"] {
-        Value::String(t) => t == "string",
-        Value::Array(types) => types.iter().any(|t| t == "string"),
+    let is_type = |name: &str| match &schema["type"] {
+        Value::String(t) => t == name,
+        Value::Array(types) => types.iter().any(|t| t == name),
         _ => false,
     };
-    if is_string
-        && !["pattern", "enum", "const", "format"]
-            .iter()
-            .any(|k| schema.get(k).is_some())
-    {
+    let states = |keys: &[&str]| keys.iter().any(|k| schema.get(*k).is_some());
+    if is_type("string") && !states(&["pattern", "enum", "const", "format", "anyOf", "oneOf"]) {
+        out.push(at.to_string());
+    }
+    // The server reads integers as i64 (or narrower): a larger one is refused although JSON Schema allows it.
+    if is_type("integer") && !states(&["format", "maximum", "enum", "const", "anyOf", "oneOf"]) {
         out.push(at.to_string());
     }
     for (name, property) in schema["properties"].as_object().into_iter().flatten() {
@@ -815,7 +816,7 @@ fn unbounded_strings(doc: &Value, schema: &Value, at: &str, depth: usize, out: &
 /// refuse control characters too, so a body string the document leaves open is one a client (or schemathesis) may
 /// send and see refused although the document allowed it. Every such string states its characters.
 #[test]
-fn every_request_body_string_states_its_characters() {
+fn every_request_body_string_and_integer_states_its_bounds() {
     let doc = spec();
     let mut open = Vec::new();
     // Webhooks are the gateway's own requests to the shop, not input.
@@ -834,7 +835,7 @@ fn every_request_body_string_states_its_characters() {
     }
     assert!(
         open.is_empty(),
-        "strings without pattern, enum or format: {open:#?}"
+        "strings without pattern, enum or format, integers without bound: {open:#?}"
     );
 }
 
@@ -842,10 +843,12 @@ fn every_request_body_string_states_its_characters() {
 fn the_string_scan_sees_an_open_string() {
     let doc: Value = serde_json::json!({"components": {"schemas": {"T": {"type": "object", "properties": {
         "a": {"type": "string", "pattern": "^[^\\x00]*$"},
-        "b": {"type": "array", "items": {"type": ["string", "null"], "maxLength": 3}}
+        "b": {"type": "array", "items": {"type": ["string", "null"], "maxLength": 3}},
+        "c": {"type": "integer", "minimum": 0},
+        "d": {"type": "integer", "format": "int64"}
     }}}}});
     let mut open = Vec::new();
     let schema = serde_json::json!({"$ref": "#/components/schemas/T"});
     unbounded_strings(&doc, &schema, "body", 0, &mut open);
-    assert_eq!(open, ["body.b[]"]);
+    assert_eq!(open, ["body.b[]", "body.c"]);
 }
