@@ -293,3 +293,34 @@ async fn a_tid_filter_that_names_no_tid_is_a_clear_error() {
         assert_eq!(problem["errors"][0]["field"], "tid", "{problem}");
     }
 }
+
+#[tokio::test]
+async fn a_cancel_smartro_answers_for_another_amount_counts_that_amount_and_is_reviewed() {
+    let smartro = CancelDouble::start().await;
+    let app = spawn_app_with(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    app.create_order(card_order("RM-AMT", 10_000)).await;
+    let a = tid(70);
+    assert_eq!(app.inform(card_inform("RM-AMT", &a, 10_000)).await.1, "OK");
+    // Asked to cancel 3,000, Smartro says it cancelled 2,500: that is what left the merchant.
+    smartro.give_back(2_500);
+    let (status, body) = status_and_body(
+        app.post_json(
+            "/v1/orders/RM-AMT/cancel",
+            &json!({ "amount": 3_000, "reason": "부분 취소" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(smartro.requests()[0].cancel_amt, 3_000);
+    let order = app.order("RM-AMT").await;
+    assert_eq!(order["status"], "needs_review", "{order}");
+    assert_eq!(order["cancelled_amount"], 2_500, "{order}");
+    assert_eq!(order["cancellations"][0]["amount"], 2_500, "{order}");
+    assert_eq!(order["cancellations"][0]["status"], "succeeded", "{order}");
+    let reason = order["review_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("3000") && reason.contains("2500"),
+        "{order}"
+    );
+}

@@ -287,6 +287,9 @@ pub struct CancelReply {
 pub enum CancelAnswer {
     Succeeded {
         ptid: Option<String>,
+        /// What the provider says it gave back (WEBLink's `CancelAmt`, the terminal's `approvalAmt`); `None`
+        /// when its answer does not say, and then the amount asked is taken.
+        amount: Option<i64>,
     },
     Refused,
     /// No answer, or one that could not be read: Smartro may or may not have cancelled.
@@ -304,14 +307,22 @@ pub fn complete_cancel(order: &OrderState, id: Uuid, answer: &CancelAnswer) -> D
         };
     };
     match answer {
-        CancelAnswer::Succeeded { ptid } => {
+        CancelAnswer::Succeeded { ptid, amount } => {
             if c.ptid.is_none() {
                 c.ptid = ptid.clone();
             }
             // Smartro's notification of this cancel may have been applied first; it is counted once.
             if c.status != CancellationStatus::Succeeded {
                 c.status = CancellationStatus::Succeeded;
-                let amount = c.amount;
+                let asked = c.amount;
+                // What left the merchant is what the provider says it gave back, not what was asked. A success
+                // naming no positive amount moved no money this record can count: the ask stays on the row
+                // (its amount is positive by the schema), nothing is counted, and a person looks.
+                let given = amount.unwrap_or(asked);
+                let amount = if given > 0 { given } else { 0 };
+                if amount > 0 {
+                    c.amount = amount;
+                }
                 let tid = c.tid.clone();
                 if review::is_reviewed_payment(&next, &tid) {
                     // The operator's cancel of the payment under review: its money was never counted, so
@@ -322,7 +333,17 @@ pub fn complete_cancel(order: &OrderState, id: Uuid, answer: &CancelAnswer) -> D
                     // An order put under review while this cancel was on its way stays there: the money is
                     // counted, and the person who settles the review sees it.
                     next.status = status_after_cancel(&next);
-                    effects.push(Effect::Emit(EventType::PaymentCancelled));
+                    if amount > 0 {
+                        effects.push(Effect::Emit(EventType::PaymentCancelled));
+                    }
+                    if given != asked {
+                        next.status = OrderStatus::NeedsReview;
+                        next.review_reason = Some(format!(
+                            "the provider answered a cancel of {asked} KRW as done, but gave back {given} KRW"
+                        ));
+                        next.review_tid = Some(tid);
+                        effects.push(Effect::Emit(EventType::PaymentNeedsReview));
+                    }
                 } else {
                     next.status = OrderStatus::NeedsReview;
                     next.review_reason =

@@ -718,7 +718,10 @@ pub fn settle_open_cancel(
     amount: i64,
 ) -> Option<CancelAnswer> {
     if provider_cancelled >= counted + amount {
-        Some(CancelAnswer::Succeeded { ptid: None })
+        Some(CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None,
+        })
     } else if provider_cancelled <= counted {
         Some(CancelAnswer::Refused)
     } else {

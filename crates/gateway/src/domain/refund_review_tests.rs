@@ -138,7 +138,14 @@ fn a_cancel_on_its_way_to_smartro_is_not_left_to_refund() {
     );
     let refunded = record_refund(&open, 4_000).unwrap().order;
     // The cancel then succeeds: together they are exactly what was paid.
-    let done = complete_cancel(&refunded, plan.id, &CancelAnswer::Succeeded { ptid: None });
+    let done = complete_cancel(
+        &refunded,
+        plan.id,
+        &CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None,
+        },
+    );
     assert_eq!(done.order.cancelled_amount, 6_000);
     assert_eq!(done.order.refunded_amount, 4_000);
     assert_eq!(done.order.status, OrderStatus::Cancelled);
@@ -363,7 +370,10 @@ fn cancelling_a_second_payment_puts_the_order_back_to_its_first() {
     let done = complete_cancel(
         &open,
         planned.plan.id,
-        &CancelAnswer::Succeeded { ptid: None },
+        &CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None,
+        },
     );
     assert_eq!(done.order.status, OrderStatus::Paid);
     assert_eq!(done.order.tid.as_deref(), Some(TID));
@@ -395,7 +405,10 @@ fn cancelling_the_only_payment_under_review_cancels_the_order() {
     let done = complete_cancel(
         &begin_cancel(&o, &planned.plan),
         planned.plan.id,
-        &CancelAnswer::Succeeded { ptid: None },
+        &CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None,
+        },
     );
     assert_eq!(done.order.status, OrderStatus::Cancelled);
     assert_eq!(done.order.paid_amount, 0);
@@ -435,7 +448,10 @@ fn smartros_notice_of_the_review_cancel_settles_it_once() {
     let answered = complete_cancel(
         &notified.order,
         planned.plan.id,
-        &CancelAnswer::Succeeded { ptid: None },
+        &CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None,
+        },
     );
     assert_eq!(answered.order.status, OrderStatus::Paid);
     assert!(emitted(&answered).is_empty(), "resolved once");
@@ -474,7 +490,14 @@ fn a_cancel_answered_while_the_order_went_under_review_keeps_the_review() {
         now(),
     )
     .order;
-    let done = complete_cancel(&review, plan.id, &CancelAnswer::Succeeded { ptid: None });
+    let done = complete_cancel(
+        &review,
+        plan.id,
+        &CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None,
+        },
+    );
     assert_eq!(done.order.cancelled_amount, 3_000);
     assert_eq!(done.order.status, OrderStatus::NeedsReview);
     assert_eq!(done.order.review_tid.as_deref(), Some(TID2));

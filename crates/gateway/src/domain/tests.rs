@@ -751,6 +751,7 @@ fn smartro_answers_to_a_cancel() {
         plan.id,
         &CancelAnswer::Succeeded {
             ptid: Some("PTID1".into()),
+            amount: Some(4_000),
         },
     );
     assert_eq!(ok.order.cancelled_amount, 4_000);
@@ -788,6 +789,7 @@ fn a_cancel_notified_before_the_answer_is_counted_once() {
         plan.id,
         &CancelAnswer::Succeeded {
             ptid: Some("PTID1".into()),
+            amount: Some(4_000),
         },
     );
     assert_eq!(answered.order.cancelled_amount, 4_000);
@@ -798,7 +800,10 @@ fn a_cancel_notified_before_the_answer_is_counted_once() {
 fn settling_a_cancel_whose_answer_never_came() {
     assert_eq!(
         settle_open_cancel(4_000, 1_000, 3_000),
-        Some(CancelAnswer::Succeeded { ptid: None })
+        Some(CancelAnswer::Succeeded {
+            ptid: None,
+            amount: None
+        })
     );
     assert_eq!(
         settle_open_cancel(1_000, 1_000, 3_000),
@@ -824,4 +829,56 @@ fn only_a_pending_order_within_its_time_is_payable() {
         payable(OrderStatus::NeedsReview, later, at),
         Err(NotPayable::NeedsReview)
     );
+}
+
+#[test]
+fn a_cancel_answered_for_another_amount_counts_what_was_given_back_and_is_reviewed() {
+    let o = paid(PayMethod::Card);
+    let plan = plan_cancel(&o, Some(4_000), None, Uuid::new_v4(), now()).unwrap();
+    let open = begin_cancel(&o, &plan);
+    let answer = |amount| CancelAnswer::Succeeded {
+        ptid: Some("PTID1".into()),
+        amount,
+    };
+
+    // As asked, or not said: the ask is what went back.
+    for said in [Some(4_000), None] {
+        let ok = complete_cancel(&open, plan.id, &answer(said));
+        assert_eq!(ok.order.cancelled_amount, 4_000);
+        assert_eq!(ok.order.status, OrderStatus::PartiallyCancelled);
+        assert_eq!(emitted(&ok), vec![EventType::PaymentCancelled]);
+    }
+
+    // Less than asked: the provider's figure is counted, on the order and on the cancellation, and a person looks.
+    let less = complete_cancel(&open, plan.id, &answer(Some(3_000)));
+    assert_eq!(less.order.cancelled_amount, 3_000);
+    assert_eq!(less.order.cancellations[0].amount, 3_000);
+    assert_eq!(less.order.status, OrderStatus::NeedsReview);
+    assert_eq!(less.order.review_tid, o.tid);
+    assert!(less
+        .order
+        .review_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("4000") && r.contains("3000")));
+    assert_eq!(
+        emitted(&less),
+        vec![EventType::PaymentCancelled, EventType::PaymentNeedsReview]
+    );
+
+    // More than asked but within what was paid: counted and reviewed the same way.
+    let more = complete_cancel(&open, plan.id, &answer(Some(6_000)));
+    assert_eq!(more.order.cancelled_amount, 6_000);
+    assert_eq!(more.order.status, OrderStatus::NeedsReview);
+
+    // More than is left: nothing is counted past what was paid; reviewed.
+    let over = complete_cancel(&open, plan.id, &answer(Some(o.paid_amount + 1)));
+    assert_eq!(over.order.cancelled_amount, 0);
+    assert_eq!(over.order.status, OrderStatus::NeedsReview);
+
+    // A success naming nothing given back: nothing counted, the ask stays on the row, reviewed.
+    let zero = complete_cancel(&open, plan.id, &answer(Some(0)));
+    assert_eq!(zero.order.cancelled_amount, 0);
+    assert_eq!(zero.order.cancellations[0].amount, 4_000);
+    assert_eq!(zero.order.status, OrderStatus::NeedsReview);
+    assert_eq!(emitted(&zero), vec![EventType::PaymentNeedsReview]);
 }

@@ -48,6 +48,8 @@ pub enum CancelCall {
     Succeeded {
         reply: CancelReply,
         ptid: Option<String>,
+        /// The amount the provider says it cancelled (`CancelAmt`), when its answer carries one.
+        amount: Option<i64>,
     },
     /// The provider refused; its code and message are in `reply`.
     Refused { reply: CancelReply },

@@ -99,7 +99,11 @@ pub(super) fn check_reason(reason: &str) -> Result<String, ApiError> {
 /// The answer to keep on the cancellation, and the problem to report when it did not succeed.
 fn understand(call: CancelCall, id: Uuid) -> (CancelAnswer, CancelReply, Option<ApiError>) {
     match call {
-        CancelCall::Succeeded { reply, ptid } => (CancelAnswer::Succeeded { ptid }, reply, None),
+        CancelCall::Succeeded {
+            reply,
+            ptid,
+            amount,
+        } => (CancelAnswer::Succeeded { ptid, amount }, reply, None),
         CancelCall::Refused { reply } => {
             let code = reply.result_code.clone().unwrap_or_default();
             let message = reply.result_message.clone().unwrap_or_default();

@@ -74,7 +74,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
         let ptid = match answer {
-            CancelAnswer::Succeeded { ptid } => ptid.as_deref(),
+            CancelAnswer::Succeeded { ptid, .. } => ptid.as_deref(),
             _ => None,
         };
         let mut tx = self.pool.begin().await?;
@@ -89,7 +89,7 @@ impl Store {
             sqlx::query!(
                 "UPDATE cancellations SET status = $2, result_code = COALESCE($3, result_code),
                    result_message = COALESCE($4, result_message), cancel_num = COALESCE($5, cancel_num),
-                   ptid = COALESCE(ptid, $6), completed_at = COALESCE(completed_at, $7)
+                   ptid = COALESCE(ptid, $6), completed_at = COALESCE(completed_at, $7), amount = $8
                  WHERE id = $1",
                 id,
                 c.status.as_str(),
@@ -97,7 +97,8 @@ impl Store {
                 reply.result_message,
                 reply.cancel_num,
                 ptid,
-                completed
+                completed,
+                c.amount
             )
             .execute(&mut *tx)
             .await?;

@@ -685,6 +685,7 @@ impl Store {
                     let answer = match next.status {
                         TerminalTxStatus::Succeeded => Some(CancelAnswer::Succeeded {
                             ptid: Some(row.ptxid.clone()),
+                            amount: approval.map(|a| a.amount),
                         }),
                         TerminalTxStatus::Failed | TerminalTxStatus::Aborted => {
                             Some(CancelAnswer::Refused)
@@ -702,7 +703,7 @@ impl Store {
                             sqlx::query!(
                                 "UPDATE cancellations SET status = $2, result_code = $3, result_message = $4,
                                    cancel_num = COALESCE($5, cancel_num), ptid = COALESCE(ptid, $6),
-                                   completed_at = COALESCE(completed_at, $7)
+                                   completed_at = COALESCE(completed_at, $7), amount = $8
                                  WHERE id = $1",
                                 cancellation,
                                 c.status.as_str(),
@@ -710,7 +711,8 @@ impl Store {
                                 next.result_message,
                                 approval.map(|a| a.approval_no.clone()),
                                 c.ptid,
-                                done
+                                done,
+                                c.amount
                             )
                             .execute(&mut *tx)
                             .await?;

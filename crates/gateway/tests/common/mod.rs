@@ -142,6 +142,8 @@ pub struct CancelDouble {
     pub url: String,
     requests: Arc<Mutex<Vec<CancelRequest>>>,
     refusal: Arc<Mutex<Option<(String, String)>>>,
+    /// The CancelAmt a success names instead of the one asked.
+    given: Arc<Mutex<Option<i64>>>,
     held: Arc<AtomicBool>,
     release: Arc<tokio::sync::Semaphore>,
 }
@@ -152,6 +154,7 @@ impl CancelDouble {
             url: String::new(),
             requests: Arc::default(),
             refusal: Arc::default(),
+            given: Arc::default(),
             held: Arc::default(),
             release: Arc::new(tokio::sync::Semaphore::new(0)),
         };
@@ -201,7 +204,7 @@ impl CancelDouble {
                 pay_method: Some("CARD".into()),
                 mid: Some(MID.into()),
                 tid: Some(request.tid.clone()),
-                cancel_amt: Some(request.cancel_amt),
+                cancel_amt: Some(self.given.lock().unwrap().unwrap_or(request.cancel_amt)),
                 result_code: "2001".into(),
                 result_msg: "취소 성공".into(),
                 cancel_num: Some(format!("{n:08}")),
@@ -215,6 +218,11 @@ impl CancelDouble {
     /// Every cancel from now on is refused with this code and message.
     pub fn refuse_with(&self, code: &str, message: &str) {
         *self.refusal.lock().unwrap() = Some((code.into(), message.into()));
+    }
+
+    /// Every success from now on names this CancelAmt, whatever was asked.
+    pub fn give_back(&self, amount: i64) {
+        *self.given.lock().unwrap() = Some(amount);
     }
 
     /// Every cancel from now on succeeds.

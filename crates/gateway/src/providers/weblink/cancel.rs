@@ -77,6 +77,7 @@ impl WebLink {
                     CancelCall::Succeeded {
                         reply,
                         ptid: answer.ptid.clone(),
+                        amount: answer.cancel_amt,
                     }
                 } else {
                     CancelCall::Refused { reply }
