@@ -48,7 +48,7 @@ pub async fn gateway_with_terminal(address: &str, keys: &[(&str, &str)]) -> Test
 
 /// Polls `GET /v1/terminals` until `check` holds.
 pub async fn wait_terminals(app: &TestApp, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let v: Value = app.get_json("/v1/terminals").await.json().await.unwrap();
         if check(&v) {
