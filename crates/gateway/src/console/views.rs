@@ -200,12 +200,13 @@ td.num,th.num{text-align:right;white-space:nowrap}
 .s-cancelled,.s-partially_cancelled,.s-refuted,.s-bad_signature,.s-failed,.s-refused,.s-malformed,.s-unknown_order,
 .s-unknown_merchant{background:#fde2e1;color:#8e1c17}
 form.filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(9.5rem,1fr));gap:.6rem;align-items:end}
+form.filters .wide{grid-column:1/-1}
 label{display:block;font-size:.85rem;color:#5b6470}
 input,select,textarea{width:100%;padding:.5rem;border:1px solid #c9ced6;border-radius:6px;font-size:1rem;background:#fff}
 button.primary,button.danger{padding:.55rem 1.1rem;border:0;border-radius:6px;font-size:1rem;color:#fff;cursor:pointer;background:#1f6feb}
 button.danger{background:#c62828}
 button.small{padding:.2rem .6rem;font-size:.85rem;border:1px solid #c9ced6;border-radius:6px;background:#fff;cursor:pointer}
-.actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem}
+.actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:1rem;align-items:start}
 .actions form{display:grid;gap:.5rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}
 dl.facts dt{color:#5b6470} dl.facts dd{margin:0;word-break:break-all}
@@ -223,7 +224,10 @@ table.fields td{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85r
 .signin{max-width:22rem;margin:3rem auto}
 .signin form{display:grid;gap:.8rem}
 svg.chart{max-width:36rem;display:block}
-@media (max-width:40rem){main{padding:.6rem}h1{font-size:1.2rem}th,td{padding:.35rem}}
+@media (max-width:40rem){main{padding:.6rem}h1{font-size:1.2rem}th,td{padding:.35rem}
+ table.stack thead{display:none} table.stack tr{display:block;border-bottom:1px solid #c9ced6;padding:.4rem 0}
+ table.stack td{display:flex;gap:.6rem;border:0;padding:.15rem .5rem;text-align:left}
+ table.stack td::before{content:attr(data-label);color:#5b6470;font-size:.8rem;min-width:4.5rem;flex:none}}
 "#;
 
 fn page(title: &str, operator: Option<&Operator>, body: Markup) -> Markup {
@@ -379,7 +383,7 @@ pub fn orders_page(
             h1 { "주문 " span.hint { "(Orders)" } }
             div.card {
                 form.filters method="get" action="/console/orders" id="order-search" {
-                    div {
+                    div.wide {
                         label for="q" { "검색: 주문번호 · TID · 구매자 (Search)" }
                         input id="q" name="q" type="search" value=(query.q) placeholder="주문번호, TID, 이름, 이메일";
                     }
@@ -401,7 +405,7 @@ pub fn orders_page(
                 p.notice.bad id="search-error" role="alert" { (problem) }
             }
             div.scroll {
-                table id="orders" {
+                table.stack id="orders" {
                     thead { tr {
                         th { "주문번호" } th { "상태" } th { "채널 · 수단" } th { "상품명" } th { "구매자" }
                         th.num { "금액" } th.num { "취소·환불" } th { "생성 (KST)" }
@@ -409,14 +413,14 @@ pub fn orders_page(
                     tbody {
                         @for line in lines {
                             tr {
-                                td { a href={"/console/orders/" (path_segment(&line.order_id))} class="order-link" { (line.order_id) } }
-                                td { (badge(&line.status, status_label(&line.status))) }
-                                td { (channel_label(&line.channel)) " · " (method_label(&line.pay_method)) }
-                                td { (line.goods_name) }
-                                td { (line.buyer_name) br; span.hint { (line.buyer_email) } }
-                                td.num { (won(line.amount)) }
-                                td.num { (won(line.cancelled_amount + line.refunded_amount)) }
-                                td { (kst(line.created_at)) }
+                                td data-label="주문번호" { a href={"/console/orders/" (path_segment(&line.order_id))} class="order-link" { (line.order_id) } }
+                                td data-label="상태" { (badge(&line.status, status_label(&line.status))) }
+                                td data-label="채널·수단" { (channel_label(&line.channel)) " · " (method_label(&line.pay_method)) }
+                                td data-label="상품명" { (line.goods_name) }
+                                td data-label="구매자" { span { (line.buyer_name) br; span.hint { (line.buyer_email) } } }
+                                td.num data-label="금액" { (won(line.amount)) }
+                                td.num data-label="취소·환불" { (won(line.cancelled_amount + line.refunded_amount)) }
+                                td data-label="생성" { (kst(line.created_at)) }
                             }
                         }
                         @if lines.is_empty() {
@@ -817,7 +821,7 @@ pub fn summary_page(
 ) -> Markup {
     let table = |rows: &[SummaryRow], label: fn(&str) -> &'static str, id: &str| {
         let total = SummaryRow {
-            key: "합계".into(),
+            key: String::new(),
             count: rows.iter().map(|r| r.count).sum(),
             paid: rows.iter().map(|r| r.paid).sum(),
             cancelled: rows.iter().map(|r| r.cancelled).sum(),
@@ -827,12 +831,17 @@ pub fn summary_page(
             div.scroll { table id=(id) {
                 thead { tr { th {} th.num { "건수" } th.num { "결제" } th.num { "취소" } th.num { "환불" } th.num { "순액 (Net)" } } }
                 tbody {
-                    @for r in rows.iter().chain(std::iter::once(&total)) {
+                    @for r in rows {
                         tr {
                             td { (label(&r.key)) " " span.hint { (r.key) } }
                             td.num { (r.count) } td.num { (won(r.paid)) } td.num { (won(r.cancelled)) }
                             td.num { (won(r.refunded)) } td.num { (won(r.paid - r.cancelled - r.refunded)) }
                         }
+                    }
+                    tr {
+                        td { strong { "합계" } " " span.hint { "(Total)" } }
+                        td.num { (total.count) } td.num { (won(total.paid)) } td.num { (won(total.cancelled)) }
+                        td.num { (won(total.refunded)) } td.num { (won(total.paid - total.cancelled - total.refunded)) }
                     }
                 }
             } }
