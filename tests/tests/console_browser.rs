@@ -234,6 +234,24 @@ async fn an_operator_works_through_the_console_in_the_browser() {
         "{audit}"
     );
     browser.screenshot("console-cancelled").await;
+    // The timeline with the first raw message opened: its fields as Smartro sent them, the card number masked.
+    client
+        .execute(
+            "document.querySelector('#timeline details').open = true; \
+             document.getElementById('timeline').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("open the raw message");
+    let raw = client
+        .find(Locator::Css("#timeline table.fields"))
+        .await
+        .expect("the raw fields")
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.contains("E2E-CON-CARD"), "{raw}");
+    browser.screenshot("console-timeline").await;
 
     // A refund of the virtual-account order, made by bank transfer and recorded here.
     client
