@@ -804,3 +804,109 @@ async fn terminals_and_summary_pages() {
         .await;
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn a_terminal_sale_on_the_console() {
+    use common::terminal::{simulator, wait_status, wait_terminals, TERMINAL};
+    let sim = simulator(
+        Some(sandbox::config::AutoDecision::Approve),
+        sandbox::terminal::TerminalFaults::default(),
+    )
+    .await;
+    let address = sim.addr().to_string();
+    let app = console_app(&[
+        ("GATEWAY__TERMINALS__0__ID", TERMINAL),
+        ("GATEWAY__TERMINALS__0__ADDRESS", &address),
+        ("GATEWAY__TERMINALS__0__TIMEOUT_SECS", "35"),
+    ])
+    .await;
+    wait_terminals(&app, "the terminal connects", |v| {
+        v["data"][0]["connected"] == true
+    })
+    .await;
+    let response = app
+        .post_keyed(
+            &format!("/v1/terminals/{TERMINAL}/payments"),
+            "console-sale-1",
+            &serde_json::json!({ "amount": 4_500, "method": "card" }),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let tx: serde_json::Value = response.json().await.unwrap();
+    let (tx, _) = wait_status(&app, tx["id"].as_str().unwrap(), "succeeded", 60).await;
+    let order_id = tx["order_id"].as_str().unwrap().to_string();
+
+    let session = app.sign_in().await;
+    let terminals = app.console_page("/console/terminals", &session).await;
+    assert!(terminals.contains(TERMINAL), "{terminals}");
+    assert!(terminals.contains("연결됨"), "connected: {terminals}");
+    assert!(
+        terminals.contains("장부 (Ledger)"),
+        "totals beside the ledger: {terminals}"
+    );
+    let page = app
+        .console_page(&format!("/console/orders/{order_id}"), &session)
+        .await;
+    assert!(page.contains("단말기 거래"), "{page}");
+    assert!(page.contains("단말기 메시지"), "the terminal's messages");
+    let list = app
+        .console_page("/console/orders?channel=terminal", &session)
+        .await;
+    assert!(list.contains(&order_id));
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let app = console_app(&[("GATEWAY__SERVER__PUBLIC_URL", "https://pay.example.com")]).await;
+    let response = app.console_get("/console/sign-in", None).await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[test]
+fn hash_password_reads_stdin_and_refuses_arguments() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smartro-gateway"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"typed password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hash = String::from_utf8(out.stdout).unwrap();
+    let hash = hash.trim();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(gateway::console::password::verify("typed password", hash));
+    assert!(!hash.contains("typed password"));
+    // The password is never an argument: one given is refused.
+    let refused = Command::new(env!("CARGO_BIN_EXE_smartro-gateway"))
+        .args(["hash-password", "secret"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    // Nothing typed: no hash of an empty password.
+    let empty = Command::new(env!("CARGO_BIN_EXE_smartro-gateway"))
+        .arg("hash-password")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!empty.status.success());
+    assert!(empty.stdout.is_empty());
+}
