@@ -711,6 +711,20 @@ async fn refund_resolve_and_redeliver_from_the_console() {
         .execute(&app.db.pool)
         .await
         .unwrap();
+    // A delivery attempt that failed is on the timeline.
+    sqlx::query(
+        "INSERT INTO webhook_attempts (event_id, attempted_at, status_code, latency_ms, error, worker)
+         VALUES ($1, now(), 500, 42, 'shop answered 500', 'w1')",
+    )
+    .bind(&event)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let page = app
+        .console_page("/console/orders/CO-REVIEW", &session)
+        .await;
+    assert!(page.contains("웹훅 전송 시도") && page.contains("HTTP 500"));
+    assert!(page.contains("shop answered 500"));
     let action = format!("/console/orders/CO-REVIEW/events/{event}/redeliver");
     let response = app
         .console_post(
@@ -909,4 +923,65 @@ fn hash_password_reads_stdin_and_refuses_arguments() {
         .unwrap();
     assert!(!empty.status.success());
     assert!(empty.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn the_orders_list_pages_and_filters() {
+    let app = console_app(&[]).await;
+    for n in 0..52 {
+        app.create_order(card_order(&format!("CO-PAGE-{n:02}"), 1_000))
+            .await;
+    }
+    card_paid(&app, "CO-PAGE-PAID", 1_000, 20).await;
+    let session = app.sign_in().await;
+    let first = app.console_page("/console/orders", &session).await;
+    assert_eq!(first.matches(r#"class="order-link""#).count(), 50);
+    assert!(first.contains("CO-PAGE-PAID") && !first.contains("CO-PAGE-01\""));
+    let at = first.find(r#"id="next-page""#).expect("a next page");
+    let href_at = first[..at].rfind("href=\"").unwrap() + "href=\"".len();
+    let next = first[href_at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let second = app.console_page(&next, &session).await;
+    assert_eq!(second.matches(r#"class="order-link""#).count(), 3);
+    assert!(second.contains("CO-PAGE-00") && !second.contains(r#"id="next-page""#));
+
+    let paid = app
+        .console_page("/console/orders?status=paid", &session)
+        .await;
+    assert_eq!(paid.matches(r#"class="order-link""#).count(), 1);
+    assert!(paid.contains("CO-PAGE-PAID"));
+    let vbank = app
+        .console_page("/console/orders?pay_method=VBANK", &session)
+        .await;
+    assert_eq!(vbank.matches(r#"class="order-link""#).count(), 0);
+    // The test clock stands at 2026-11-21 (KST): a range before it finds nothing, one around it everything.
+    let before = app
+        .console_page("/console/orders?from=2026-11-01&to=2026-11-20", &session)
+        .await;
+    assert_eq!(before.matches(r#"class="order-link""#).count(), 0);
+    let around = app
+        .console_page(
+            "/console/orders?from=2026-11-21&to=2026-11-21&q=CO-PAGE-5",
+            &session,
+        )
+        .await;
+    assert_eq!(
+        around.matches(r#"class="order-link""#).count(),
+        2,
+        "CO-PAGE-50 and -51"
+    );
+    let email = app
+        .console_page("/console/orders?q=BUYER%40EXAMPLE", &session)
+        .await;
+    assert_eq!(
+        email.matches(r#"class="order-link""#).count(),
+        50,
+        "case-insensitive e-mail search"
+    );
+    // LIKE's wildcards are taken literally.
+    let wildcard = app.console_page("/console/orders?q=%25", &session).await;
+    assert_eq!(wildcard.matches(r#"class="order-link""#).count(), 0);
 }
