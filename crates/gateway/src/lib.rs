@@ -4,6 +4,7 @@ pub mod addr;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod console;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;

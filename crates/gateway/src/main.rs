@@ -42,6 +42,10 @@ enum Command {
         #[arg(long, default_value = "/readyz")]
         path: String,
     },
+    /// Print an argon2id hash of a console operator's password for `[[console.operators]] password_hash`. The
+    /// password is read from standard input (one line), or asked for without echo on a terminal; it is never an
+    /// argument, which would leave it in the shell's history and the process list.
+    HashPassword,
 }
 
 #[cfg(feature = "demo")]
@@ -71,6 +75,10 @@ fn parse_auto(s: &str) -> Result<AutoDecision, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration: an operator may hash a password before there is one.
+    if let Some(Command::HashPassword) = cli.command {
+        return hash_password();
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -110,7 +118,7 @@ fn main() -> ExitCode {
                 serve(settings).await
             }
             Command::Migrate => migrate(settings).await,
-            Command::CheckConfig | Command::Healthcheck { .. } => Ok(()),
+            Command::CheckConfig | Command::Healthcheck { .. } | Command::HashPassword => Ok(()),
             #[cfg(feature = "demo")]
             Command::Demo(args) => {
                 warn_about_test_credentials(&settings);
@@ -139,6 +147,90 @@ fn main() -> ExitCode {
         Err(e) => {
             fail(&app::error_chain(e.as_ref()));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `hash-password`: the password from stdin (or a prompt without echo), its argon2id hash on stdout.
+fn hash_password() -> ExitCode {
+    let password = match read_password() {
+        Ok(password) => password,
+        Err(e) => {
+            fail(&format!("could not read the password: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    if password.is_empty() {
+        fail("the password is empty");
+        return ExitCode::from(2);
+    }
+    match gateway::console::password::hash_password(&password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            fail(&format!("could not hash the password: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line of standard input without its line ending. On a terminal the typing is not echoed.
+fn read_password() -> std::io::Result<String> {
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    let echo_off = EchoOff::on_terminal();
+    if echo_off.is_some() {
+        eprint!("Password (not shown): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    drop(echo_off);
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Terminal echo switched off while it lives (standard input is a terminal), restored when dropped.
+struct EchoOff {
+    #[cfg(unix)]
+    saved: libc::termios,
+}
+
+impl EchoOff {
+    fn on_terminal() -> Option<EchoOff> {
+        #[cfg(unix)]
+        {
+            // SAFETY: isatty, tcgetattr and tcsetattr only read or write the termios struct on this stack frame.
+            unsafe {
+                if libc::isatty(libc::STDIN_FILENO) != 1 {
+                    return None;
+                }
+                let mut saved: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(libc::STDIN_FILENO, &mut saved) != 0 {
+                    return None;
+                }
+                let mut quiet = saved;
+                quiet.c_lflag &= !libc::ECHO;
+                quiet.c_lflag |= libc::ECHONL;
+                if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) != 0 {
+                    return None;
+                }
+                Some(EchoOff { saved })
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: restores the settings read in on_terminal.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved);
         }
     }
 }

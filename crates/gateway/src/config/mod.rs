@@ -69,6 +69,7 @@ pub struct Settings {
     pub checkout: CheckoutSettings,
     /// The shop's in-store Smartro card terminals the gateway drives as their POS; may be empty.
     pub terminals: Vec<TerminalSettings>,
+    pub console: ConsoleSettings,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,6 +220,26 @@ pub struct WorkerSettings {
 pub struct CheckoutSettings {
     /// Origins allowed to frame the checkout page (`frame-ancestors`); empty: none.
     pub frame_ancestors: Vec<String>,
+}
+
+/// The operator console (`/console`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsoleSettings {
+    /// A session ends this long after sign-in.
+    pub session_minutes: i64,
+    /// Who may sign in; empty: the console is off and every `/console` path answers 404.
+    pub operators: Vec<OperatorSettings>,
+}
+
+/// One operator (`[[console.operators]]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorSettings {
+    /// The sign-in name, also written in the audit log and as who resolved or recorded what.
+    pub name: String,
+    /// `$argon2id$…` as `smartro-gateway hash-password` prints it. A secret: it allows guessing the password
+    /// offline.
+    #[serde(serialize_with = "redact::secret")]
+    pub password_hash: SecretString,
 }
 
 impl Settings {

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use smartro::endpoints::{self, Environment};
 
 use super::{
-    ApiSettings, CheckoutSettings, ConfigError, DatabaseSettings, EscrowPolicy, MerchantSettings,
-    OrderSettings, ServerSettings, Settings, SmartroSettings, TerminalSettings, WebhookSettings,
-    WorkerSettings,
+    ApiSettings, CheckoutSettings, ConfigError, ConsoleSettings, DatabaseSettings, EscrowPolicy,
+    MerchantSettings, OperatorSettings, OrderSettings, ServerSettings, Settings, SmartroSettings,
+    TerminalSettings, WebhookSettings, WorkerSettings,
 };
 
 /// The API key shipped in default.toml: public, so never acceptable against Smartro's production system.
@@ -78,7 +78,27 @@ pub(super) struct RawSettings {
     checkout: RawCheckout,
     #[serde(default)]
     terminals: Vec<RawTerminal>,
+    console: RawConsole,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    session_minutes: i64,
+    #[serde(default)]
+    operators: Vec<RawOperator>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    name: Option<String>,
+    password_hash: Option<String>,
+}
+
+/// A day at most: a console left signed in on a shared computer should not stay so for long.
+const MAX_SESSION_MINUTES: i64 = 24 * 60;
+const MAX_OPERATOR_NAME_CHARS: usize = 64;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -441,7 +461,9 @@ impl RawSettings {
             }
             terminals.push(terminal);
         }
+        let console = self.console.validate()?;
         Ok(Settings {
+            console,
             server,
             database,
             smartro,
@@ -452,6 +474,59 @@ impl RawSettings {
             workers,
             checkout,
             terminals,
+        })
+    }
+}
+
+impl RawConsole {
+    fn validate(self) -> Result<ConsoleSettings, ConfigError> {
+        let session_minutes = at_least("console.session_minutes", self.session_minutes, 1)?;
+        if session_minutes > MAX_SESSION_MINUTES {
+            return Err(ConfigError::new(
+                "console.session_minutes",
+                format!("must be at most {MAX_SESSION_MINUTES} (got {session_minutes})"),
+            ));
+        }
+        let mut operators: Vec<OperatorSettings> = Vec::with_capacity(self.operators.len());
+        for (index, raw) in self.operators.into_iter().enumerate() {
+            let key = |field: &str| format!("console.operators[{index}].{field}");
+            let name = non_empty(raw.name)
+                .map(|n| n.trim().to_string())
+                .ok_or_else(|| ConfigError::new(key("name"), "required"))?;
+            if name.chars().count() > MAX_OPERATOR_NAME_CHARS
+                || name.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(ConfigError::new(
+                    key("name"),
+                    format!(
+                        "must be 1 to {MAX_OPERATOR_NAME_CHARS} characters without spaces or control characters"
+                    ),
+                ));
+            }
+            if let Some(first) = operators.iter().position(|o| o.name == name) {
+                return Err(ConfigError::new(
+                    key("name"),
+                    format!("duplicate operator `{name}` (also console.operators[{first}])"),
+                ));
+            }
+            let hash = non_empty(raw.password_hash)
+                .ok_or_else(|| ConfigError::new(key("password_hash"), "required"))?;
+            // Checked here so that a typo is a start-up error, not an operator who can never sign in. The
+            // message names no part of the hash.
+            crate::console::password::check_hash(hash.trim()).map_err(|why| {
+                ConfigError::new(
+                    key("password_hash"),
+                    format!("{why}; make one with `smartro-gateway hash-password`"),
+                )
+            })?;
+            operators.push(OperatorSettings {
+                name,
+                password_hash: SecretString::from(hash.trim().to_string()),
+            });
+        }
+        Ok(ConsoleSettings {
+            session_minutes,
+            operators,
         })
     }
 }

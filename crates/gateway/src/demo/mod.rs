@@ -31,6 +31,9 @@ use shop::{shop_router, Shop};
 /// The `[[terminals]]` id of the simulated card terminal the demo configures.
 pub const DEMO_TERMINAL_ID: &str = "counter-1";
 
+/// The console operator the demo signs in as, when the configuration names none.
+pub const DEMO_OPERATOR: &str = "admin";
+
 /// Where the demo's three servers (and the simulated terminal) listen. Port 0 picks a free port.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -87,6 +90,8 @@ pub struct DemoHandle {
     shop: JoinHandle<std::io::Result<()>>,
     /// Expiry, reconciliation (and webhooks, if configured) run in the demo as in `serve`.
     workers: crate::workers::Workers,
+    /// The password of [`DEMO_OPERATOR`], made up for this run; `None` when the configuration has operators.
+    pub console_password: Option<String>,
 }
 
 impl DemoHandle {
@@ -213,12 +218,14 @@ pub async fn start_demo(
                 )
             })?;
     let gateway_addr = gateway_listener.local_addr()?;
-    let settings = Arc::new(demo_settings(
+    let mut settings = demo_settings(
         settings,
         gateway_addr,
         &sandbox.endpoints(),
         sandbox.terminal_addr(),
-    ));
+    );
+    let console_password = demo_operator(&mut settings)?;
+    let settings = Arc::new(settings);
     let gateway = Gateway::start_on(gateway_listener, settings.clone(), pool, clock).await?;
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.host, opts.shop_port))
@@ -267,7 +274,32 @@ pub async fn start_demo(
         stop_shop,
         shop,
         workers,
+        console_password,
     })
+}
+
+/// So that the console can be tried: an operator [`DEMO_OPERATOR`] with a random password for this run, unless
+/// the configuration has operators of its own.
+fn demo_operator(settings: &mut Settings) -> anyhow::Result<Option<String>> {
+    use rand::Rng;
+    if !settings.console.operators.is_empty() {
+        return Ok(None);
+    }
+    let password: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(12)
+        .map(char::from)
+        .collect();
+    let hash = crate::console::password::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("hashing the demo operator's password: {e}"))?;
+    settings
+        .console
+        .operators
+        .push(crate::config::OperatorSettings {
+            name: DEMO_OPERATOR.to_string(),
+            password_hash: SecretString::from(hash),
+        });
+    Ok(Some(password))
 }
 
 /// The `demo` command: embedded PostgreSQL under `database.data_dir`, everything else in this process, until
@@ -294,6 +326,12 @@ pub async fn run(mut settings: Settings, opts: DemoOptions) -> anyhow::Result<()
                 demo.gateway_url(),
                 demo.sandbox_url()
             );
+            if let Some(password) = &demo.console_password {
+                println!(
+                    "  Operator console (운영 콘솔): {}/console  name \"{DEMO_OPERATOR}\", password \"{password}\" (this run only)",
+                    demo.gateway_url()
+                );
+            }
             if let Some(addr) = demo.sandbox.terminal_addr() {
                 println!(
                     "  Counter (카운터 / POS): {}  rings sales up on terminal \"{DEMO_TERMINAL_ID}\"",

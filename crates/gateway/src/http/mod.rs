@@ -42,6 +42,8 @@ pub struct AppState {
     pub services: Services,
     pub api_keys: Arc<auth::ApiKeys>,
     pub page_headers: Arc<PageHeaders>,
+    /// The operator console; `None` when no operator is configured (its paths are then not mounted).
+    pub console: Option<Arc<crate::console::Console>>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
         AppState {
             api_keys: Arc::new(auth::ApiKeys::new(&settings.api.secret_keys)),
             page_headers: Arc::new(PageHeaders::new(&settings.checkout.frame_ancestors)),
+            console: crate::console::Console::new(settings).map(Arc::new),
             services,
         }
     }
@@ -59,7 +62,12 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = Duration::from_secs(state.services.settings.server.request_timeout_secs.max(1));
 
+    let console = match state.console {
+        Some(_) => crate::console::routes(),
+        None => Router::new(),
+    };
     Router::new()
+        .merge(console)
         .merge(api::routes())
         .merge(cancel::routes())
         .merge(refunds::routes())

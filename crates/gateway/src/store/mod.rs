@@ -1,6 +1,7 @@
 //! PostgreSQL access, one module per table group. Every state change commits together with its outbox event.
 
 pub mod cancellations;
+pub mod console;
 pub mod delivery;
 pub mod expiry;
 pub mod idempotency;

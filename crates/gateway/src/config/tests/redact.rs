@@ -7,6 +7,10 @@ use super::{load, KEY_001};
 use crate::config::redact::REDACTED;
 use crate::config::Settings;
 
+/// A console operator's password hash (of "s3cret"): a secret, since it allows guessing the password offline.
+const OPERATOR_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$IlAyjZX8YG5zQzuGIOSuHA$bRyYv6fvzfcpPMco/4InTvX4uEKa/RxvkyE9F9PPHmg";
+
 fn settings_with_every_secret() -> (Settings, Vec<&'static str>) {
     let secrets = vec![
         "postgres://gateway:db-password-1@db/gateway",
@@ -14,6 +18,7 @@ fn settings_with_every_secret() -> (Settings, Vec<&'static str>) {
         "cancel-pw-3",
         "sk_live_secret_key_4_abcdef",
         "whsec_secret_5",
+        OPERATOR_HASH,
     ];
     let settings = load(
         None,
@@ -24,6 +29,8 @@ fn settings_with_every_secret() -> (Settings, Vec<&'static str>) {
             ("GATEWAY__API__SECRET_KEYS", secrets[3]),
             ("GATEWAY__WEBHOOKS__URL", "https://shop.example.com/hooks"),
             ("GATEWAY__WEBHOOKS__SECRET", secrets[4]),
+            ("GATEWAY__CONSOLE__OPERATORS__0__NAME", "admin"),
+            ("GATEWAY__CONSOLE__OPERATORS__0__PASSWORD_HASH", secrets[5]),
         ],
     )
     .unwrap();
@@ -54,6 +61,17 @@ fn redacted_toml_shows_the_effective_config_without_secrets() {
         .unwrap();
     assert_eq!(parsed.get_string("server.bind").unwrap(), "127.0.0.1:8080");
     assert_eq!(parsed.get_string("database.url").unwrap(), REDACTED);
+    assert_eq!(
+        parsed
+            .get_string("console.operators[0].password_hash")
+            .unwrap(),
+        REDACTED
+    );
+    assert_eq!(
+        parsed.get_string("console.operators[0].name").unwrap(),
+        "admin"
+    );
+    assert_eq!(parsed.get_int("console.session_minutes").unwrap(), 60);
     assert_eq!(parsed.get_string("smartro.environment").unwrap(), "test");
     assert_eq!(parsed.get_string("merchants[1].mid").unwrap(), "SMTPAY002m");
     assert_eq!(
@@ -180,4 +198,35 @@ fn strings_are_escaped_in_the_redacted_toml() {
         parsed(&toml).get_string("database.data_dir").unwrap(),
         data_dir
     );
+}
+
+#[test]
+fn console_operators_are_checked_naming_the_key() {
+    let err = load(
+        None,
+        &[
+            ("GATEWAY__CONSOLE__OPERATORS__0__NAME", "admin"),
+            (
+                "GATEWAY__CONSOLE__OPERATORS__0__PASSWORD_HASH",
+                "plain-password",
+            ),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "console.operators[0].password_hash");
+    assert!(!err.to_string().contains("plain-password"), "{err}");
+    let err = load(
+        None,
+        &[(
+            "GATEWAY__CONSOLE__OPERATORS__0__PASSWORD_HASH",
+            OPERATOR_HASH,
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "console.operators[0].name");
+    let err = load(None, &[("GATEWAY__CONSOLE__SESSION_MINUTES", "0")]).unwrap_err();
+    assert_eq!(err.key, "console.session_minutes");
+    let settings = load(None, &[]).unwrap();
+    assert!(settings.console.operators.is_empty(), "off by default");
+    assert_eq!(settings.console.session_minutes, 60);
 }

@@ -1,0 +1,235 @@
+//! Actions on an order: each a POST form with the session's CSRF token, calling the same service function as
+//! the API (with the form's id as the Idempotency-Key, under the operator's name), written to the audit log, and
+//! answered by a redirect to the order's page, which shows the outcome (post/redirect/get).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+
+use super::forms::{CancelForm, FormFields, RefundForm, ResolveForm};
+use super::session::{forbidden, Operator};
+use super::views;
+use crate::domain::ResolveAction;
+use crate::http::AppState;
+use crate::service::idempotency::{Answer, Keyed};
+use crate::service::problem::ApiError;
+use crate::store::console::NewAuditEntry;
+
+/// Who the service sees as the caller: the idempotency keys of operators never meet the API keys'.
+fn caller(operator: &Operator) -> String {
+    format!("console:{}", operator.name)
+}
+
+fn won(amount: i64) -> String {
+    views::won(amount)
+}
+
+/// Writes the audit entry and redirects to the order's page, which shows it as the outcome.
+async fn finish(
+    state: &AppState,
+    operator: &Operator,
+    action: &str,
+    order_id: &str,
+    outcome: Result<String, ApiError>,
+) -> Response {
+    let (result, detail) = match &outcome {
+        Ok(detail) => ("succeeded", detail.clone()),
+        Err(e) => (
+            if e.status.is_server_error() {
+                "failed"
+            } else {
+                "refused"
+            },
+            views::problem_text(e),
+        ),
+    };
+    let services = &state.services;
+    let id = match services
+        .store
+        .insert_audit(
+            &NewAuditEntry {
+                operator: &operator.name,
+                action,
+                order_id: Some(order_id),
+                outcome: result,
+                detail: &detail,
+            },
+            services.clock.now(),
+        )
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return views::unavailable(&e),
+    };
+    tracing::info!(operator = %operator.name, action, %order_id, outcome = result, "console action");
+    Redirect::to(&format!(
+        "/console/orders/{}?done={id}#outcome",
+        crate::views::path_segment(order_id)
+    ))
+    .into_response()
+}
+
+/// The form's id and the JSON the idempotency record compares a repeated form with.
+fn keyed_parts<T: Serialize>(fields: &FormFields, form: &T) -> Result<(String, Vec<u8>), ApiError> {
+    let form_id = fields.form_id()?;
+    let body = serde_json::to_vec(form).unwrap_or_default();
+    Ok((form_id, body))
+}
+
+fn replay_note(answer: &Answer) -> &'static str {
+    if answer.replayed {
+        " (같은 양식이 다시 제출되어 처음 결과를 보여 줍니다 / the same form again: its first outcome)"
+    } else {
+        ""
+    }
+}
+
+/// `POST /console/orders/{order_id}/cancel`: cancel what is left, or `amount` of it.
+pub async fn cancel(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = FormFields::parse(&body);
+    if !operator.csrf_ok(&fields) {
+        return forbidden();
+    }
+    let outcome = async {
+        let form = CancelForm::parse(&fields)?;
+        let (form_id, raw) = keyed_parts(&fields, &form)?;
+        let scope = format!("cancel:{order_id}");
+        let who = caller(&operator);
+        let keyed = Keyed {
+            api_key_id: &who,
+            key: Some(&form_id),
+            scope: &scope,
+            body: &raw,
+        };
+        let answer = state
+            .services
+            .cancel_order(keyed, &order_id, form.amount, None, &form.reason)
+            .await?;
+        let what = match form.amount {
+            Some(amount) => format!("{} 취소 (cancelled)", won(amount)),
+            None => "남은 금액 전액 취소 (cancelled all that was left)".to_string(),
+        };
+        Ok(format!(
+            "{what}; 사유 (reason): {}{}",
+            form.reason,
+            replay_note(&answer)
+        ))
+    }
+    .await;
+    finish(&state, &operator, "cancel", &order_id, outcome).await
+}
+
+/// `POST /console/orders/{order_id}/refund`: record a refund the merchant made by bank transfer.
+pub async fn refund(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = FormFields::parse(&body);
+    if !operator.csrf_ok(&fields) {
+        return forbidden();
+    }
+    let outcome = async {
+        let form = RefundForm::parse(&fields)?;
+        let (form_id, raw) = keyed_parts(&fields, &form)?;
+        let scope = format!("refund:{order_id}");
+        let who = caller(&operator);
+        let keyed = Keyed {
+            api_key_id: &who,
+            key: Some(&form_id),
+            scope: &scope,
+            body: &raw,
+        };
+        let answer = state
+            .services
+            .record_refund(keyed, &order_id, form.body(), &operator.name)
+            .await?;
+        Ok(format!(
+            "{} 환불 기록 (refund recorded); 사유 (reason): {}{}",
+            won(form.amount),
+            form.reason,
+            replay_note(&answer)
+        ))
+    }
+    .await;
+    finish(&state, &operator, "refund", &order_id, outcome).await
+}
+
+/// `POST /console/orders/{order_id}/resolve`: accept or cancel the payment under review.
+pub async fn resolve(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(order_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = FormFields::parse(&body);
+    if !operator.csrf_ok(&fields) {
+        return forbidden();
+    }
+    let outcome = async {
+        let form = ResolveForm::parse(&fields)?;
+        let (form_id, raw) = keyed_parts(&fields, &form)?;
+        let scope = format!("resolve:{order_id}");
+        let who = caller(&operator);
+        let keyed = Keyed {
+            api_key_id: &who,
+            key: Some(&form_id),
+            scope: &scope,
+            body: &raw,
+        };
+        let answer = state
+            .services
+            .resolve_order(keyed, &order_id, form.action, &form.reason, &operator.name)
+            .await?;
+        let what = match form.action {
+            ResolveAction::Accept => "검토 승인 (review accepted)",
+            ResolveAction::Cancel => "검토 결제 취소 (reviewed payment cancelled)",
+        };
+        Ok(format!(
+            "{what}; 사유 (reason): {}{}",
+            form.reason,
+            replay_note(&answer)
+        ))
+    }
+    .await;
+    finish(&state, &operator, "resolve", &order_id, outcome).await
+}
+
+/// `POST /console/orders/{order_id}/events/{event_id}/redeliver`: queue one of the order's webhook events again.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path((order_id, event_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let fields = FormFields::parse(&body);
+    if !operator.csrf_ok(&fields) {
+        return forbidden();
+    }
+    let outcome = async {
+        // Only an event of this order: the audit entry is filed under it.
+        let events = state
+            .services
+            .list_events(Some(&order_id), None, 1000, None)
+            .await?;
+        if !events.iter().any(|e| e.id == event_id) {
+            return Err(ApiError::not_found(format!(
+                "no event {event_id} of order {order_id}"
+            )));
+        }
+        let event = state.services.redeliver(&event_id).await?;
+        Ok(format!(
+            "{} ({}) 재전송 대기열에 넣음 (queued for delivery again)",
+            event.id, event.event_type
+        ))
+    }
+    .await;
+    finish(&state, &operator, "redeliver", &order_id, outcome).await
+}
