@@ -700,6 +700,7 @@ async fn refund_resolve_and_redeliver_from_the_console() {
     let page = app
         .console_page("/console/orders/CO-REVIEW", &session)
         .await;
+    assert!(page.contains(r#"class="redeliver-form""#));
     let event: String = sqlx::query_scalar(
         "SELECT id FROM outbox_events WHERE order_id = 'CO-REVIEW' ORDER BY seq LIMIT 1",
     )
