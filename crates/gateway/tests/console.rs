@@ -986,3 +986,32 @@ async fn the_orders_list_pages_and_filters() {
     let wildcard = app.console_page("/console/orders?q=%25", &session).await;
     assert_eq!(wildcard.matches(r#"class="order-link""#).count(), 0);
 }
+
+#[tokio::test]
+async fn a_removed_operators_session_ends() {
+    let app = console_app(&[]).await;
+    let session = app.sign_in().await;
+    app.console_page("/console/orders", &session).await;
+    // The same database served by a gateway whose configuration no longer has this operator.
+    let other_hash = operator_hash();
+    let settings = test_settings(&[
+        ("GATEWAY__CONSOLE__OPERATORS__0__NAME", "someone-else"),
+        ("GATEWAY__CONSOLE__OPERATORS__0__PASSWORD_HASH", other_hash),
+    ]);
+    let gateway = gateway::app::Gateway::start(
+        std::sync::Arc::new(settings),
+        app.db.pool.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .expect("second gateway");
+    let response = app
+        .http
+        .get(format!("{}/console/orders", gateway.url()))
+        .header("cookie", format!("console_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "the operator is gone");
+    assert_eq!(response.headers()["location"], "/console/sign-in");
+}

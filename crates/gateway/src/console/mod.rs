@@ -60,6 +60,11 @@ impl Console {
         })
     }
 
+    /// Whether `name` is a configured operator now: a session of one removed from the configuration is over.
+    fn is_operator(&self, name: &str) -> bool {
+        self.operators.iter().any(|(n, _)| n == name)
+    }
+
     /// The hash to verify a sign-in against, and whether it belongs to an operator of this name.
     fn hash_for(&self, name: &str) -> (String, bool) {
         match self.operators.iter().find(|(n, _)| n == name) {

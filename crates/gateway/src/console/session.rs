@@ -143,12 +143,20 @@ impl FromRequestParts<AppState> for Operator {
             .console_session(&token_sha256, services.clock.now())
             .await
         {
-            Ok(Some(session)) => Ok(Operator {
-                name: session.operator,
-                csrf: csrf_for("session", &token),
-                token_sha256,
-            }),
-            Ok(None) => Err(to_sign_in()),
+            Ok(Some(session))
+                if state
+                    .console
+                    .as_ref()
+                    .is_some_and(|c| c.is_operator(&session.operator)) =>
+            {
+                Ok(Operator {
+                    name: session.operator,
+                    csrf: csrf_for("session", &token),
+                    token_sha256,
+                })
+            }
+            // Signed out, expired, or its operator is no longer configured.
+            Ok(_) => Err(to_sign_in()),
             Err(e) => Err(views::unavailable(&e)),
         }
     }
