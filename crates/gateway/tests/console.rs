@@ -1015,3 +1015,22 @@ async fn a_removed_operators_session_ends() {
     assert_eq!(response.status(), 303, "the operator is gone");
     assert_eq!(response.headers()["location"], "/console/sign-in");
 }
+
+#[tokio::test]
+async fn a_longer_name_is_not_the_operator() {
+    let long: String = "o".repeat(64);
+    let app = spawn_app_with(&[
+        ("GATEWAY__CONSOLE__OPERATORS__0__NAME", long.as_str()),
+        (
+            "GATEWAY__CONSOLE__OPERATORS__0__PASSWORD_HASH",
+            operator_hash(),
+        ),
+    ])
+    .await;
+    let form = app.sign_in_form().await;
+    let longer = format!("{long}ooo");
+    let signed = app.sign_in_with(&form, &longer, PASSWORD).await;
+    assert_eq!(signed.status, 401, "{longer} is not {long}");
+    assert!(signed.session.is_none());
+    assert_eq!(app.sign_in_with(&form, &long, PASSWORD).await.status, 303);
+}

@@ -236,10 +236,10 @@ pub async fn sign_in(
     let failed = |status: StatusCode, message: &'static str| {
         views::html(status, views::sign_in_page(&csrf, Some(message)))
     };
-    let name: String = fields
-        .get("name")
-        .unwrap_or("")
-        .trim()
+    let typed = fields.get("name").unwrap_or("").trim();
+    // Cut for counting only: a name longer than any operator's is no operator, even if it starts like one.
+    let too_long = typed.chars().count() > MAX_NAME_CHARS;
+    let name: String = typed
         .chars()
         .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
         .take(MAX_NAME_CHARS)
@@ -266,7 +266,7 @@ pub async fn sign_in(
     let matches = tokio::task::spawn_blocking(move || super::password::verify(&password, &hash))
         .await
         .unwrap_or(false);
-    if !(known && matches) {
+    if !(known && !too_long && matches) {
         if let Err(e) = services
             .store
             .record_sign_in_failure(&name, &address, now)
