@@ -1034,3 +1034,46 @@ async fn a_longer_name_is_not_the_operator() {
     assert!(signed.session.is_none());
     assert_eq!(app.sign_in_with(&form, &long, PASSWORD).await.status, 303);
 }
+
+#[tokio::test]
+async fn concurrent_guesses_do_not_pass_the_limit() {
+    let app = console_app(&[]).await;
+    let form = app.sign_in_form().await;
+    // Many guesses at once: each may only be checked against the password while the name is under its limit.
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let http = app.http.clone();
+        let url = app.url("/console/sign-in");
+        let (cookie, csrf) = form.clone();
+        guesses.spawn(async move {
+            http.post(url)
+                .header("cookie", format!("console_sign_in={cookie}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("name", OPERATOR),
+                    ("password", &format!("guess {n}")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut checked = 0;
+    while let Some(status) = guesses.join_next().await {
+        match status.unwrap() {
+            401 => checked += 1,
+            429 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // Guesses that arrive together may even all be refused; what matters is that no more than 5 are checked.
+    assert!(checked <= 5, "{checked} guesses were checked, at most 5 may be");
+    assert_eq!(
+        app.count("SELECT count(*) FROM console_sign_in_failures")
+            .await,
+        checked,
+        "refused guesses are not stored"
+    );
+}

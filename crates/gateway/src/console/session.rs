@@ -10,7 +10,8 @@
 //!   403. A cross-site page can neither read the cookie nor (`SameSite=Strict`) have it sent. A request that
 //!   states an `Origin` other than `server.public_url`'s is refused as well.
 //! - Failed sign-ins are stored and counted over [`WINDOW_MINUTES`] per name and per client address; past the
-//!   limits every attempt, right or wrong, is refused (429) without checking the password.
+//!   limits every attempt, right or wrong, is refused (429) without checking the password. Each attempt is stored
+//!   before it is counted, so that concurrent guesses cannot all slip under the limit.
 //! - A wrong password and an unknown name get the same status and page; an unknown name is verified against a
 //!   dummy hash of the same cost, so both take as long.
 
@@ -248,14 +249,28 @@ pub async fn sign_in(
     let address = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
     let now = services.clock.now();
     let since = now - Duration::minutes(WINDOW_MINUTES);
+    // The attempt is stored as a failure before it is counted (a success forgets it), so that guesses sent at
+    // once see each other: each counts itself and every one stored before it, and at most the limit get checked.
+    let attempt = match services
+        .store
+        .record_sign_in_failure(&name, &address, now)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return views::unavailable(&e),
+    };
     match services
         .store
         .sign_in_failures(&name, &address, since)
         .await
     {
         Ok((by_name, by_address))
-            if by_name >= MAX_FAILURES_PER_NAME || by_address >= MAX_FAILURES_PER_ADDRESS =>
+            if by_name > MAX_FAILURES_PER_NAME || by_address > MAX_FAILURES_PER_ADDRESS =>
         {
+            // A refused attempt is not kept: past the limit, guesses cost neither a hash nor a row.
+            if let Err(e) = services.store.forget_sign_in_failure(attempt).await {
+                return views::unavailable(&e);
+            }
             tracing::warn!(%address, "console: sign-in refused, too many failures");
             return failed(StatusCode::TOO_MANY_REQUESTS, views::TOO_MANY_ATTEMPTS);
         }
@@ -267,13 +282,6 @@ pub async fn sign_in(
         .await
         .unwrap_or(false);
     if !(known && !too_long && matches) {
-        if let Err(e) = services
-            .store
-            .record_sign_in_failure(&name, &address, now)
-            .await
-        {
-            return views::unavailable(&e);
-        }
         tracing::info!(%address, "console: sign-in failed");
         return failed(StatusCode::UNAUTHORIZED, views::SIGN_IN_FAILED);
     }

@@ -201,20 +201,28 @@ impl Store {
         Ok((row.by_name, row.by_addr))
     }
 
+    /// Stores a sign-in attempt as failed; its id, to forget it by.
     pub async fn record_sign_in_failure(
         &self,
         name: &str,
         client_addr: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query!(
-            "INSERT INTO console_sign_in_failures (name, client_addr, at) VALUES ($1, $2, $3)",
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar!(
+            "INSERT INTO console_sign_in_failures (name, client_addr, at) VALUES ($1, $2, $3) RETURNING id",
             name,
             client_addr,
             now
         )
-        .execute(&self.pool)
-        .await?;
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Forgets one attempt stored by [`Store::record_sign_in_failure`].
+    pub async fn forget_sign_in_failure(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query!("DELETE FROM console_sign_in_failures WHERE id = $1", id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
