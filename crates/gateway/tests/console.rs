@@ -1077,3 +1077,20 @@ async fn concurrent_guesses_do_not_pass_the_limit() {
         "refused guesses are not stored"
     );
 }
+
+#[tokio::test]
+async fn old_sign_in_failures_are_purged_without_a_success() {
+    let app = console_app(&[]).await;
+    let form = app.sign_in_form().await;
+    for n in 0..3 {
+        app.sign_in_with(&form, &format!("guess{n}"), "x").await;
+    }
+    app.clock.advance(Duration::days(2));
+    assert_eq!(app.sign_in_with(&form, "guess9", "x").await.status, 401);
+    assert_eq!(
+        app.count("SELECT count(*) FROM console_sign_in_failures")
+            .await,
+        1,
+        "failures older than a day are gone"
+    );
+}

@@ -282,6 +282,14 @@ pub async fn sign_in(
         .await
         .unwrap_or(false);
     if !(known && !too_long && matches) {
+        // Failures are purged here too, or guesses that never meet a success would pile up.
+        if let Err(e) = services
+            .store
+            .purge_console_sign_ins(now - Duration::days(1))
+            .await
+        {
+            return views::unavailable(&e);
+        }
         tracing::info!(%address, "console: sign-in failed");
         return failed(StatusCode::UNAUTHORIZED, views::SIGN_IN_FAILED);
     }
