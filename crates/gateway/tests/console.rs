@@ -1069,7 +1069,10 @@ async fn concurrent_guesses_do_not_pass_the_limit() {
         }
     }
     // Guesses that arrive together may even all be refused; what matters is that no more than 5 are checked.
-    assert!(checked <= 5, "{checked} guesses were checked, at most 5 may be");
+    assert!(
+        checked <= 5,
+        "{checked} guesses were checked, at most 5 may be"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM console_sign_in_failures")
             .await,
@@ -1093,4 +1096,114 @@ async fn old_sign_in_failures_are_purged_without_a_success() {
         1,
         "failures older than a day are gone"
     );
+}
+
+#[tokio::test]
+async fn odd_paths_and_bodies_are_answered_without_a_server_error() {
+    let smartro = CancelDouble::start().await;
+    let app = console_app(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    card_paid(&app, "CO-ODD", 10_000, 30).await;
+    let session = app.sign_in().await;
+    let page = app.console_page("/console/orders/CO-ODD", &session).await;
+    let csrf = csrf_of(&page);
+    let long = "x".repeat(4000);
+    for path in [
+        "/console/orders/a%2Fb".to_string(),
+        "/console/orders/%2E%2E%2Fadmin".to_string(),
+        format!("/console/orders/{long}"),
+        "/console/orders/%FF".to_string(),
+        "/console/orders/%00".to_string(),
+        "/console/summary?day=%FF".to_string(),
+        "/console/orders?q=%FF%FE&before=99999999999999999999".to_string(),
+        "/console/orders/CO-ODD?done=%00".to_string(),
+    ] {
+        let response = app.console_get(&path, Some(&session)).await;
+        let status = response.status();
+        assert!(!status.is_server_error(), "{path}: {status}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+    // An action on an order that does not exist, a body that is not UTF-8, malformed escapes, repeated fields.
+    let cancel = |order: &str, body: Vec<u8>| {
+        app.http
+            .post(app.url(&format!("/console/orders/{order}/cancel")))
+            .header("cookie", format!("console_session={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let form = |id: u8, extra: &str| {
+        let mut body = format!("csrf={csrf}&form_id=odd-{id}&").into_bytes();
+        body.extend_from_slice(extra.as_bytes());
+        body
+    };
+    for (order, body) in [
+        ("NO-SUCH-ORDER", form(1, "reason=x")),
+        ("CO-ODD", {
+            let mut b = form(2, "amount=1000&reason=");
+            b.extend_from_slice(&[0xFF, 0xFE, b'%', b'Z']);
+            b
+        }),
+        ("CO-ODD", form(3, "amount=%%%&reason=%")),
+    ] {
+        let response = cancel(order, body).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{order}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    assert!(smartro.requests().is_empty(), "nothing was cancelled");
+    // A body over the limit is refused before it is read.
+    let huge = vec![b'a'; 2 * 1024 * 1024];
+    let response = cancel("CO-ODD", huge).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(app.order("CO-ODD").await["status"], "paid");
+}
+
+#[tokio::test]
+async fn days_at_the_end_of_the_calendar_are_answered_without_a_panic() {
+    let app = console_app(&[]).await;
+    let session = app.sign_in().await;
+    for path in [
+        "/console/summary?day=%2B262143-12-31",
+        "/console/summary?day=%2B262144-01-01",
+        "/console/summary?day=-262143-01-01",
+        "/console/orders?to=%2B262143-12-31",
+        "/console/orders?from=-262144-01-01&to=%2B262142-12-31",
+    ] {
+        let response = app
+            .http
+            .get(app.url(path))
+            .header("cookie", format!("console_session={session}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: no answer ({e})"));
+        assert!(!response.status().is_server_error(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_console_paths_and_methods_get_the_console_headers() {
+    let app = console_app(&[]).await;
+    let session = app.sign_in().await;
+    for (method, path) in [
+        ("GET", "/console/nope"),
+        ("POST", "/console/orders"),
+        ("GET", "/console/sign-out"),
+        ("GET", "/console/orders/X/cancel"),
+    ] {
+        let response = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .header("cookie", format!("console_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status == 404 || status == 405, "{method} {path}: {status}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{method} {path}"
+        );
+    }
 }

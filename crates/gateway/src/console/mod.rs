@@ -24,7 +24,7 @@ pub mod views;
 use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -95,6 +95,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/terminals", get(pages::terminals))
         .route("/console/summary", get(pages::summary))
+        // Any other path below /console is the console's own 404, with its headers.
+        .route("/console/{*rest}", any(pages::not_found))
         .layer(middleware::map_response(console_headers))
 }
 

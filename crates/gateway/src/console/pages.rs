@@ -22,6 +22,17 @@ pub async fn home(_operator: Operator) -> Response {
     Redirect::to("/console/orders").into_response()
 }
 
+/// A path below `/console` that is no page.
+pub async fn not_found() -> Response {
+    views::html(
+        StatusCode::NOT_FOUND,
+        views::message_page(
+            "페이지를 찾을 수 없습니다 (Not found)",
+            "주소를 확인해 주세요. (No such page.)",
+        ),
+    )
+}
+
 /// The query of the orders page; every field as typed, checked below.
 #[derive(Debug, Default)]
 pub struct OrdersParams {
