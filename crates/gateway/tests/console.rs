@@ -1207,3 +1207,37 @@ async fn unknown_console_paths_and_methods_get_the_console_headers() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_changed_password_ends_the_sessions_signed_in_with_the_old_one() {
+    let app = console_app(&[]).await;
+    let session = app.sign_in().await;
+    app.console_page("/console/orders", &session).await;
+    // The same database served by a gateway whose configuration has a new password for the same operator.
+    let new_hash = gateway::console::password::hash_password("a new password").expect("hash");
+    let settings = test_settings(&[
+        ("GATEWAY__CONSOLE__OPERATORS__0__NAME", OPERATOR),
+        (
+            "GATEWAY__CONSOLE__OPERATORS__0__PASSWORD_HASH",
+            new_hash.as_str(),
+        ),
+    ]);
+    let gateway = gateway::app::Gateway::start(
+        std::sync::Arc::new(settings),
+        app.db.pool.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .expect("second gateway");
+    let response = app
+        .http
+        .get(format!("{}/console/orders", gateway.url()))
+        .header("cookie", format!("console_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "the old password's session is over");
+    assert_eq!(response.headers()["location"], "/console/sign-in");
+    // Where the password is unchanged, the session goes on.
+    app.console_page("/console/orders", &session).await;
+}

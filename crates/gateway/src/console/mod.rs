@@ -60,9 +60,15 @@ impl Console {
         })
     }
 
-    /// Whether `name` is a configured operator now: a session of one removed from the configuration is over.
-    fn is_operator(&self, name: &str) -> bool {
-        self.operators.iter().any(|(n, _)| n == name)
+    /// What binds a session to the operator's password as configured now (the SHA-256 of its hash); `None` for a
+    /// name that is no operator. A session whose credential differs (a changed password, a removed operator) is
+    /// over.
+    fn credential(&self, name: &str) -> Option<Vec<u8>> {
+        use sha2::{Digest, Sha256};
+        self.operators
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, hash)| Sha256::digest(hash.expose_secret().as_bytes()).to_vec())
     }
 
     /// The hash to verify a sign-in against, and whether it belongs to an operator of this name.

@@ -148,7 +148,8 @@ impl FromRequestParts<AppState> for Operator {
                 if state
                     .console
                     .as_ref()
-                    .is_some_and(|c| c.is_operator(&session.operator)) =>
+                    .and_then(|c| c.credential(&session.operator))
+                    .is_some_and(|now| session.credential.as_deref() == Some(now.as_slice())) =>
             {
                 Ok(Operator {
                     name: session.operator,
@@ -156,7 +157,7 @@ impl FromRequestParts<AppState> for Operator {
                     token_sha256,
                 })
             }
-            // Signed out, expired, or its operator is no longer configured.
+            // Signed out, expired, its operator no longer configured or their password changed.
             Ok(_) => Err(to_sign_in()),
             Err(e) => Err(views::unavailable(&e)),
         }
@@ -298,7 +299,13 @@ pub async fn sign_in(
     let stored = async {
         services
             .store
-            .insert_console_session(&sha256(&token), &name, now, expires_at)
+            .insert_console_session(
+                &sha256(&token),
+                &name,
+                &console.credential(&name).unwrap_or_default(),
+                now,
+                expires_at,
+            )
             .await?;
         services.store.clear_sign_in_failures(&name).await?;
         services

@@ -12,6 +12,8 @@ use super::{Store, StoreError};
 pub struct ConsoleSession {
     pub operator: String,
     pub expires_at: DateTime<Utc>,
+    /// The SHA-256 of the operator's password hash when the session began.
+    pub credential: Option<Vec<u8>>,
 }
 
 /// One entry of the audit log.
@@ -118,13 +120,16 @@ impl Store {
         &self,
         token_sha256: &[u8],
         operator: &str,
+        credential: &[u8],
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query!(
-            "INSERT INTO console_sessions (token_sha256, operator, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO console_sessions (token_sha256, operator, credential, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
             token_sha256,
             operator,
+            credential,
             now,
             expires_at
         )
@@ -141,7 +146,7 @@ impl Store {
     ) -> Result<Option<ConsoleSession>, StoreError> {
         Ok(sqlx::query_as!(
             ConsoleSession,
-            "SELECT operator, expires_at FROM console_sessions
+            "SELECT operator, expires_at, credential FROM console_sessions
              WHERE token_sha256 = $1 AND signed_out_at IS NULL AND expires_at > $2",
             token_sha256,
             now
