@@ -855,10 +855,25 @@ async fn a_terminal_sale_on_the_console() {
     let terminals = app.console_page("/console/terminals", &session).await;
     assert!(terminals.contains(TERMINAL), "{terminals}");
     assert!(terminals.contains("연결됨"), "connected: {terminals}");
+    // Viewing the page asks the terminal nothing: its totals come only when asked for.
+    let asked = |sim: &sandbox::terminal::TerminalSimulator| {
+        sim.state()
+            .received()
+            .into_iter()
+            .filter(|t| t.as_deref() == Some("050099"))
+            .count()
+    };
+    assert_eq!(asked(&sim), 0, "totals asked without the operator asking");
+    assert!(terminals.contains("단말기 합계 조회"), "{terminals}");
+    let terminals = app
+        .console_page(&format!("/console/terminals?totals={TERMINAL}"), &session)
+        .await;
+    assert_eq!(asked(&sim), 1);
     assert!(
         terminals.contains("장부 (Ledger)"),
         "totals beside the ledger: {terminals}"
     );
+    assert!(terminals.contains("일치"), "the sale agrees: {terminals}");
     let page = app
         .console_page(&format!("/console/orders/{order_id}"), &session)
         .await;

@@ -252,8 +252,15 @@ fn today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&views::korea()).date_naive()
 }
 
-/// `GET /console/terminals`: each configured terminal's state, and today's totals beside the ledger's.
-pub async fn terminals(State(state): State<AppState>, operator: Operator) -> Response {
+/// `GET /console/terminals[?totals=<id>]`: each configured terminal's state; with `totals`, that terminal's own
+/// totals for today beside the ledger's. Asking a terminal sends it a frame and holds it for a moment, so it is
+/// done only when the operator asks (a sale started meanwhile would be refused as busy), never on every view.
+pub async fn terminals(
+    State(state): State<AppState>,
+    operator: Operator,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let asked = query_param(raw, "totals");
     let services = &state.services;
     let listed = match services.list_terminals().await {
         Ok(listed) => listed,
@@ -269,13 +276,19 @@ pub async fn terminals(State(state): State<AppState>, operator: Operator) -> Res
     for state in listed["data"].as_array().cloned().unwrap_or_default() {
         let id = state["id"].as_str().unwrap_or_default().to_string();
         // Totals are asked of the terminal itself; a disconnected one has none to give.
-        let totals = if state["connected"].as_bool().unwrap_or(false) {
-            services
-                .terminal_totals(&id, Some(&day), Some(&day))
-                .await
-                .map_err(|e| views::problem_text(&e))
+        let totals = if asked.as_deref() != Some(id.as_str()) {
+            None
+        } else if state["connected"].as_bool().unwrap_or(false) {
+            Some(
+                services
+                    .terminal_totals(&id, Some(&day), Some(&day))
+                    .await
+                    .map_err(|e| views::problem_text(&e)),
+            )
         } else {
-            Err("단말기가 연결되어 있지 않습니다. (Not connected.)".to_string())
+            Some(Err(
+                "단말기가 연결되어 있지 않습니다. (Not connected.)".to_string()
+            ))
         };
         rows.push(TerminalRow { state, totals });
     }

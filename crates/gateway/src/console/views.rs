@@ -746,7 +746,8 @@ pub fn order_page(p: &OrderPage<'_>) -> Markup {
 /// none.
 pub struct TerminalRow {
     pub state: Value,
-    pub totals: Result<Value, String>,
+    /// `None` until the operator asks this terminal for its totals.
+    pub totals: Option<Result<Value, String>>,
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -790,7 +791,13 @@ pub fn terminals_page(operator: &Operator, day: &str, terminals: &[TerminalRow])
                     }
                     h3 { "오늘 합계 대사 " span.hint { "(Totals " (day) ": terminal vs ledger)" } }
                     @match &t.totals {
-                        Ok(totals) => {
+                        None => {
+                            form method="get" action="/console/terminals" {
+                                input type="hidden" name="totals" value=(text(s, "id"));
+                                button type="submit" { "단말기 합계 조회 " span.hint { "(Ask the terminal)" } }
+                            }
+                        }
+                        Some(Ok(totals)) => {
                             div.scroll { table {
                                 thead { tr { th {} th { "단말기 (Terminal)" } th { "장부 (Ledger)" } } }
                                 tbody {
@@ -804,7 +811,7 @@ pub fn terminals_page(operator: &Operator, day: &str, terminals: &[TerminalRow])
                                 p { (badge("failed", "불일치")) " 단말기와 장부의 합계가 다릅니다 (they differ)" }
                             }
                         }
-                        Err(why) => { p.hint { "합계를 가져오지 못했습니다: " (why) } }
+                        Some(Err(why)) => { p.hint { "합계를 가져오지 못했습니다: " (why) } }
                     }
                 }
             }
