@@ -497,7 +497,8 @@ impl Store {
             .events()
             .iter()
             .map(|event| {
-                let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+                // Time-ordered, as in `insert_events`.
+                let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
                 serde_json::json!({
                     "id": id,
                     "type": event.as_str(),
