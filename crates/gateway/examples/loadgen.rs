@@ -48,7 +48,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create card orders via POST /v1/orders and write `order_id<TAB>amount<TAB>checkout_token` lines.
+    /// Create card orders via POST /v1/orders (each with its own Idempotency-Key) and write `order_id<TAB>amount<TAB>checkout_token` lines.
     Orders {
         #[arg(long)]
         count: usize,
@@ -77,6 +77,10 @@ enum Command {
         /// Send from this local address (e.g. 127.0.0.2, an address of `smartro.notify_allow_cidrs`).
         #[arg(long)]
         source_ip: Option<std::net::IpAddr>,
+        /// The made-up TIDs are numbered from here: another inform phase on the same database needs TIDs of its
+        /// own (a TID belongs to one order forever).
+        #[arg(long, default_value_t = 0)]
+        tid_base: u64,
     },
     /// Pay every order of `--orders` in a smartro-sandbox (`POST /sandbox/transactions`: an approved transaction
     /// with the order's Moid and amount, no notification) and write the orders again with the sandbox's TID as a
@@ -133,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mid,
             merchant_key,
             source_ip,
+            tid_base,
         } => {
             let orders = read_orders(&orders)?;
             let url = format!("{base}/smartro/inform");
@@ -141,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .enumerate()
                 .map(|(n, order)| {
                     // 30 characters: MID (10), pay method and medium (4), then 16 digits unique here.
-                    let made_up = format!("{mid}0101{n:016}");
+                    let made_up = format!("{mid}0101{:016}", tid_base + n as u64);
                     let tid = order.tid.as_deref().unwrap_or(&made_up);
                     Request::Post {
                         url: url.clone(),
@@ -384,6 +389,8 @@ async fn create_orders(
             Request::Authorized {
                 url: url.clone(),
                 key: api_key.to_string(),
+                // Every order is created once per Idempotency-Key, as a careful shop would send it.
+                idempotency_key: format!("idem-{prefix}{n:08}"),
                 body: body.to_string().into_bytes(),
             }
         })
@@ -436,6 +443,7 @@ enum Request {
     Authorized {
         url: String,
         key: String,
+        idempotency_key: String,
         body: Vec<u8>,
     },
     Json {
@@ -579,9 +587,15 @@ async fn worker(
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body.clone()),
             Request::Get { url } => client.get(url),
-            Request::Authorized { url, key, body } => client
+            Request::Authorized {
+                url,
+                key,
+                idempotency_key,
+                body,
+            } => client
                 .post(url)
                 .bearer_auth(key)
+                .header("idempotency-key", idempotency_key.as_str())
                 .header("content-type", "application/json")
                 .body(body.clone()),
             Request::Json { url, body } => client

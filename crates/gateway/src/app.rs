@@ -39,6 +39,19 @@ pub fn pool_options(settings: &Settings) -> PgPoolOptions {
         .max_connections(settings.database.max_connections)
         // Fail fast when the database is down, so informs get 503 at once rather than hanging.
         .acquire_timeout(Duration::from_secs(3))
+        // sqlx pings every connection when it is given back (a broken one is closed then), and by default again
+        // before it is handed out: a round trip more on every request. Only a connection idle for a while is
+        // pinged before use (the database may have restarted meanwhile); one used moments ago passed the ping of
+        // its release.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= Duration::from_secs(1) {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Connects to `database.url`, or starts the embedded PostgreSQL under `database.data_dir`.

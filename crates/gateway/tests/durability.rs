@@ -856,3 +856,164 @@ async fn kill_9_while_the_terminal_waits_for_the_card_settles_the_sale_from_9900
 async fn kill_9_while_the_terminal_does_not_answer_settles_the_sale_from_990001() {
     kill_9_with_a_terminal_sale_open(TerminalWhileDown::ApprovedButNeverAnswered).await;
 }
+
+/// SIGKILL during a burst of concurrent informs (the one-transaction path: raw message, claim, order, payment and
+/// event in one commit): every inform answered `OK` is in the database exactly once, its raw message with its
+/// applied effect, and no order is paid twice; after the restart Smartro's re-sends settle the rest, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_a_burst_of_concurrent_informs_keeps_each_ok_exactly_once() {
+    const ORDERS: u32 = 400;
+    let db = fresh_database().await;
+    let env = GatewayEnv::new(&db.url);
+    let mut first = GatewayProcess::start("first", &env).await;
+    let http = http_client();
+    let jobs: Vec<InformJob> = (0..ORDERS)
+        .map(|i| InformJob {
+            order_id: format!("DUR-B{i:03}"),
+            tid: tid(i + 1),
+            amount: 1000,
+        })
+        .collect();
+    let ids: Vec<String> = jobs.iter().map(|j| j.order_id.clone()).collect();
+    create_orders(&http, &first.url(""), &ids, 1000, 8).await;
+
+    let stream = InformStream::start(
+        &http,
+        &first.url(""),
+        jobs.clone(),
+        32,
+        Duration::ZERO,
+        false,
+    );
+    let acknowledged = stream.acknowledged.clone();
+    let reached = wait_until(Duration::from_secs(20), || {
+        acknowledged.load(std::sync::atomic::Ordering::SeqCst) >= 60
+    })
+    .await;
+    first.kill9();
+    let records = stream.finish().await;
+    assert!(reached, "60 informs acknowledged before the kill");
+    let acked: HashSet<String> = records
+        .iter()
+        .filter(|r| r.ok())
+        .map(|r| r.order_id.clone())
+        .collect();
+    assert!(
+        acked.len() < jobs.len(),
+        "the kill came in the middle of the burst ({} of {} acknowledged)",
+        acked.len(),
+        jobs.len()
+    );
+
+    // Each acknowledged inform: its very bytes stored once as applied, its result claimed once, one payment, paid.
+    let bodies: HashMap<&str, Vec<u8>> = jobs
+        .iter()
+        .map(|j| (j.order_id.as_str(), j.body()))
+        .collect();
+    for order_id in &acked {
+        let (raw, claimed, payments, paid): (i64, i64, i64, bool) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM notifications n
+                     WHERE n.order_id = $1 AND n.outcome = 'applied' AND n.body = $2),
+                    (SELECT count(*) FROM applied_results a JOIN notifications n ON n.id = a.notification_id
+                     WHERE a.order_id = $1 AND n.outcome = 'applied' AND n.order_id = $1),
+                    (SELECT count(*) FROM payments p WHERE p.order_id = $1 AND p.success),
+                    (SELECT status = 'paid' FROM orders WHERE order_id = $1)",
+        )
+        .bind(order_id)
+        .bind(&bodies[order_id.as_str()])
+        .fetch_one(&db.pool)
+        .await
+        .expect("state of an acknowledged order");
+        assert_eq!(
+            (raw, claimed, payments, paid),
+            (1, 1, 1, true),
+            "acknowledged {order_id}: (raw messages applied, claims, payments, paid)"
+        );
+    }
+    // Nothing beyond them is half there: every claim has its applied raw message and the other way round, and
+    // no order has two payments or two claims.
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM notifications WHERE outcome = 'applied'"
+        )
+        .await,
+        count(&db.pool, "SELECT count(*) FROM applied_results").await
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM orders WHERE status = 'paid'"
+        )
+        .await,
+        count(&db.pool, "SELECT count(*) FROM payments WHERE success").await
+    );
+    assert_one_each(
+        &db.pool,
+        "SELECT order_id, count(*) FROM payments GROUP BY order_id",
+    )
+    .await;
+    assert_one_each(
+        &db.pool,
+        "SELECT order_id, count(*) FROM applied_results GROUP BY order_id",
+    )
+    .await;
+    let committed = count(&db.pool, "SELECT count(*) FROM applied_results").await;
+    eprintln!(
+        "{} acknowledged before the kill; {committed} applied in the database (a commit may come before an answer \
+         that is lost)",
+        acked.len()
+    );
+
+    // Smartro re-sends whatever was not acknowledged, until it is.
+    let second = GatewayProcess::start("second", &env).await;
+    let resend: Vec<InformJob> = jobs
+        .iter()
+        .filter(|j| !acked.contains(&j.order_id))
+        .cloned()
+        .collect();
+    let resent = InformStream::start(
+        &http,
+        &second.url(""),
+        resend.clone(),
+        16,
+        Duration::ZERO,
+        true,
+    )
+    .drain()
+    .await;
+    assert_eq!(
+        resent.iter().filter(|r| r.ok()).count(),
+        resend.len(),
+        "every re-sent inform acknowledged"
+    );
+    let all = i64::from(ORDERS);
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM orders WHERE status = 'paid'"
+        )
+        .await,
+        all
+    );
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM payments").await, all);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM applied_results").await,
+        all
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM notifications WHERE outcome = 'applied'"
+        )
+        .await,
+        all
+    );
+    assert_one_each(
+        &db.pool,
+        "SELECT order_id, count(*) FROM outbox_events GROUP BY order_id, event_type",
+    )
+    .await;
+    drop(second);
+    drop(first);
+}

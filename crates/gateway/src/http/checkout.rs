@@ -84,11 +84,11 @@ async fn checkout_form(
     let token = query.get("t").unwrap_or("");
     let form = match state
         .services
-        .checkout(&order_id, token, &user_ip(client))
+        .checkout_form(&order_id, token, &user_ip(client))
         .await?
     {
-        Checkout::Payable { form, .. } => form,
-        Checkout::NotPayable { why, .. } => {
+        Ok(form) => form,
+        Err(why) => {
             let (status, text) = explain(why);
             return Err(ApiError::conflict("order_not_payable", text).with("order_status", status));
         }
@@ -115,10 +115,12 @@ async fn checkout_status(
     query: RawQuery,
 ) -> Result<Response, ApiError> {
     let token = query.get("t").unwrap_or("");
-    let record = state.services.authorize_checkout(&order_id, token).await?;
+    let order = state
+        .services
+        .authorize_checkout_row(&order_id, token)
+        .await?;
     Ok(no_store(
-        Json(json!({ "order_id": record.order.order_id, "status": record.order.status }))
-            .into_response(),
+        Json(json!({ "order_id": order.order_id, "status": order.status })).into_response(),
     ))
 }
 

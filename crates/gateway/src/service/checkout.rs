@@ -63,6 +63,58 @@ impl Services {
         }
     }
 
+    /// The order row alone whose checkout token matches (tokens compared in constant time): what the JSON checkout
+    /// and the status poll need, in one primary-key read.
+    pub async fn authorize_checkout_row(
+        &self,
+        order_id: &str,
+        token: &str,
+    ) -> Result<OrderRow, ApiError> {
+        match self.store.get_order_row(order_id).await? {
+            Some(o) if bool::from(o.checkout_token.as_bytes().ct_eq(token.as_bytes())) => Ok(o),
+            // Same answer for a wrong token and an unknown order: the token is the capability.
+            _ => Err(ApiError::not_found(format!(
+                "no order {order_id} with this checkout token"
+            ))),
+        }
+    }
+
+    /// The signed form alone (the JSON checkout), fresh on every call, or why the order cannot be paid. Only the
+    /// order row is read: the form is made of it, and its status decides whether it may be paid.
+    pub async fn checkout_form(
+        &self,
+        order_id: &str,
+        token: &str,
+        user_ip: &str,
+    ) -> Result<Result<CheckoutForm, NotPayable>, ApiError> {
+        let order = self.authorize_checkout_row(order_id, token).await?;
+        let now = self.clock.now();
+        if let Err(why) = payable(order.status, order.expires_at, now) {
+            return Ok(Err(why));
+        }
+        self.form_for(&order, user_ip, now).map(Ok)
+    }
+
+    fn form_for(
+        &self,
+        order: &OrderRow,
+        user_ip: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CheckoutForm, ApiError> {
+        self.weblink
+            .checkout_form(&Purchase::from(order), user_ip, now)
+            .map_err(|problem| {
+                // Orders are checked at creation, so this means the configuration changed since (e.g. public_url).
+                tracing::error!(order_id = %order.order_id, reason = %problem.reason, "stored order no longer forms a valid request");
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "order_not_payable",
+                    "Order cannot be sent to Smartro",
+                    problem.reason,
+                )
+            })
+    }
+
     /// The signed form for the buyer at `user_ip`, fresh on every call, or why the order cannot be paid.
     pub async fn checkout(
         &self,
@@ -78,19 +130,7 @@ impl Services {
                 why,
             });
         }
-        let form = self
-            .weblink
-            .checkout_form(&Purchase::from(&record.order), user_ip, now)
-            .map_err(|problem| {
-                // Orders are checked at creation, so this means the configuration changed since (e.g. public_url).
-                tracing::error!(order_id = %record.order.order_id, reason = %problem.reason, "stored order no longer forms a valid request");
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "order_not_payable",
-                    "Order cannot be sent to Smartro",
-                    problem.reason,
-                )
-            })?;
+        let form = self.form_for(&record.order, user_ip, now)?;
         Ok(Checkout::Payable {
             record: Box::new(record),
             form,

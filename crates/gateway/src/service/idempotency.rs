@@ -47,7 +47,7 @@ impl Services {
             scope: keyed.scope,
             key,
         };
-        let hash = hex::encode(Sha256::digest(keyed.body));
+        let hash = request_hash(keyed.body);
         match self
             .store
             .begin_idempotent(&at, &hash, self.clock.now())
@@ -102,6 +102,11 @@ impl Services {
             }
         }
     }
+}
+
+/// What identifies a keyed request's body: the same key with another body is refused.
+pub fn request_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
 }
 
 /// Answers that record nothing and only say "not now", so that a retry with the same Idempotency-Key must run

@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::idempotency::{Answer, Keyed};
+use super::idempotency::{request_hash, Answer, Keyed};
 use super::problem::ApiError;
 use super::Services;
 use crate::config::EscrowPolicy;
@@ -18,6 +18,7 @@ use crate::domain::options::{
 };
 use crate::domain::{default_vbank_deadline, korean_date, OrderOptions, OrderStatus, PayMethod};
 use crate::providers::weblink::Purchase;
+use crate::store::idempotency::IdempotencyScope;
 use crate::store::orders::CreateOutcome;
 use crate::store::{NewOrder, OrderFilter, OrderRecord};
 use crate::views::OrderView;
@@ -404,8 +405,43 @@ impl Services {
         keyed: Keyed<'_>,
         body: CreateOrderBody,
     ) -> Result<Answer, ApiError> {
-        self.once(keyed, || async {
-            let new = self.validate_order(body)?;
+        let validated = self.validate_order(body);
+        if let (Some(key), Ok(new)) = (keyed.key, &validated) {
+            // The common case in one transaction: a fresh key and a new order.
+            let at = IdempotencyScope {
+                api_key_id: keyed.api_key_id,
+                scope: keyed.scope,
+                key,
+            };
+            let created = self
+                .store
+                .create_order_keyed(
+                    &at,
+                    &request_hash(keyed.body),
+                    new,
+                    self.clock.now(),
+                    |record| json!(self.view(record)),
+                )
+                .await;
+            match created {
+                Ok(Some(body)) => {
+                    tracing::Span::current().record("order_id", new.order_id.as_str());
+                    tracing::info!("order created");
+                    return Ok(Answer {
+                        status: StatusCode::CREATED,
+                        body,
+                        replayed: false,
+                    });
+                }
+                // The key or the order exists: the general path says what that means.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "order not created in one transaction: general path");
+                }
+            }
+        }
+        self.once(keyed, move || async move {
+            let new = validated?;
             tracing::Span::current().record("order_id", new.order_id.as_str());
             match self.store.create_order(&new, self.clock.now()).await? {
                 CreateOutcome::Created(record) => {

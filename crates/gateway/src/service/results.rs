@@ -13,7 +13,7 @@ use super::Services;
 use crate::domain::{Confirmed, ConfirmedBy, OrderStatus, ResultSource, VerifiedResult};
 use crate::providers::{Confirmation, Provider, RejectReason};
 use crate::store::notifications::{NotificationOutcome, RawNotification, UnconfirmedNotification};
-use crate::store::results::ApplyOutcome;
+use crate::store::results::{AppliedAtOnce, ApplyOutcome};
 use crate::store::StoreError;
 
 /// How long an unconfirmed result keeps being asked about: Smartro's own daemon gives up after 24 hours too.
@@ -126,6 +126,11 @@ impl Services {
             remote_addr: client.map(|ip| ip.to_string()),
             received_at: now,
         };
+        if let Some(received) = self.receive_at_once(&raw, client).await {
+            self.metrics
+                .observe_notification(source.as_str(), received.metric_outcome());
+            return received;
+        }
         let id = match self.store.insert_notification(&raw).await {
             Ok(id) => id,
             Err(e) => return Received::Unavailable(e),
@@ -140,6 +145,48 @@ impl Services {
             tracing::warn!(notification = id, %detail, "result refuted: nothing changed");
         }
         received
+    }
+
+    /// The common case in one transaction: a result from an allow-listed notifier (confirmed as it arrives) is
+    /// stored with its effect and one commit. `None`: not that case, or not decided here (nothing was written);
+    /// the general path then stores the message on its own first and decides it.
+    async fn receive_at_once(
+        &self,
+        raw: &RawNotification<'_>,
+        client: Option<IpAddr>,
+    ) -> Option<Received> {
+        let result = self.weblink.verify(raw.source, raw.body).ok()?;
+        if !self.from_notifier(&result, client) {
+            return None;
+        }
+        let span = tracing::Span::current();
+        span.record("order_id", result.order_id.as_str());
+        span.record("tid", result.tid.as_str());
+        let render = self.render();
+        let confirmed = Confirmed::by(ConfirmedBy::Notifier);
+        match self
+            .store
+            .apply_with_message(raw, &result, confirmed, Uuid::new_v4(), &render)
+            .await
+        {
+            Ok(AppliedAtOnce::Applied { status }) => {
+                tracing::info!(
+                    status = status.as_str(),
+                    confirmed_by = confirmed.by.as_str(),
+                    "result applied"
+                );
+                Some(Received::Applied {
+                    order_id: result.order_id,
+                    status,
+                })
+            }
+            Ok(AppliedAtOnce::NotHere) => None,
+            Err(e) => {
+                // Nothing was committed: the general path stores the message (or finds the database down).
+                tracing::debug!(error = %e, "result not applied in one transaction: general path");
+                None
+            }
+        }
     }
 
     async fn receive_stored(

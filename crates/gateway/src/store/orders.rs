@@ -3,6 +3,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::idempotency::IdempotencyScope;
 use super::refunds::RefundRow;
 use super::resolutions::ResolutionRow;
 use super::terminal::TerminalTxRow;
@@ -279,6 +280,98 @@ impl Store {
             })),
             None => CreateOutcome::Exists,
         })
+    }
+
+    /// Creates an order under a fresh Idempotency-Key in one transaction and one commit: the key is claimed, the
+    /// order inserted (one statement), and the answer `answer` makes of it stored under the key. `None`: the key
+    /// was used before or the order exists already; nothing was written, and the caller takes the general path
+    /// (which replays, refuses or records that answer).
+    pub async fn create_order_keyed(
+        &self,
+        at: &IdempotencyScope<'_>,
+        request_hash: &str,
+        new: &NewOrder,
+        now: DateTime<Utc>,
+        answer: impl FnOnce(&OrderRecord) -> serde_json::Value,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query_as!(
+            OrderRow,
+            r#"WITH k AS (
+                 INSERT INTO idempotency_keys (api_key_id, scope, idempotency_key, request_hash, created_at)
+                 VALUES ($21, $22, $23, $24, $16) ON CONFLICT DO NOTHING RETURNING 1)
+             INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
+               buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token,
+               created_at, updated_at, expires_at, pay_type, mall_user_id, options)
+             SELECT $1, $2, 'pending', $3::bigint, $4, $5::integer, $6, $7, $8, $9, $10, $11, $12::bigint,
+               $13::bigint, $14::jsonb, $15, $16::timestamptz, $16, $17::timestamptz, $18, $19, $20::jsonb
+             WHERE EXISTS (SELECT 1 FROM k)
+             ON CONFLICT (order_id) DO NOTHING
+             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, refunded_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, review_tid, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at"#,
+            new.order_id,
+            new.mid,
+            new.amount,
+            new.goods_name,
+            new.goods_count,
+            new.pay_method.as_str(),
+            new.buyer_name,
+            new.buyer_tel,
+            new.buyer_email,
+            new.return_url,
+            new.vbank_exp_date,
+            new.tax,
+            new.svc_amt,
+            new.metadata,
+            new.checkout_token,
+            now,
+            new.expires_at,
+            new.pay_type,
+            new.mall_user_id,
+            Json(&new.options) as _,
+            at.api_key_id,
+            at.scope,
+            at.key,
+            request_hash
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(order) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let body = answer(&OrderRecord {
+            order,
+            payments: Vec::new(),
+            cancellations: Vec::new(),
+            refunds: Vec::new(),
+            resolutions: Vec::new(),
+            terminal_transactions: Vec::new(),
+        });
+        sqlx::query!(
+            "UPDATE idempotency_keys SET response_status = 201, response_body = $4
+             WHERE api_key_id = $1 AND scope = $2 AND idempotency_key = $3",
+            at.api_key_id,
+            at.scope,
+            at.key,
+            body
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(body))
+    }
+
+    /// The order row alone, without its payments, cancellations and the rest: what a buyer's checkout needs. One
+    /// primary-key read, fresh on every call, so that whether the order is still payable is never stale.
+    pub async fn get_order_row(&self, order_id: &str) -> Result<Option<OrderRow>, StoreError> {
+        Ok(sqlx::query_as!(
+            OrderRow,
+            r#"SELECT order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, refunded_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, review_tid, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at
+               FROM orders WHERE order_id = $1"#,
+            order_id
+        )
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn get_order(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {

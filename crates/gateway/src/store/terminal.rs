@@ -879,7 +879,8 @@ async fn insert_terminal_event(
     let record = load_record(tx, order_id, false)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("no order {order_id}")))?;
-    let id = format!("evt_{}", Uuid::new_v4().simple());
+    // Time-ordered, as in `outbox::insert_events`.
+    let id = format!("evt_{}", Uuid::now_v7().simple());
     let payload = json!({
         "id": id,
         "type": event.as_str(),
