@@ -470,3 +470,224 @@ async fn informs_get_503_when_the_database_is_down() {
     assert_eq!(api.status(), 503);
     gateway.shutdown().await.unwrap();
 }
+
+/// The production pool hands out a connection used less than a second ago without asking the database first. When
+/// the database drops every connection at once (a restart, a failover), what arrives in the next moment meets a
+/// dead connection: an inform must then never be answered `OK` without its record, Smartro's re-send is applied
+/// once, and an order created under an Idempotency-Key meanwhile exists once, whatever its first answer was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn right_after_the_database_dropped_every_connection_nothing_is_acknowledged_unrecorded() {
+    use std::str::FromStr;
+    let app = spawn_app().await;
+    let settings = test_settings(&[
+        ("GATEWAY__SMARTRO__NOTIFY_ALLOW_CIDRS", "127.0.0.1/32"),
+        (
+            "GATEWAY__SMARTRO__RECEIPT_API_URL",
+            app.smartro.url.as_str(),
+        ),
+    ]);
+    let options = sqlx::postgres::PgConnectOptions::from_str(&app.db.url)
+        .unwrap()
+        .application_name("pool_under_test");
+    let pool = gateway::app::pool_options(&settings)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let gateway = gateway::app::Gateway::start(
+        std::sync::Arc::new(settings),
+        pool,
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .unwrap();
+    let base = gateway.url();
+    let inform = |body: Vec<u8>| {
+        let (http, to) = (app.http.clone(), format!("{base}/smartro/inform"));
+        async move {
+            let r = http.post(to).body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let create = |key: String, order_id: String| {
+        let (http, to) = (app.http.clone(), format!("{base}/v1/orders"));
+        async move {
+            let r = http
+                .post(to)
+                .bearer_auth(API_KEY)
+                .header("idempotency-key", key)
+                .json(&card_order(&order_id, 1000))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    for i in 0..5u32 {
+        assert_eq!(create(format!("W{i}"), format!("WARM-{i}")).await, 201);
+    }
+    // Several connections opened and used at once, so that all of them are idle for less than a second.
+    let warm: Vec<_> = (1..5u32)
+        .map(|i| {
+            tokio::spawn(inform(card_inform(
+                &format!("WARM-{i}"),
+                &tid(40 + i),
+                1000,
+            )))
+        })
+        .collect();
+    for t in warm {
+        assert_eq!(t.await.unwrap(), (200, "OK".to_string()));
+    }
+    let drop_all = || async {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'pool_under_test'",
+        )
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+        while app
+            .count(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_under_test'",
+            )
+            .await
+            > 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+
+    drop_all().await;
+    let t = tid(50);
+    let body = card_inform("WARM-0", &t, 1000);
+    let first = inform(body.clone()).await;
+    eprintln!("inform right after the drop: {first:?}");
+    let applied = format!(
+        "SELECT count(*) FROM applied_results a JOIN notifications n ON n.id = a.notification_id
+         WHERE n.tid = '{t}' AND n.outcome = 'applied'"
+    );
+    if first.1 == "OK" {
+        assert_eq!(app.count(&applied).await, 1, "acknowledged, so recorded");
+    } else {
+        assert_eq!(
+            app.count(&applied).await,
+            0,
+            "not acknowledged, not applied"
+        );
+    }
+    let mut answer = first;
+    for _ in 0..5 {
+        if answer.1 == "OK" {
+            break;
+        }
+        answer = inform(body.clone()).await;
+    }
+    assert_eq!(answer, (200, "OK".to_string()), "Smartro's re-send");
+    assert_eq!(app.count(&applied).await, 1);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM payments WHERE tid = '{t}'"))
+            .await,
+        1
+    );
+
+    drop_all().await;
+    let first = create("K-AFTER-DROP".into(), "DROP-1".into()).await;
+    eprintln!("keyed create right after the drop: {first}");
+    let mut status = first;
+    for _ in 0..5 {
+        if status == 201 {
+            break;
+        }
+        status = create("K-AFTER-DROP".into(), "DROP-1".into()).await;
+    }
+    assert_eq!(status, 201);
+    assert_eq!(
+        create("K-AFTER-DROP".into(), "DROP-1".into()).await,
+        201,
+        "replayed"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM orders WHERE order_id = 'DROP-1'")
+            .await,
+        1
+    );
+    gateway.shutdown().await.unwrap();
+}
+
+/// A webhook shows the order exactly as it was stored with it: an inform applied in one transaction renders the
+/// event from what it computed, not from a read of the rows, so the two are compared field by field (at a moment
+/// with nanoseconds, which PostgreSQL does not keep), for a new payment, its details, a payment row updated in
+/// place, and an amount put under review.
+#[tokio::test]
+async fn each_webhook_shows_the_order_exactly_as_the_api_reads_it_back() {
+    let app = spawn_app().await;
+    let last_event = |order_id: &'static str| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Value>(
+                "SELECT payload->'data'->'order' FROM outbox_events WHERE order_id = $1
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(order_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let tick = || {
+        app.clock
+            .advance(chrono::Duration::nanoseconds(1_234_567_891))
+    };
+
+    app.create_order(card_order("WH-CARD", 12_000)).await;
+    tick();
+    assert_eq!(
+        app.inform(card_inform("WH-CARD", &tid(60), 12_000)).await.1,
+        "OK"
+    );
+    assert_eq!(last_event("WH-CARD").await, app.order("WH-CARD").await);
+
+    app.create_order(card_order("WH-AMT", 50_000)).await;
+    tick();
+    assert_eq!(
+        app.inform(card_inform("WH-AMT", &tid(61), 500)).await.1,
+        "OK"
+    );
+    let order = app.order("WH-AMT").await;
+    assert_eq!(order["status"], "needs_review");
+    assert_eq!(last_event("WH-AMT").await, order);
+
+    let mut body = card_order("WH-VB", 30_000);
+    body["pay_method"] = "VBANK".into();
+    app.create_order(body).await;
+    let vtid = format!("{MID}0301261121120000{:04}", 62);
+    let mut issued = notification(
+        "WH-VB",
+        &vtid,
+        30_000,
+        "4100",
+        StateCd::VbankIssued,
+        PayMethod::Vbank,
+    );
+    issued.vbank_num = Some("56211234567890".into());
+    issued.vbank_name = Some("국민은행".into());
+    issued.fn_cd = Some("004".into());
+    issued.pin_no = None;
+    tick();
+    assert_eq!(app.inform(issued.to_form_body()).await.1, "OK");
+    assert_eq!(last_event("WH-VB").await, app.order("WH-VB").await);
+    let mut deposit = notification(
+        "WH-VB",
+        &vtid,
+        30_000,
+        "4110",
+        StateCd::Approval,
+        PayMethod::Vbank,
+    );
+    deposit.auth_code = None;
+    tick();
+    assert_eq!(app.inform(deposit.to_form_body()).await.1, "OK");
+    let order = app.order("WH-VB").await;
+    assert_eq!(order["status"], "paid");
+    assert_eq!(last_event("WH-VB").await, order);
+}
