@@ -466,3 +466,54 @@ async fn the_code_tables_are_served_whole() {
         401
     );
 }
+
+/// One order_id asked for at once under several Idempotency-Keys (a shop retrying with a fresh key each time):
+/// one order, one `201`, every other key answered and recorded `409 order_exists` (none left in progress), and each
+/// key replays its own first answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_order_id_under_several_keys_at_once_is_created_once_and_every_key_keeps_its_answer() {
+    let app = spawn_app().await;
+    let body = card_order("IDEM-MANY", 3000);
+    let send = |key: String| {
+        let (http, url, body) = (app.http.clone(), app.url("/v1/orders"), body.clone());
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(API_KEY)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let json: Value = r.json().await.unwrap();
+            (status, json)
+        }
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|i| tokio::spawn(send(format!("many-{i}"))))
+        .collect();
+    let mut first = Vec::new();
+    for t in tasks {
+        first.push(t.await.unwrap());
+    }
+    let created = first.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(created, 1, "{first:?}");
+    for (status, json) in &first {
+        if *status != 201 {
+            assert_eq!(*status, 409, "{json}");
+            assert_eq!(json["code"], "order_exists", "{json}");
+        }
+    }
+    assert_eq!(app.count("SELECT count(*) FROM orders").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM idempotency_keys WHERE response_status IS NULL")
+            .await,
+        0,
+        "no key left in progress"
+    );
+    for (i, (status, json)) in first.iter().enumerate() {
+        let (again, replayed) = send(format!("many-{i}")).await;
+        assert_eq!((again, &replayed), (*status, json));
+    }
+}

@@ -685,9 +685,57 @@ async fn each_webhook_shows_the_order_exactly_as_the_api_reads_it_back() {
         PayMethod::Vbank,
     );
     deposit.auth_code = None;
+    deposit.receipt_type = Some("1".into());
+    deposit.rcpt_app_no = Some("123456789".into());
     tick();
     assert_eq!(app.inform(deposit.to_form_body()).await.1, "OK");
     let order = app.order("WH-VB").await;
     assert_eq!(order["status"], "paid");
+    assert!(order.to_string().contains("123456789"), "{order}");
     assert_eq!(last_event("WH-VB").await, order);
+}
+
+/// A buyer who paid one order twice (two TIDs), both approvals delivered by Smartro's daemon at the same moment,
+/// several times each: each result is applied once, both payments are kept, and the money is counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_approvals_of_one_order_racing_are_each_applied_once_and_counted_once() {
+    let app = spawn_app().await;
+    app.create_order(card_order("TWICE-1", 9_000)).await;
+    let (a, b) = (tid(70), tid(71));
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let t = if i % 2 == 0 { &a } else { &b };
+        let (http, url, body) = (
+            app.http.clone(),
+            app.url("/smartro/inform"),
+            card_inform("TWICE-1", t, 9_000),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = http.post(url).body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), (200, "OK".to_string()));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 2);
+    assert_eq!(app.count("SELECT count(*) FROM applied_results").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'applied'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'duplicate'")
+            .await,
+        10
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM tid_bindings WHERE order_id = 'TWICE-1'")
+            .await,
+        2
+    );
+    let order = app.order("TWICE-1").await;
+    assert_eq!(order["paid_amount"], 9_000, "{order}");
+    assert_eq!(order["status"], "needs_review", "{order}");
 }
