@@ -539,18 +539,25 @@ async fn right_after_the_database_dropped_every_connection_nothing_is_acknowledg
         assert_eq!(t.await.unwrap(), (200, "OK".to_string()));
     }
     let drop_all = || async {
-        sqlx::query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'pool_under_test'",
+        // The connections open now; the pool may open new ones meanwhile (its workers tick), which are not waited for.
+        let pids: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'pool_under_test'",
         )
-        .execute(&app.db.pool)
+        .fetch_all(&app.db.pool)
         .await
         .unwrap();
-        while app
-            .count(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool_under_test'",
-            )
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid")
+            .bind(&pids)
+            .execute(&app.db.pool)
             .await
+            .unwrap();
+        while sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+        )
+        .bind(&pids)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
             > 0
         {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
