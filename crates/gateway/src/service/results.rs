@@ -182,8 +182,10 @@ impl Services {
             }
             Ok(AppliedAtOnce::NotHere) => None,
             Err(e) => {
-                // Nothing was committed: the general path stores the message (or finds the database down).
-                tracing::debug!(error = %e, "result not applied in one transaction: general path");
+                // Nothing was committed: the general path stores the message (or finds the database down). A
+                // warning, not a debug line: if this failed for every inform, all would quietly take the slower
+                // path, and only this line would say so.
+                tracing::warn!(error = %e, "result not applied in one transaction: general path");
                 None
             }
         }
