@@ -16,11 +16,6 @@ use crate::service::idempotency::{Answer, Keyed};
 use crate::service::problem::ApiError;
 use crate::store::console::NewAuditEntry;
 
-/// Who the service sees as the caller: the idempotency keys of operators never meet the API keys'.
-fn caller(operator: &Operator) -> String {
-    format!("console:{}", operator.name)
-}
-
 fn won(amount: i64) -> String {
     views::won(amount)
 }
@@ -70,11 +65,40 @@ async fn finish(
     .into_response()
 }
 
-/// The form's id and the JSON the idempotency record compares a repeated form with.
-fn keyed_parts<T: Serialize>(fields: &FormFields, form: &T) -> Result<(String, Vec<u8>), ApiError> {
-    let form_id = fields.form_id()?;
-    let body = serde_json::to_vec(form).unwrap_or_default();
-    Ok((form_id, body))
+/// The Idempotency-Key of one posted form: the form's own id, for one action on one order, under the operator. The
+/// caller is `console:<name>`, so the keys of operators never meet the API keys'; the body compared when a form
+/// comes again is the parsed form as JSON.
+struct FormKey {
+    caller: String,
+    form_id: String,
+    scope: String,
+    body: Vec<u8>,
+}
+
+impl FormKey {
+    fn new<T: Serialize>(
+        operator: &Operator,
+        fields: &FormFields,
+        action: &str,
+        order_id: &str,
+        form: &T,
+    ) -> Result<FormKey, ApiError> {
+        Ok(FormKey {
+            caller: format!("console:{}", operator.name),
+            form_id: fields.form_id()?,
+            scope: format!("{action}:{order_id}"),
+            body: serde_json::to_vec(form).unwrap_or_default(),
+        })
+    }
+
+    fn keyed(&self) -> Keyed<'_> {
+        Keyed {
+            api_key_id: &self.caller,
+            key: Some(&self.form_id),
+            scope: &self.scope,
+            body: &self.body,
+        }
+    }
 }
 
 fn replay_note(answer: &Answer) -> &'static str {
@@ -98,18 +122,10 @@ pub async fn cancel(
     }
     let outcome = async {
         let form = CancelForm::parse(&fields)?;
-        let (form_id, raw) = keyed_parts(&fields, &form)?;
-        let scope = format!("cancel:{order_id}");
-        let who = caller(&operator);
-        let keyed = Keyed {
-            api_key_id: &who,
-            key: Some(&form_id),
-            scope: &scope,
-            body: &raw,
-        };
+        let key = FormKey::new(&operator, &fields, "cancel", &order_id, &form)?;
         let answer = state
             .services
-            .cancel_order(keyed, &order_id, form.amount, None, &form.reason)
+            .cancel_order(key.keyed(), &order_id, form.amount, None, &form.reason)
             .await?;
         let what = match form.amount {
             Some(amount) => format!("{} 취소 (cancelled)", won(amount)),
@@ -138,18 +154,10 @@ pub async fn refund(
     }
     let outcome = async {
         let form = RefundForm::parse(&fields)?;
-        let (form_id, raw) = keyed_parts(&fields, &form)?;
-        let scope = format!("refund:{order_id}");
-        let who = caller(&operator);
-        let keyed = Keyed {
-            api_key_id: &who,
-            key: Some(&form_id),
-            scope: &scope,
-            body: &raw,
-        };
+        let key = FormKey::new(&operator, &fields, "refund", &order_id, &form)?;
         let answer = state
             .services
-            .record_refund(keyed, &order_id, form.body(), &operator.name)
+            .record_refund(key.keyed(), &order_id, form.body(), &operator.name)
             .await?;
         Ok(format!(
             "{} 환불 기록 (refund recorded); 사유 (reason): {}{}",
@@ -175,18 +183,16 @@ pub async fn resolve(
     }
     let outcome = async {
         let form = ResolveForm::parse(&fields)?;
-        let (form_id, raw) = keyed_parts(&fields, &form)?;
-        let scope = format!("resolve:{order_id}");
-        let who = caller(&operator);
-        let keyed = Keyed {
-            api_key_id: &who,
-            key: Some(&form_id),
-            scope: &scope,
-            body: &raw,
-        };
+        let key = FormKey::new(&operator, &fields, "resolve", &order_id, &form)?;
         let answer = state
             .services
-            .resolve_order(keyed, &order_id, form.action, &form.reason, &operator.name)
+            .resolve_order(
+                key.keyed(),
+                &order_id,
+                form.action,
+                &form.reason,
+                &operator.name,
+            )
             .await?;
         let what = match form.action {
             ResolveAction::Accept => "검토 승인 (review accepted)",
