@@ -196,6 +196,19 @@ async fn an_operator_works_through_the_console_in_the_browser() {
     browser.screenshot("console-orders").await;
     type_into(client, "q", "E2E-CON-CARD").await;
     click(client, "search").await;
+    // The unfiltered list links the order too: wait for the search's own page before looking for it, or the link
+    // found may be the old page's, gone (stale) by the time it is clicked.
+    let deadline = Instant::now() + WAIT;
+    while !client
+        .current_url()
+        .await
+        .expect("url")
+        .query()
+        .is_some_and(|q| q.contains("q=E2E-CON-CARD"))
+    {
+        assert!(Instant::now() < deadline, "the search's page never loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let link = client
         .wait()
         .at_most(WAIT)
