@@ -1,7 +1,8 @@
 //! The shop backend's API: orders, payment look-ups and code tables. Bearer-authenticated JSON, problems as
 //! problem+json.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,8 +33,41 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/codes/couriers", get(list_couriers))
 }
 
+/// A state-changing request from the shop's backend: the key it authenticated with, and its `Idempotency-Key`.
+/// A malformed key is reported only when the handler asks for [`KeyedShop::keyed`], after its body was read, so
+/// that a bad body is still named before a bad key.
+pub struct KeyedShop {
+    pub auth: ShopAuth,
+    key: Result<Option<String>, ApiError>,
+}
+
+impl FromRequestParts<AppState> for KeyedShop {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = ShopAuth::from_request_parts(parts, state).await?;
+        Ok(KeyedShop {
+            auth,
+            key: idempotency_key(&parts.headers),
+        })
+    }
+}
+
+impl KeyedShop {
+    /// The request as the service's idempotency sees it: this key's, in `scope`, with `body`.
+    pub fn keyed<'a>(&'a self, scope: &'a str, body: &'a [u8]) -> Result<Keyed<'a>, ApiError> {
+        let key = self.key.as_ref().map_err(Clone::clone)?;
+        Ok(Keyed {
+            api_key_id: &self.auth.key_id,
+            key: key.as_deref(),
+            scope,
+            body,
+        })
+    }
+}
+
 /// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(value) => value
@@ -70,18 +104,11 @@ pub fn answer(answer: Answer) -> Response {
 
 async fn create_order(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     body: ApiJson<CreateOrderBody>,
 ) -> Result<Response, ApiError> {
     let ApiJson { value, raw } = body;
-    let key = idempotency_key(&headers)?;
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: "create_order",
-        body: &raw,
-    };
+    let keyed = shop.keyed("create_order", &raw)?;
     let mut response = answer(state.services.create_order(keyed, value).await?);
     if response.status() == StatusCode::CREATED {
         response

@@ -1,19 +1,17 @@
 //! Cancels (full and partial) and receipt lookups, for the shop's backend.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::api::{answer, idempotency_key};
+use super::api::{answer, KeyedShop};
 use super::auth::ShopAuth;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::AppState;
 use crate::domain::SplitShare;
-use crate::service::idempotency::Keyed;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,20 +31,13 @@ pub struct CancelBody {
 
 async fn cancel_order(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(order_id): Path<String>,
     body: ApiJson<CancelBody>,
 ) -> Result<Response, ApiError> {
     let ApiJson { value, raw } = body;
-    let key = idempotency_key(&headers)?;
     let scope = format!("cancel:{order_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: &raw,
-    };
+    let keyed = shop.keyed(&scope, &raw)?;
     Ok(answer(
         state
             .services

@@ -3,17 +3,15 @@
 //! Cancels of terminal orders go through `POST /v1/orders/{id}/cancel`.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::api::{answer, idempotency_key};
+use super::api::{answer, KeyedShop};
 use super::auth::ShopAuth;
 use super::error::ApiError;
 use super::extract::{ApiJson, RawQuery};
 use super::AppState;
-use crate::service::idempotency::Keyed;
 use crate::service::tax_refunds::TaxRefundBody;
 use crate::service::terminal_extras::{CashReceiptBody, PrintBody};
 use crate::service::terminals::TerminalPaymentBody;
@@ -51,20 +49,13 @@ pub fn routes() -> Router<AppState> {
 
 async fn issue_tax_refund(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(terminal_id): Path<String>,
     body: ApiJson<TaxRefundBody>,
 ) -> Result<Response, ApiError> {
     let ApiJson { value, raw } = body;
-    let key = idempotency_key(&headers)?;
     let scope = format!("terminal-tax-refund:{terminal_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: &raw,
-    };
+    let keyed = shop.keyed(&scope, &raw)?;
     Ok(answer(
         state
             .services
@@ -75,18 +66,11 @@ async fn issue_tax_refund(
 
 async fn cancel_tax_refund(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(tax_refund_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
     let scope = format!("tax-refund-cancel:{tax_refund_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: b"",
-    };
+    let keyed = shop.keyed(&scope, b"")?;
     Ok(answer(
         state
             .services
@@ -105,20 +89,13 @@ async fn tax_refund(
 
 async fn start_cash_receipt(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(terminal_id): Path<String>,
     body: ApiJson<CashReceiptBody>,
 ) -> Result<Response, ApiError> {
     let ApiJson { value, raw } = body;
-    let key = idempotency_key(&headers)?;
     let scope = format!("terminal-cash-receipt:{terminal_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: &raw,
-    };
+    let keyed = shop.keyed(&scope, &raw)?;
     Ok(answer(
         state
             .services
@@ -129,18 +106,11 @@ async fn start_cash_receipt(
 
 async fn cancel_cash_receipt(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(transaction_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
     let scope = format!("cash-receipt-cancel:{transaction_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: b"",
-    };
+    let keyed = shop.keyed(&scope, b"")?;
     Ok(answer(
         state
             .services
@@ -173,20 +143,13 @@ async fn codes(
 
 async fn print(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(terminal_id): Path<String>,
     body: ApiJson<PrintBody>,
 ) -> Result<Response, ApiError> {
     let ApiJson { value, raw } = body;
-    let key = idempotency_key(&headers)?;
     let scope = format!("terminal-print:{terminal_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: &raw,
-    };
+    let keyed = shop.keyed(&scope, &raw)?;
     Ok(answer(
         state
             .services
@@ -204,20 +167,13 @@ async fn list_terminals(
 
 async fn start_payment(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(terminal_id): Path<String>,
     body: ApiJson<TerminalPaymentBody>,
 ) -> Result<Response, ApiError> {
     let ApiJson { value, raw } = body;
-    let key = idempotency_key(&headers)?;
     let scope = format!("terminal-payment:{terminal_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: &raw,
-    };
+    let keyed = shop.keyed(&scope, &raw)?;
     Ok(answer(
         state
             .services
@@ -228,18 +184,11 @@ async fn start_payment(
 
 async fn abort(
     State(state): State<AppState>,
-    auth: ShopAuth,
-    headers: HeaderMap,
+    shop: KeyedShop,
     Path(terminal_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
     let scope = format!("terminal-abort:{terminal_id}");
-    let keyed = Keyed {
-        api_key_id: &auth.key_id,
-        key: key.as_deref(),
-        scope: &scope,
-        body: b"",
-    };
+    let keyed = shop.keyed(&scope, b"")?;
     Ok(answer(
         state.services.abort_terminal(keyed, &terminal_id).await?,
     ))
