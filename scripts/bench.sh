@@ -8,7 +8,8 @@
 #   5. order creation: POST /v1/orders with an Idempotency-Key each, concurrency 16;
 #   6. informs at a small database: orders pre-filled with SQL, then distinct signed approval informs from the
 #      allow-listed notifier address (127.0.0.2, in smartro.notify_allow_cidrs) at concurrency 16;
-#   7. the floor: the gateway's own inform write set (the same statements, same transaction) as a pgbench script;
+#   7. the floor: the gateway's own inform write set (the same statements, same transaction, groups of the size the
+#      gateway formed) as a pgbench script;
 #   8. informs confirmed through a smartro-sandbox's receipt data API (from an ordinary address);
 #   9. checkout JSON: GET /v1/checkout/{id}?t=... at concurrency 64;
 #  10. the database grown to BENCH_GROW_TO orders (INSERT ... SELECT generate_series), then informs again: the
@@ -519,9 +520,12 @@ PAID_TWICE=$(psql_q -d gateway -c "SELECT count(*) FROM (SELECT order_id FROM pa
 echo "   database: $PAID successful payments, $APPLIED notifications applied, $CLAIMED applied results for the informs' orders; $PAID_TWICE orders paid twice" >&2
 
 log "7. the floor: the gateway's inform write set as a pgbench script, concurrency $INFORM_CONCURRENCY, ${FLOOR_SECS} s"
-# The same statements the gateway sends for one allow-listed approval (crates/gateway/src/store/results.rs,
-# apply_with_message), with a real inform's body and headers and a real event payload of this run, on pending
-# orders made alike. One extra nextval outside the transaction picks a distinct order per transaction.
+# The same statements the gateway sends for a group of allow-listed approvals (crates/gateway/src/store/results.rs,
+# apply_with_messages: generic plans, lock_result_orders, one statement writing the group, COMMIT), with a real
+# inform's body and headers and a real event payload of this run, on pending orders made alike. A transaction is a
+# group of the size the gateway formed in phase 6a (1 / its commits per inform); one extra nextval outside the
+# transaction picks a distinct group per transaction. The floor is reported in informs per second.
+FLOOR_GROUP=$(awk -v c="$S_COMMITS" 'BEGIN { g = (c > 0) ? int(1 / c + 0.5) : 1; if (g < 1) g = 1; if (g > 64) g = 64; print g }')
 FLOOR_ORDERS=$(awk -v tps="$PGBENCH_TPS" -v s="$FLOOR_SECS" 'BEGIN { n = int(tps * s * 0.6); if (n < 5000) n = 5000; print n }')
 prefill_orders BENCHFLR "$FLOOR_ORDERS" /dev/null
 psql_q -d gateway -c "CREATE SEQUENCE bench_floor_seq"
@@ -529,56 +533,70 @@ SAMPLE_BODY=$(psql_q -d gateway -c "SELECT encode(body, 'hex') FROM notification
 SAMPLE_HEADERS=$(psql_q -d gateway -c "SELECT quote_literal(headers::text) FROM notifications WHERE outcome = 'applied' ORDER BY id LIMIT 1")
 SAMPLE_EVENTS=$(psql_q -d gateway -c "SELECT quote_literal(jsonb_agg(jsonb_build_object('type', event_type, 'payload', payload))::text)
     FROM (SELECT event_type, payload FROM outbox_events ORDER BY seq LIMIT 1) e")
+G=$FLOOR_GROUP
 cat >"$TMP/floor.sql" <<SQL
 SELECT nextval('bench_floor_seq') AS n \gset
 BEGIN;
-SELECT applied FROM lock_result_order('BENCHFLR' || lpad(:n::text, 8, '0'), 'weblink', 'FLOORTID' || :n, NULL,
-    'FLOORKEY' || :n, now());
-WITH n AS (
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT count(*) FROM lock_result_orders(
+    ARRAY(SELECT 'BENCHFLR' || lpad(g::text, 8, '0') FROM generate_series(:n * $G, :n * $G + $G - 1) g), 'weblink',
+    ARRAY(SELECT 'FLOORTID' || g FROM generate_series(:n * $G, :n * $G + $G - 1) g),
+    ARRAY(SELECT NULL::text FROM generate_series(:n * $G, :n * $G + $G - 1) g),
+    ARRAY(SELECT 'FLOORKEY' || g FROM generate_series(:n * $G, :n * $G + $G - 1) g));
+WITH src AS (
+  SELECT g, 'BENCHFLR' || lpad(g::text, 8, '0') AS oid, 'FLOORTID' || g AS tid, 'FLOORKEY' || g AS key
+  FROM generate_series(:n * $G, :n * $G + $G - 1) g),
+n AS (
   INSERT INTO notifications (source, received_at, body, headers, remote_addr, outcome, mid, tid,
     order_id, dedupe_key, confirmed_by, processed_at)
-  VALUES ('inform', now(), decode('$SAMPLE_BODY', 'hex'), $SAMPLE_HEADERS, '127.0.0.2', 'applied', 'SMTPAY001m',
-    'FLOORTID' || :n, 'BENCHFLR' || lpad(:n::text, 8, '0'), 'FLOORKEY' || :n, 'notifier', now())
-  RETURNING id),
+  SELECT 'inform', now(), decode('$SAMPLE_BODY', 'hex'), $SAMPLE_HEADERS, '127.0.0.2', 'applied', 'SMTPAY001m',
+    tid, oid, key, 'notifier', now() FROM src
+  RETURNING id, order_id, dedupe_key, processed_at),
 claim AS (
   INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
-  SELECT 'FLOORKEY' || :n, 'BENCHFLR' || lpad(:n::text, 8, '0'), n.id, now() FROM n
-  ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key),
+  SELECT dedupe_key, order_id, id, processed_at FROM n
+  ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, order_id, applied_at),
+b AS (
+  INSERT INTO tid_bindings (provider, tid, order_id, bound_at) SELECT 'weblink', tid, oid, now() FROM src
+  ON CONFLICT (provider, tid) DO NOTHING RETURNING 1),
 o AS (
-  UPDATE orders SET status = 'paid', paid_amount = amount, cancelled_amount = 0, tid = 'FLOORTID' || :n,
+  UPDATE orders SET status = 'paid', paid_amount = amount, cancelled_amount = 0, tid = src.tid,
     result_code = '3001', result_message = 'ok', review_reason = NULL, paid_at = now(), updated_at = now(),
     expires_at = expires_at, amount = amount, refunded_amount = 0, review_tid = NULL,
     card_issuer_code = '04', card_issuer_name = 'card', card_acquirer_code = '04', card_quota = '00',
     card_masked_number = '411111******1111', vbank_bank_code = NULL, vbank_bank_name = NULL, vbank_account = NULL,
     cash_receipt_type = NULL, cash_receipt_approval_no = NULL, cash_receipt_issued_at = NULL
-  WHERE order_id = 'BENCHFLR' || lpad(:n::text, 8, '0') AND EXISTS (SELECT 1 FROM claim)
+  FROM src WHERE orders.order_id = src.oid AND src.oid IN (SELECT order_id FROM claim)
   RETURNING 1),
 p AS (
   INSERT INTO payments (tid, order_id, mid, pay_method, amount, result_code, result_message,
     success, auth_code, auth_date, source, created_at, updated_at, provider)
-  SELECT 'FLOORTID' || :n, 'BENCHFLR' || lpad(:n::text, 8, '0'), 'SMTPAY001m', 'CARD', 1000, '3001', 'ok', true,
-    '30001234', '261121120000', 'inform', now(), now(), 'weblink'
-  WHERE EXISTS (SELECT 1 FROM claim)
+  SELECT tid, oid, 'SMTPAY001m', 'CARD', 1000, '3001', 'ok', true, '30001234', '261121120000', 'inform', now(),
+    now(), 'weblink'
+  FROM src WHERE src.oid IN (SELECT order_id FROM claim)
   ON CONFLICT (provider, tid) DO UPDATE SET result_code = EXCLUDED.result_code
   WHERE payments.order_id = EXCLUDED.order_id
   RETURNING 1),
 e AS (
   INSERT INTO outbox_events (id, order_id, event_type, payload, created_at, next_attempt_at, window_started_at)
-  SELECT 'evt_floor_' || :n, 'BENCHFLR' || lpad(:n::text, 8, '0'), x->>'type', x->'payload', now(), now(), now()
-  FROM jsonb_array_elements($SAMPLE_EVENTS::jsonb) AS x
-  WHERE EXISTS (SELECT 1 FROM claim)
+  SELECT 'evt_floor_' || src.g || '_' || x.k, src.oid, x.x->>'type', x.x->'payload', now(), now(), now()
+  FROM src, jsonb_array_elements($SAMPLE_EVENTS::jsonb) WITH ORDINALITY AS x(x, k)
+  WHERE src.oid IN (SELECT order_id FROM claim)
+  ORDER BY src.g, x.k
   RETURNING 1),
 d AS (
-  UPDATE notifications SET outcome = 'duplicate', next_check_at = NULL, processed_at = now()
-  WHERE dedupe_key = 'FLOORKEY' || :n AND outcome = 'unconfirmed'
-    AND order_id = 'BENCHFLR' || lpad(:n::text, 8, '0') AND EXISTS (SELECT 1 FROM claim))
-SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM o), (SELECT count(*) FROM p), (SELECT count(*) FROM e);
+  UPDATE notifications SET outcome = 'duplicate', next_check_at = NULL, processed_at = c.applied_at
+  FROM claim c
+  WHERE notifications.dedupe_key = ANY (ARRAY(SELECT dedupe_key FROM claim)) AND notifications.outcome = 'unconfirmed'
+    AND notifications.dedupe_key = c.dedupe_key AND notifications.order_id = c.order_id)
+SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM b), (SELECT count(*) FROM o), (SELECT count(*) FROM p),
+  (SELECT count(*) FROM e);
 COMMIT;
 SQL
 psql_q -d gateway -c "ANALYZE" -c "CHECKPOINT"
-if [[ $(psql_q -d gateway -c "SELECT to_regproc('lock_result_order') IS NULL") == t ]]; then
+if [[ $(psql_q -d gateway -c "SELECT to_regproc('lock_result_orders') IS NULL") == t ]]; then
     # An older schema (BENCH_BIN_DIR of an older build): the script does not apply to it.
-    echo "   this schema has no lock_result_order(): no floor measured" >&2
+    echo "   this schema has no lock_result_orders(): no floor measured" >&2
     echo "tps = 0" >"$TMP/pgbench-floor.log"
     echo "latency average = 0 ms" >>"$TMP/pgbench-floor.log"
 else
@@ -588,11 +606,12 @@ phase_start
 phase_end "inform floor" pgbench
 fi
 FLOOR_CPU=${LAST_CPU}
-FLOOR_TPS=$(awk '/^tps = / { print $3; exit }' "$TMP/pgbench-floor.log")
+FLOOR_GROUPS=$(awk '/^tps = / { print $3; exit }' "$TMP/pgbench-floor.log")
+FLOOR_TPS=$(calc "$FLOOR_GROUPS * $FLOOR_GROUP" 1)
 FLOOR_LAT=$(awk '/^latency average = / { print $4; exit }' "$TMP/pgbench-floor.log")
 FLOOR_PAID=$(psql_q -d gateway -c "SELECT count(*) FROM orders WHERE order_id LIKE 'BENCHFLR%' AND status = 'paid'")
 [[ -n $FLOOR_TPS ]] || { cat "$TMP/pgbench-floor.log" >&2; exit 1; }
-echo "   inform floor: $FLOOR_TPS tps, latency average $FLOOR_LAT ms ($FLOOR_PAID orders paid)" >&2
+echo "   inform floor: $FLOOR_GROUPS groups of $FLOOR_GROUP/s = $FLOOR_TPS informs/s, latency average $FLOOR_LAT ms ($FLOOR_PAID orders paid)" >&2
 
 log "8. informs confirmed through the sandbox's receipt API: concurrency $INFORM_CONCURRENCY, ${RECEIPT_SECS} s"
 # The sandbox pays these orders first (not timed); then every inform costs the gateway one receipt lookup.
@@ -697,7 +716,7 @@ pgbench  1-row INSERT, c=16       : $PGBENCH_TPS tps, latency avg $PGBENCH_LAT m
                                     CPU: $PGBENCH_CPU
 pgbench  PK SELECT, c=$CHECKOUT_CONCURRENCY         : $SELECT_TPS tps, latency avg $SELECT_LAT ms
                                     CPU: $SELECT_CPU
-pgbench  inform write set, c=$INFORM_CONCURRENCY  : $FLOOR_TPS tps, latency avg $FLOOR_LAT ms (the floor for this schema)
+pgbench  inform write set, c=$INFORM_CONCURRENCY  : $FLOOR_TPS informs/s in groups of $FLOOR_GROUP, latency avg $FLOOR_LAT ms (the floor for this schema)
                                     CPU: $FLOOR_CPU
 orders   POST /v1/orders+key, c=16: $ORD_RATE req/s, p99 $ORD_P99 ms ($ORDERS orders, $ORD_ERRORS errors)
                                     CPU: $ORDERS_CPU

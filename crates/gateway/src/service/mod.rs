@@ -3,7 +3,8 @@
 //! so that the same money rules hold whichever way a request or a message comes in:
 //! - [`orders`]: creating an order (validation and Idempotency-Key), reading orders;
 //! - [`checkout`]: the buyer's signed form;
-//! - [`results`]: a provider's result, stored raw, verified, confirmed ([`confirmation`]) and applied once;
+//! - [`results`]: a provider's result, stored raw, verified, confirmed ([`confirmation`]) and applied once
+//!   (those from an allow-listed notifier in groups: [`result_groups`]);
 //! - [`cancels`]: cancels planned, sent and settled; receipts;
 //! - [`refunds`]: refunds the merchant made itself, recorded on the order;
 //! - [`resolutions`]: an operator's resolution of an order under review;
@@ -21,6 +22,7 @@ pub mod orders;
 pub mod problem;
 pub mod refunds;
 pub mod resolutions;
+pub mod result_groups;
 pub mod results;
 pub mod tax_refunds;
 pub mod terminal_extras;
@@ -50,6 +52,8 @@ pub struct Services {
     pub weblink: WebLink,
     /// The configured in-store terminals' connection tasks.
     pub terminals: TerminalHub,
+    /// Results from an allow-listed notifier waiting to be applied in the next group.
+    pub result_groups: result_groups::ResultGroups,
 }
 
 impl Services {
@@ -63,6 +67,7 @@ impl Services {
         let terminals = TerminalHub::new(&settings);
         Ok(Services {
             terminals,
+            result_groups: result_groups::ResultGroups::default(),
             store,
             settings,
             clock,

@@ -13,7 +13,7 @@ use super::Services;
 use crate::domain::{Confirmed, ConfirmedBy, OrderStatus, ResultSource, VerifiedResult};
 use crate::providers::{Confirmation, Provider, RejectReason};
 use crate::store::notifications::{NotificationOutcome, RawNotification, UnconfirmedNotification};
-use crate::store::results::{AppliedAtOnce, ApplyOutcome};
+use crate::store::results::{AppliedAtOnce, ApplyOutcome, ResultAtOnce};
 use crate::store::StoreError;
 
 /// How long an unconfirmed result keeps being asked about: Smartro's own daemon gives up after 24 hours too.
@@ -148,7 +148,7 @@ impl Services {
     }
 
     /// The common case in one transaction: a result from an allow-listed notifier (confirmed as it arrives) is
-    /// stored with its effect and one commit. `None`: not that case, or not decided here (nothing was written);
+    /// stored with its effect and one commit, shared with the results arriving with it ([`super::result_groups`]). `None`: not that case, or not decided here (nothing was written);
     /// the general path then stores the message on its own first and decides it.
     async fn receive_at_once(
         &self,
@@ -162,14 +162,23 @@ impl Services {
         let span = tracing::Span::current();
         span.record("order_id", result.order_id.as_str());
         span.record("tid", result.tid.as_str());
-        let render = self.render();
         let confirmed = Confirmed::by(ConfirmedBy::Notifier);
-        match self
-            .store
-            .apply_with_message(raw, &result, confirmed, Uuid::new_v4(), &render)
-            .await
-        {
-            Ok(AppliedAtOnce::Applied { status }) => {
+        let item = ResultAtOnce {
+            source: raw.source,
+            body: raw.body.to_vec(),
+            headers: raw.headers.clone(),
+            remote_addr: raw.remote_addr.clone(),
+            received_at: raw.received_at,
+            result: result.clone(),
+            confirmed,
+            new_id: Uuid::new_v4(),
+        };
+        let applied = self
+            .result_groups
+            .apply(&self.store, &self.settings.server.public_url, item)
+            .await;
+        match applied {
+            AppliedAtOnce::Applied { status } => {
                 tracing::info!(
                     status = status.as_str(),
                     confirmed_by = confirmed.by.as_str(),
@@ -180,14 +189,7 @@ impl Services {
                     status,
                 })
             }
-            Ok(AppliedAtOnce::NotHere) => None,
-            Err(e) => {
-                // Nothing was committed: the general path stores the message (or finds the database down). A
-                // warning, not a debug line: if this failed for every inform, all would quietly take the slower
-                // path, and only this line would say so.
-                tracing::warn!(error = %e, "result not applied in one transaction: general path");
-                None
-            }
+            AppliedAtOnce::NotHere => None,
         }
     }
 

@@ -2,13 +2,15 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
 
-use super::notifications::{mark, NotificationOutcome, RawNotification};
+use super::notifications::{mark, NotificationOutcome};
 use super::orders::{load_record, save_state};
 use super::outbox::{insert_events, Render};
 use super::resolutions::{follow_cancellation, ResolutionRow};
 use super::terminal::TerminalTxRow;
 use super::{CancellationRow, OrderRecord, OrderRow, PaymentRow, RefundRow, Store, StoreError};
-use crate::domain::{self, Confirmed, Effect, MessageLabels, OrderStatus, VerifiedResult};
+use crate::domain::{
+    self, Confirmed, Effect, MessageLabels, OrderStatus, ResultSource, VerifiedResult,
+};
 
 use super::WEBLINK as PROVIDER;
 
@@ -310,14 +312,15 @@ pub(crate) async fn bind_tid(
     Ok((owner != order_id).then_some(owner))
 }
 
-/// What [`Store::apply_with_message`] did.
+/// What [`Store::apply_with_messages`] did with one result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppliedAtOnce {
     /// The raw message, the claim of its result and everything the result changed are committed together.
     Applied { status: OrderStatus },
-    /// Nothing was written (the transaction was rolled back): the order is unknown, the result was applied before,
-    /// a TID is another order's, or the decision is more than a payment. The caller takes the general path, which
-    /// stores the raw message on its own first.
+    /// Nothing of this result was written: the order is unknown, the result was applied before, a TID is another
+    /// order's, the decision is more than a payment, another result of the same group is for the same order, or the
+    /// group could not be written whole. The caller takes the general path, which stores the raw message on its own
+    /// first.
     NotHere,
 }
 
@@ -414,130 +417,336 @@ fn saved_payments(
     payments.sort_by(|a, b| (a.created_at, &a.tid).cmp(&(b.created_at, &b.tid)));
 }
 
+/// One result from an allow-listed notifier with its raw message, for [`Store::apply_with_messages`]. Owned, since
+/// a group is written by a task of its own, which a buyer or notifier hanging up cannot cancel halfway.
+#[derive(Debug, Clone)]
+pub struct ResultAtOnce {
+    pub source: ResultSource,
+    pub body: Vec<u8>,
+    pub headers: serde_json::Value,
+    pub remote_addr: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub result: VerifiedResult,
+    pub confirmed: Confirmed,
+    /// The id of what the decision may create (as in `apply_result`).
+    pub new_id: uuid::Uuid,
+}
+
+/// The rows of a group's results, column by column, for the one statement that writes them all.
+#[derive(Default)]
+struct GroupRows<'a> {
+    // notifications (and their claims), one per written result
+    n_source: Vec<&'a str>,
+    n_received_at: Vec<DateTime<Utc>>,
+    n_body: Vec<&'a [u8]>,
+    n_headers: Vec<serde_json::Value>,
+    n_remote_addr: Vec<Option<&'a str>>,
+    n_mid: Vec<Option<String>>,
+    n_tid: Vec<Option<String>>,
+    n_order_id: Vec<&'a str>,
+    n_dedupe_key: Vec<&'a str>,
+    n_confirmed_by: Vec<&'a str>,
+    // TIDs bound by this group
+    b_tid: Vec<&'a str>,
+    b_order_id: Vec<&'a str>,
+    b_bound_at: Vec<DateTime<Utc>>,
+    // orders as the decisions leave them (see `saved_row`)
+    o_order_id: Vec<&'a str>,
+    o_status: Vec<&'static str>,
+    o_paid_amount: Vec<i64>,
+    o_cancelled_amount: Vec<i64>,
+    o_tid: Vec<Option<String>>,
+    o_result_code: Vec<Option<String>>,
+    o_result_message: Vec<Option<String>>,
+    o_review_reason: Vec<Option<String>>,
+    o_paid_at: Vec<Option<DateTime<Utc>>>,
+    o_updated_at: Vec<DateTime<Utc>>,
+    o_expires_at: Vec<DateTime<Utc>>,
+    o_amount: Vec<i64>,
+    o_refunded_amount: Vec<i64>,
+    o_review_tid: Vec<Option<String>>,
+    o_card_issuer_code: Vec<Option<String>>,
+    o_card_issuer_name: Vec<Option<String>>,
+    o_card_acquirer_code: Vec<Option<String>>,
+    o_card_quota: Vec<Option<String>>,
+    o_card_masked_number: Vec<Option<String>>,
+    o_vbank_bank_code: Vec<Option<String>>,
+    o_vbank_bank_name: Vec<Option<String>>,
+    o_vbank_account: Vec<Option<String>>,
+    o_cash_receipt_type: Vec<Option<String>>,
+    o_cash_receipt_approval_no: Vec<Option<String>>,
+    o_cash_receipt_issued_at: Vec<Option<DateTime<Utc>>>,
+    // payments recorded (inserted, or updated when the TID is already this order's)
+    p_tid: Vec<String>,
+    p_order_id: Vec<&'a str>,
+    p_mid: Vec<String>,
+    p_pay_method: Vec<&'static str>,
+    p_amount: Vec<i64>,
+    p_result_code: Vec<String>,
+    p_result_message: Vec<String>,
+    p_success: Vec<bool>,
+    p_auth_code: Vec<Option<String>>,
+    p_auth_date: Vec<Option<String>>,
+    p_source: Vec<&'static str>,
+    p_at: Vec<DateTime<Utc>>,
+    // webhook events, in the order they are to be delivered
+    events: Vec<serde_json::Value>,
+}
+
 impl Store {
-    /// Applies a result confirmed without asking anyone (an allow-listed notifier) together with its raw message,
-    /// in one transaction and one commit: the message is stored with its interpretation, never without it, and
-    /// an answer `OK` follows only this commit. Three statements: [`lock_result_order`] (lock, bind the TID,
-    /// read), one statement writing the decision, COMMIT.
+    /// Applies results confirmed without asking anyone (an allow-listed notifier) together with their raw
+    /// messages, as one group: one transaction, one commit, and each statement writing the rows of all of them.
+    /// A message is stored with its interpretation, never without it, and an answer `OK` follows only this commit.
+    /// Three statements: [`lock_result_orders`] (lock and read), one statement writing every decision, COMMIT.
     ///
-    /// Only the common case is taken here (a new result whose decision is a payment with its events); anything
-    /// else rolls back and answers [`AppliedAtOnce::NotHere`], so that the general path decides it as before.
-    pub async fn apply_with_message(
+    /// Only the common case is taken here (a new result whose decision is a payment with its events, one per
+    /// order); any other result answers [`AppliedAtOnce::NotHere`] with nothing of it written, so that the general
+    /// path decides it as before. The group is all or nothing: when the statement cannot write every decision it
+    /// was given (a result claimed, a payment row or a TID taken meanwhile), it is rolled back and every result of
+    /// the group answers `NotHere`. The answers are in the order of `items`.
+    pub async fn apply_with_messages(
         &self,
-        raw: &RawNotification<'_>,
-        result: &VerifiedResult,
-        confirmed: Confirmed,
-        new_id: uuid::Uuid,
+        items: &[ResultAtOnce],
         render: &Render<'_>,
-    ) -> Result<AppliedAtOnce, StoreError> {
-        // What PostgreSQL keeps (microseconds), so that the events show the order exactly as it is stored.
-        let now = raw.received_at.trunc_subsecs(6);
-        if confirmed.listed_partial_cancels.is_some() {
-            return Ok(AppliedAtOnce::NotHere);
+    ) -> Result<Vec<AppliedAtOnce>, StoreError> {
+        let mut answers = vec![AppliedAtOnce::NotHere; items.len()];
+        // One result per order in a group: a second one is decided after the first, by the general path.
+        let mut taken = std::collections::HashSet::new();
+        let group: Vec<usize> = (0..items.len())
+            .filter(|&i| {
+                items[i].confirmed.listed_partial_cancels.is_none()
+                    && taken.insert(items[i].result.order_id.as_str())
+            })
+            .collect();
+        if group.is_empty() {
+            return Ok(answers);
         }
-        let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query!(
-            r#"SELECT order_row AS "order_row!: Json<OrderRow>",
+        let order_ids: Vec<&str> = group
+            .iter()
+            .map(|&i| items[i].result.order_id.as_str())
+            .collect();
+        let tids: Vec<&str> = group
+            .iter()
+            .map(|&i| items[i].result.tid.as_str())
+            .collect();
+        let other_tids: Vec<Option<&str>> =
+            group.iter().map(|&i| items[i].result.other_tid()).collect();
+        let dedupe_keys: Vec<&str> = group
+            .iter()
+            .map(|&i| items[i].result.dedupe_key.as_str())
+            .collect();
+
+        // Generic plans: a group's statements differ only in their arrays' lengths, and planning them anew for
+        // every group (PostgreSQL's choice for array parameters) cost more than running them.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+            .await?;
+        let rows = sqlx::query!(
+            r#"SELECT idx AS "idx!", order_row AS "order_row!: Json<OrderRow>",
                  payments AS "payments!: Json<Vec<PaymentRow>>",
                  cancellations AS "cancellations!: Json<Vec<CancellationRow>>",
                  refunds AS "refunds!: Json<Vec<RefundRow>>",
                  resolutions AS "resolutions!: Json<Vec<ResolutionRow>>",
                  terminal AS "terminal!: Json<Vec<TerminalTxRow>>",
                  tid_owner, other_tid_owner, applied AS "applied!"
-               FROM lock_result_order($1, $2, $3, $4, $5, $6)"#,
-            result.order_id,
+               FROM lock_result_orders($1, $2, $3, $4, $5)"#,
+            &order_ids as &[&str],
             PROVIDER,
-            result.tid,
-            result.other_tid(),
-            result.dedupe_key,
-            now
+            &tids as &[&str],
+            &other_tids as _,
+            &dedupe_keys as &[&str],
         )
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(AppliedAtOnce::NotHere);
-        };
-        let ours = |owner: &Option<String>| owner.as_deref() == Some(result.order_id.as_str());
-        if row.applied
-            || !ours(&row.tid_owner)
-            || (row.other_tid_owner.is_some() && !ours(&row.other_tid_owner))
-        {
-            tx.rollback().await?;
-            return Ok(AppliedAtOnce::NotHere);
-        }
-        let mut record = OrderRecord {
-            order: row.order_row.0,
-            payments: row.payments.0,
-            cancellations: row.cancellations.0,
-            refunds: row.refunds.0,
-            resolutions: row.resolutions.0,
-            terminal_transactions: row.terminal.0,
-        };
-        let before = record.state()?;
-        let decision = domain::apply_result(&before, result, now, new_id);
-        let mut payment = None;
-        let mut details = None;
-        for effect in &decision.effects {
-            match effect {
-                Effect::RecordPayment(p) if payment.is_none() => payment = Some(p),
-                Effect::RecordDetails(d) if details.is_none() => details = Some(d),
-                Effect::Emit(_) => {}
-                _ => {
-                    tx.rollback().await?;
-                    return Ok(AppliedAtOnce::NotHere);
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let mut w = GroupRows::default();
+        let mut applied = Vec::new();
+        for row in rows {
+            let Some(&i) = usize::try_from(row.idx)
+                .ok()
+                .and_then(|idx| group.get(idx.wrapping_sub(1)))
+            else {
+                continue;
+            };
+            let item = &items[i];
+            let result = &item.result;
+            let ours = |owner: &Option<String>| owner.as_deref() == Some(result.order_id.as_str());
+            if row.applied
+                || row
+                    .tid_owner
+                    .as_ref()
+                    .is_some_and(|_| !ours(&row.tid_owner))
+                || (row.other_tid_owner.is_some() && !ours(&row.other_tid_owner))
+            {
+                continue;
+            }
+            // What PostgreSQL keeps (microseconds), so that the events show the order exactly as it is stored.
+            let now = item.received_at.trunc_subsecs(6);
+            let mut record = OrderRecord {
+                order: row.order_row.0,
+                payments: row.payments.0,
+                cancellations: row.cancellations.0,
+                refunds: row.refunds.0,
+                resolutions: row.resolutions.0,
+                terminal_transactions: row.terminal.0,
+            };
+            let before = record.state()?;
+            let decision = domain::apply_result(&before, result, now, item.new_id);
+            let mut payment = None;
+            let mut details = None;
+            let mut common = true;
+            for effect in &decision.effects {
+                match effect {
+                    Effect::RecordPayment(p) if payment.is_none() => payment = Some(p),
+                    Effect::RecordDetails(d) if details.is_none() => details = Some(d),
+                    Effect::Emit(_) => {}
+                    _ => common = false,
                 }
             }
-        }
-        record.order = saved_row(&record.order, &decision.order, details, now);
-        if let Some(p) = payment {
-            saved_payments(&mut record.payments, p, &result.order_id, now);
-        }
-        let order = render(&record);
-        let events: Vec<serde_json::Value> = decision
-            .events()
-            .iter()
-            .map(|event| {
+            if !common {
+                continue;
+            }
+            record.order = saved_row(&record.order, &decision.order, details, now);
+            if let Some(p) = payment {
+                saved_payments(&mut record.payments, p, &result.order_id, now);
+            }
+            let order = render(&record);
+            for event in decision.events() {
                 // Time-ordered, as in `insert_events`.
                 let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
-                serde_json::json!({
+                w.events.push(serde_json::json!({
                     "id": id,
+                    "order_id": result.order_id,
                     "type": event.as_str(),
+                    "created_at": now,
                     "payload": {
                         "id": id,
                         "type": event.as_str(),
                         "created_at": now,
                         "data": { "order": order },
                     },
-                })
-            })
-            .collect();
-        let o = &record.order;
-        let labels = result.labels();
+                }));
+            }
+            let labels = result.labels();
+            w.n_source.push(item.source.as_str());
+            w.n_received_at.push(now);
+            w.n_body.push(&item.body);
+            w.n_headers.push(item.headers.clone());
+            w.n_remote_addr.push(item.remote_addr.as_deref());
+            w.n_mid.push(labels.mid);
+            w.n_tid.push(labels.tid);
+            w.n_order_id.push(&result.order_id);
+            w.n_dedupe_key.push(&result.dedupe_key);
+            w.n_confirmed_by.push(item.confirmed.by.as_str());
+            if row.tid_owner.is_none() {
+                w.b_tid.push(&result.tid);
+                w.b_order_id.push(&result.order_id);
+                w.b_bound_at.push(now);
+            }
+            let o = record.order;
+            w.o_order_id.push(&result.order_id);
+            w.o_status.push(o.status.as_str());
+            w.o_paid_amount.push(o.paid_amount);
+            w.o_cancelled_amount.push(o.cancelled_amount);
+            w.o_tid.push(o.tid);
+            w.o_result_code.push(o.result_code);
+            w.o_result_message.push(o.result_message);
+            w.o_review_reason.push(o.review_reason);
+            w.o_paid_at.push(o.paid_at);
+            w.o_updated_at.push(o.updated_at);
+            w.o_expires_at.push(o.expires_at);
+            w.o_amount.push(o.amount);
+            w.o_refunded_amount.push(o.refunded_amount);
+            w.o_review_tid.push(o.review_tid);
+            w.o_card_issuer_code.push(o.card_issuer_code);
+            w.o_card_issuer_name.push(o.card_issuer_name);
+            w.o_card_acquirer_code.push(o.card_acquirer_code);
+            w.o_card_quota.push(o.card_quota);
+            w.o_card_masked_number.push(o.card_masked_number);
+            w.o_vbank_bank_code.push(o.vbank_bank_code);
+            w.o_vbank_bank_name.push(o.vbank_bank_name);
+            w.o_vbank_account.push(o.vbank_account);
+            w.o_cash_receipt_type.push(o.cash_receipt_type);
+            w.o_cash_receipt_approval_no
+                .push(o.cash_receipt_approval_no);
+            w.o_cash_receipt_issued_at.push(o.cash_receipt_issued_at);
+            if let Some(p) = payment {
+                w.p_tid.push(p.tid.clone());
+                w.p_order_id.push(&result.order_id);
+                w.p_mid.push(p.mid.clone());
+                w.p_pay_method
+                    .push(p.pay_method.map_or("UNKNOWN", domain::PayMethod::as_str));
+                w.p_amount.push(p.amount);
+                w.p_result_code.push(p.result_code.clone());
+                w.p_result_message.push(p.result_message.clone());
+                w.p_success.push(p.success);
+                w.p_auth_code.push(p.auth_code.clone());
+                w.p_auth_date.push(p.auth_date.clone());
+                w.p_source.push(p.source.as_str());
+                w.p_at.push(now);
+            }
+            applied.push((i, decision.order.status));
+        }
+        if applied.is_empty() {
+            tx.rollback().await?;
+            return Ok(answers);
+        }
+
+        let expected_events = w.events.len();
         let written = sqlx::query!(
             r#"WITH n AS (
                  INSERT INTO notifications (source, received_at, body, headers, remote_addr, outcome, mid, tid,
                    order_id, dedupe_key, confirmed_by, processed_at)
-                 VALUES ($1, $2, $3, $4, $5, 'applied', $6, $7, $8, $9, $10, $2)
-                 RETURNING id),
+                 SELECT source, received_at, body, headers, remote_addr, 'applied', mid, tid, order_id, dedupe_key,
+                   confirmed_by, received_at
+                 FROM unnest($1::text[], $2::timestamptz[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[],
+                   $7::text[], $8::text[], $9::text[], $10::text[])
+                   AS i(source, received_at, body, headers, remote_addr, mid, tid, order_id, dedupe_key, confirmed_by)
+                 RETURNING id, order_id, dedupe_key, processed_at),
                claim AS (
                  INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
-                 SELECT $9, $8, n.id, $2 FROM n
-                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key),
+                 SELECT dedupe_key, order_id, id, processed_at FROM n
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, order_id, applied_at),
+               b AS (
+                 INSERT INTO tid_bindings (provider, tid, order_id, bound_at)
+                 SELECT $11, tid, order_id, bound_at FROM unnest($12::text[], $13::text[], $14::timestamptz[])
+                   AS b(tid, order_id, bound_at)
+                 ON CONFLICT (provider, tid) DO NOTHING RETURNING 1),
                o AS (
-                 UPDATE orders SET status = $11, paid_amount = $12, cancelled_amount = $13, tid = $14,
-                   result_code = $15, result_message = $16, review_reason = $17, paid_at = $18, updated_at = $2,
-                   expires_at = $19, amount = $20, refunded_amount = $21, review_tid = $22,
-                   card_issuer_code = $23, card_issuer_name = $24, card_acquirer_code = $25, card_quota = $26,
-                   card_masked_number = $27, vbank_bank_code = $28, vbank_bank_name = $29, vbank_account = $30,
-                   cash_receipt_type = $31, cash_receipt_approval_no = $32, cash_receipt_issued_at = $33
-                 WHERE order_id = $8 AND EXISTS (SELECT 1 FROM claim)
+                 UPDATE orders SET status = u.status, paid_amount = u.paid_amount,
+                   cancelled_amount = u.cancelled_amount, tid = u.tid, result_code = u.result_code,
+                   result_message = u.result_message, review_reason = u.review_reason, paid_at = u.paid_at,
+                   updated_at = u.updated_at, expires_at = u.expires_at, amount = u.amount,
+                   refunded_amount = u.refunded_amount, review_tid = u.review_tid,
+                   card_issuer_code = u.card_issuer_code, card_issuer_name = u.card_issuer_name,
+                   card_acquirer_code = u.card_acquirer_code, card_quota = u.card_quota,
+                   card_masked_number = u.card_masked_number, vbank_bank_code = u.vbank_bank_code,
+                   vbank_bank_name = u.vbank_bank_name, vbank_account = u.vbank_account,
+                   cash_receipt_type = u.cash_receipt_type, cash_receipt_approval_no = u.cash_receipt_approval_no,
+                   cash_receipt_issued_at = u.cash_receipt_issued_at
+                 FROM unnest($15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[], $20::text[],
+                   $21::text[], $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[],
+                   $26::bigint[], $27::bigint[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
+                   $33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::text[],
+                   $39::timestamptz[])
+                   AS u(order_id, status, paid_amount, cancelled_amount, tid, result_code, result_message,
+                     review_reason, paid_at, updated_at, expires_at, amount, refunded_amount, review_tid,
+                     card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number,
+                     vbank_bank_code, vbank_bank_name, vbank_account, cash_receipt_type, cash_receipt_approval_no,
+                     cash_receipt_issued_at)
+                 WHERE orders.order_id = u.order_id AND u.order_id IN (SELECT order_id FROM claim)
                  RETURNING 1),
                p AS (
                  INSERT INTO payments (tid, order_id, mid, pay_method, amount, result_code, result_message,
                    success, auth_code, auth_date, source, created_at, updated_at, provider)
-                 SELECT $35::text, $8, $36::text, $37::text, $38::bigint, $39::text, $40::text, $41::boolean,
-                   $42::text, $43::text, $44::text, $2, $2, $45::text
-                 WHERE $34 AND EXISTS (SELECT 1 FROM claim)
+                 SELECT tid, order_id, mid, pay_method, amount, result_code, result_message, success, auth_code,
+                   auth_date, source, at, at, $11
+                 FROM unnest($40::text[], $41::text[], $42::text[], $43::text[], $44::bigint[], $45::text[],
+                   $46::text[], $47::boolean[], $48::text[], $49::text[], $50::text[], $51::timestamptz[])
+                   AS p(tid, order_id, mid, pay_method, amount, result_code, result_message, success, auth_code,
+                     auth_date, source, at)
+                 WHERE p.order_id IN (SELECT order_id FROM claim)
                  ON CONFLICT (provider, tid) DO UPDATE SET result_code = EXCLUDED.result_code,
                    result_message = EXCLUDED.result_message, success = EXCLUDED.success,
                    amount = EXCLUDED.amount,
@@ -549,80 +758,95 @@ impl Store {
                e AS (
                  INSERT INTO outbox_events (id, order_id, event_type, payload, created_at, next_attempt_at,
                    window_started_at)
-                 SELECT x->>'id', $8, x->>'type', x->'payload', $2, $2, $2
-                 FROM jsonb_array_elements($46::jsonb) AS x
-                 WHERE EXISTS (SELECT 1 FROM claim)
+                 SELECT x->>'id', x->>'order_id', x->>'type', x->'payload', (x->>'created_at')::timestamptz,
+                   (x->>'created_at')::timestamptz, (x->>'created_at')::timestamptz
+                 FROM jsonb_array_elements($52::jsonb) WITH ORDINALITY AS e(x, k)
+                 WHERE x->>'order_id' IN (SELECT order_id FROM claim)
+                 ORDER BY k
                  RETURNING 1),
-               -- Other deliveries of this result still waiting for confirmation have nothing left to wait for.
+               -- Other deliveries of these results still waiting for confirmation have nothing left to wait for.
                d AS (
-                 UPDATE notifications SET outcome = 'duplicate', next_check_at = NULL, processed_at = $2
-                 WHERE dedupe_key = $9 AND outcome = 'unconfirmed' AND order_id = $8
-                   AND EXISTS (SELECT 1 FROM claim))
-               SELECT (SELECT count(*) FROM claim) AS "claimed!", (SELECT count(*) FROM o) AS "orders!",
-                 (SELECT count(*) FROM p) AS "payments!", (SELECT count(*) FROM e) AS "events!""#,
-            raw.source.as_str(),
-            now,
-            raw.body,
-            raw.headers,
-            raw.remote_addr,
-            labels.mid,
-            labels.tid,
-            result.order_id,
-            result.dedupe_key,
-            confirmed.by.as_str(),
-            o.status.as_str(),
-            o.paid_amount,
-            o.cancelled_amount,
-            o.tid,
-            o.result_code,
-            o.result_message,
-            o.review_reason,
-            o.paid_at,
-            o.expires_at,
-            o.amount,
-            o.refunded_amount,
-            o.review_tid,
-            o.card_issuer_code,
-            o.card_issuer_name,
-            o.card_acquirer_code,
-            o.card_quota,
-            o.card_masked_number,
-            o.vbank_bank_code,
-            o.vbank_bank_name,
-            o.vbank_account,
-            o.cash_receipt_type,
-            o.cash_receipt_approval_no,
-            o.cash_receipt_issued_at,
-            payment.is_some(),
-            payment.map(|p| p.tid.as_str()),
-            payment.map(|p| p.mid.as_str()),
-            payment.map(|p| p.pay_method.map_or("UNKNOWN", domain::PayMethod::as_str)),
-            payment.map(|p| p.amount),
-            payment.map(|p| p.result_code.as_str()),
-            payment.map(|p| p.result_message.as_str()),
-            payment.map(|p| p.success),
-            payment.and_then(|p| p.auth_code.as_deref()),
-            payment.and_then(|p| p.auth_date.as_deref()),
-            payment.map(|p| p.source.as_str()),
+                 -- (The keys as an array: probed in the partial index of unconfirmed results, however many
+                 -- forged ones wait there.)
+                 UPDATE notifications SET outcome = 'duplicate', next_check_at = NULL, processed_at = c.applied_at
+                 FROM claim c
+                 WHERE notifications.dedupe_key = ANY (ARRAY(SELECT dedupe_key FROM claim))
+                   AND notifications.outcome = 'unconfirmed'
+                   AND notifications.dedupe_key = c.dedupe_key AND notifications.order_id = c.order_id)
+               SELECT (SELECT count(*) FROM claim) AS "claimed!", (SELECT count(*) FROM b) AS "bound!",
+                 (SELECT count(*) FROM o) AS "orders!", (SELECT count(*) FROM p) AS "payments!",
+                 (SELECT count(*) FROM e) AS "events!""#,
+            &w.n_source as &[&str],
+            &w.n_received_at,
+            &w.n_body as &[&[u8]],
+            &w.n_headers,
+            &w.n_remote_addr as _,
+            &w.n_mid as _,
+            &w.n_tid as _,
+            &w.n_order_id as &[&str],
+            &w.n_dedupe_key as &[&str],
+            &w.n_confirmed_by as &[&str],
             PROVIDER,
-            serde_json::Value::Array(events.clone())
+            &w.b_tid as &[&str],
+            &w.b_order_id as &[&str],
+            &w.b_bound_at,
+            &w.o_order_id as &[&str],
+            &w.o_status as &[&str],
+            &w.o_paid_amount,
+            &w.o_cancelled_amount,
+            &w.o_tid as _,
+            &w.o_result_code as _,
+            &w.o_result_message as _,
+            &w.o_review_reason as _,
+            &w.o_paid_at as _,
+            &w.o_updated_at,
+            &w.o_expires_at,
+            &w.o_amount,
+            &w.o_refunded_amount,
+            &w.o_review_tid as _,
+            &w.o_card_issuer_code as _,
+            &w.o_card_issuer_name as _,
+            &w.o_card_acquirer_code as _,
+            &w.o_card_quota as _,
+            &w.o_card_masked_number as _,
+            &w.o_vbank_bank_code as _,
+            &w.o_vbank_bank_name as _,
+            &w.o_vbank_account as _,
+            &w.o_cash_receipt_type as _,
+            &w.o_cash_receipt_approval_no as _,
+            &w.o_cash_receipt_issued_at as _,
+            &w.p_tid,
+            &w.p_order_id as &[&str],
+            &w.p_mid,
+            &w.p_pay_method as &[&str],
+            &w.p_amount,
+            &w.p_result_code,
+            &w.p_result_message,
+            &w.p_success,
+            &w.p_auth_code as _,
+            &w.p_auth_date as _,
+            &w.p_source as &[&str],
+            &w.p_at,
+            serde_json::Value::Array(std::mem::take(&mut w.events))
         )
         .fetch_one(&mut *tx)
         .await?;
-        let expected_events = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        if written.claimed != 1
-            || written.orders != 1
-            || written.payments != i64::from(payment.is_some())
-            || written.events != expected_events
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        if written.claimed != count(applied.len())
+            || written.bound != count(w.b_tid.len())
+            || written.orders != count(applied.len())
+            || written.payments != count(w.p_tid.len())
+            || written.events != count(expected_events)
         {
-            // Claimed meanwhile, or a payment row of another order: the general path says which, with nothing of
-            // this attempt kept.
+            // Claimed meanwhile, a payment row of another order, or a TID bound to another order since it was
+            // read: the general path says which, result by result, with nothing of this group kept.
             tx.rollback().await?;
-            return Ok(AppliedAtOnce::NotHere);
+            return Ok(answers);
         }
         tx.commit().await?;
-        Ok(AppliedAtOnce::Applied {
-            status: decision.order.status,
-        })
+        for (i, status) in applied {
+            answers[i] = AppliedAtOnce::Applied { status };
+        }
+        Ok(answers)
     }
 }
