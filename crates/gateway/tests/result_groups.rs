@@ -45,6 +45,16 @@ async fn a_group_applies_each_result_alone_and_leaves_the_rest_to_the_general_pa
     // GRP-C was paid with TID 2 first: a result for GRP-B under that TID is another order's.
     let (status, body) = app.inform(card_inform("GRP-C", &tid(2), 5_000)).await;
     assert_eq!((status, body.as_str()), (200, "OK"));
+    // GRP-E's payment came through the buyer's browser first, and could not be confirmed yet (the receipt API is
+    // down): once the notifier's inform of it is applied, that delivery has nothing left to wait for.
+    app.smartro.set_down(true);
+    let response = app.return_pay(card_return("GRP-E", &tid(5), 5_000)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE outcome = 'unconfirmed' AND order_id = 'GRP-E'")
+            .await,
+        1
+    );
     let before = app.count("SELECT count(*) FROM notifications").await;
 
     let store = Store::new(app.db.pool.clone());
@@ -94,6 +104,25 @@ async fn a_group_applies_each_result_alone_and_leaves_the_rest_to_the_general_pa
         app.count("SELECT count(*) FROM tid_bindings WHERE order_id = 'GRP-B'")
             .await,
         0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM tid_bindings WHERE (tid, order_id) IN (('{}', 'GRP-A'), ('{}', 'GRP-E'))",
+            tid(1),
+            tid(5)
+        ))
+        .await,
+        2,
+        "each applied result's TID is bound to its order"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM notifications WHERE order_id = 'GRP-E' AND source = 'return'
+               AND outcome = 'duplicate' AND next_check_at IS NULL"
+        )
+        .await,
+        1,
+        "the browser's delivery waits no more"
     );
     // Each applied order has its own event, showing the order as stored.
     let events: Vec<(String, serde_json::Value)> = sqlx::query_as(
@@ -233,10 +262,9 @@ async fn many_informs_at_once_each_delivered_twice_are_each_applied_once() {
 }
 
 /// One TID in two results of the same group, for two orders (a real approval replayed onto another order, both
-/// arriving at once): the group cannot bind the TID twice, so nothing of it is written; the general path then lets
-/// one order have the TID and refuses the other.
+/// arriving at once): the first is applied and binds the TID; the second is left to the general path.
 #[tokio::test]
-async fn one_tid_for_two_orders_in_one_group_binds_nothing() {
+async fn one_tid_for_two_orders_in_one_group_is_applied_to_the_first_only() {
     let app = spawn_app().await;
     for id in ["TWO-P", "TWO-Q"] {
         app.create_order(card_order(id, 9_000)).await;
@@ -245,16 +273,110 @@ async fn one_tid_for_two_orders_in_one_group_binds_nothing() {
     let now = chrono::Utc::now();
     let items = vec![
         item(&card_inform("TWO-P", &tid(9), 9_000), now),
-        item(&card_inform("TWO-Q", &tid(9), 9_000), now),
+        // Another amount, so another dedupe key: only the TID is shared.
+        item(&card_inform("TWO-Q", &tid(9), 8_000), now),
     ];
     let answers = store.apply_with_messages(&items, &render).await.unwrap();
     assert_eq!(
         answers,
+        vec![
+            AppliedAtOnce::Applied {
+                status: OrderStatus::Paid
+            },
+            AppliedAtOnce::NotHere
+        ]
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM tid_bindings WHERE order_id = 'TWO-P'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 1);
+    assert_eq!(app.order("TWO-Q").await["status"], "pending");
+}
+
+/// A TID another transaction binds to another order between the group's read and its write: the group's binding
+/// finds it taken, so the group is rolled back and nothing of it is kept.
+#[tokio::test]
+async fn a_tid_bound_elsewhere_while_the_group_is_written_rolls_the_group_back() {
+    let app = spawn_app().await;
+    for id in ["BND-A", "BND-B", "BND-Z"] {
+        app.create_order(card_order(id, 3_000)).await;
+    }
+    // Not committed yet: the group reads TID 11 as free, then its binding waits for this transaction.
+    let mut other = app.db.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO tid_bindings (provider, tid, order_id, bound_at) VALUES ('weblink', $1, 'BND-Z', now())",
+    )
+    .bind(tid(11))
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let store = Store::new(app.db.pool.clone());
+    let items = vec![
+        item(&card_inform("BND-A", &tid(11), 3_000), chrono::Utc::now()),
+        item(&card_inform("BND-B", &tid(12), 3_000), chrono::Utc::now()),
+    ];
+    let group = tokio::spawn(async move { store.apply_with_messages(&items, &render).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    other.commit().await.unwrap();
+    let answers = group.await.unwrap().unwrap();
+    assert_eq!(
+        answers,
         vec![AppliedAtOnce::NotHere, AppliedAtOnce::NotHere]
     );
-    assert_eq!(app.count("SELECT count(*) FROM tid_bindings").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM payments").await, 0);
+    assert_eq!(app.order("BND-A").await["status"], "pending");
+    assert_eq!(app.order("BND-B").await["status"], "pending");
     assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
-    assert_eq!(app.order("TWO-P").await["status"], "pending");
-    assert_eq!(app.order("TWO-Q").await["status"], "pending");
+    assert_eq!(app.count("SELECT count(*) FROM payments").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM tid_bindings WHERE order_id = 'BND-Z'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM tid_bindings").await, 1);
+}
+
+/// An order another transaction holds does not make the group wait: its result is left to the general path, and the
+/// others are applied at once.
+#[tokio::test]
+async fn an_order_held_elsewhere_does_not_stall_the_group() {
+    let app = spawn_app().await;
+    for id in ["LCK-A", "LCK-B"] {
+        app.create_order(card_order(id, 4_000)).await;
+    }
+    let mut other = app.db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM orders WHERE order_id = 'LCK-A' FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let store = Store::new(app.db.pool.clone());
+    let items = vec![
+        item(&card_inform("LCK-A", &tid(13), 4_000), chrono::Utc::now()),
+        item(&card_inform("LCK-B", &tid(14), 4_000), chrono::Utc::now()),
+    ];
+    let answers = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        store.apply_with_messages(&items, &render),
+    )
+    .await
+    .expect("the group does not wait for LCK-A")
+    .unwrap();
+    assert_eq!(
+        answers,
+        vec![
+            AppliedAtOnce::NotHere,
+            AppliedAtOnce::Applied {
+                status: OrderStatus::Paid
+            }
+        ]
+    );
+    other.rollback().await.unwrap();
+    assert_eq!(app.order("LCK-A").await["status"], "pending");
+    assert_eq!(app.order("LCK-B").await["status"], "paid");
+    // Over HTTP, the general path takes LCK-A's result once its order is free.
+    let (status, body) = app.inform(card_inform("LCK-A", &tid(13), 4_000)).await;
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    assert_eq!(app.order("LCK-A").await["status"], "paid");
 }

@@ -53,10 +53,15 @@ impl ResultGroups {
         });
         let (reply, answer) = oneshot::channel();
         if queue.send(Job { item, reply }).await.is_err() {
+            // The dispatcher is gone (its runtime shut down): every result takes the slower path, so say so.
+            tracing::warn!("result groups stopped: general path");
             return AppliedAtOnce::NotHere;
         }
         // A group that failed without answering (a panic) wrote nothing: the general path decides.
-        answer.await.unwrap_or(AppliedAtOnce::NotHere)
+        answer.await.unwrap_or_else(|_| {
+            tracing::warn!("result group ended without an answer: general path");
+            AppliedAtOnce::NotHere
+        })
     }
 }
 

@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
@@ -510,12 +512,16 @@ impl Store {
         render: &Render<'_>,
     ) -> Result<Vec<AppliedAtOnce>, StoreError> {
         let mut answers = vec![AppliedAtOnce::NotHere; items.len()];
-        // One result per order in a group: a second one is decided after the first, by the general path.
-        let mut taken = std::collections::HashSet::new();
+        // One result per order, per TID and per dedupe key in a group: a second one is decided after the first, by
+        // the general path (which also refuses a TID replayed onto another order).
+        let (mut orders, mut tids, mut keys) = (HashSet::new(), HashSet::new(), HashSet::new());
         let group: Vec<usize> = (0..items.len())
             .filter(|&i| {
+                let r = &items[i].result;
                 items[i].confirmed.listed_partial_cancels.is_none()
-                    && taken.insert(items[i].result.order_id.as_str())
+                    && orders.insert(r.order_id.as_str())
+                    && tids.insert(r.tid.as_str())
+                    && keys.insert(r.dedupe_key.as_str())
             })
             .collect();
         if group.is_empty() {
@@ -537,10 +543,15 @@ impl Store {
             .collect();
 
         // Generic plans: a group's statements differ only in their arrays' lengths, and planning them anew for
-        // every group (PostgreSQL's choice for array parameters) cost more than running them.
+        // every group (PostgreSQL's choice for array parameters) cost more than running them. A lock timeout: a
+        // group waits for nobody for long (its orders are locked with SKIP LOCKED; a TID or a dedupe key another
+        // transaction is writing can still make it wait), so that the results queued behind it keep moving; on
+        // timeout its results take the general path.
         let mut tx = self
             .pool
-            .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+            .begin_with(
+                "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL lock_timeout = '2s'",
+            )
             .await?;
         let rows = sqlx::query!(
             r#"SELECT idx AS "idx!", order_row AS "order_row!: Json<OrderRow>",
@@ -560,15 +571,24 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
 
+        // In dedupe-key order, so that the claims of two groups are always taken in the same order (no deadlock).
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .filter_map(|row| {
+                let idx = usize::try_from(row.idx).ok()?;
+                group.get(idx.wrapping_sub(1)).map(|&i| (i, row))
+            })
+            .collect();
+        rows.sort_by(|(a, _), (b, _)| {
+            items[*a]
+                .result
+                .dedupe_key
+                .cmp(&items[*b].result.dedupe_key)
+        });
         let mut w = GroupRows::default();
+        let mut bindings = Vec::new();
         let mut applied = Vec::new();
-        for row in rows {
-            let Some(&i) = usize::try_from(row.idx)
-                .ok()
-                .and_then(|idx| group.get(idx.wrapping_sub(1)))
-            else {
-                continue;
-            };
+        for (i, row) in rows {
             let item = &items[i];
             let result = &item.result;
             let ours = |owner: &Option<String>| owner.as_deref() == Some(result.order_id.as_str());
@@ -640,9 +660,7 @@ impl Store {
             w.n_dedupe_key.push(&result.dedupe_key);
             w.n_confirmed_by.push(item.confirmed.by.as_str());
             if row.tid_owner.is_none() {
-                w.b_tid.push(&result.tid);
-                w.b_order_id.push(&result.order_id);
-                w.b_bound_at.push(now);
+                bindings.push((result.tid.as_str(), result.order_id.as_str(), now));
             }
             let o = record.order;
             w.o_order_id.push(&result.order_id);
@@ -692,6 +710,13 @@ impl Store {
             tx.rollback().await?;
             return Ok(answers);
         }
+        // In TID order, for the same reason as the claims.
+        bindings.sort_unstable();
+        for (tid, order_id, at) in bindings {
+            w.b_tid.push(tid);
+            w.b_order_id.push(order_id);
+            w.b_bound_at.push(at);
+        }
 
         let expected_events = w.events.len();
         let written = sqlx::query!(
@@ -704,15 +729,18 @@ impl Store {
                    $7::text[], $8::text[], $9::text[], $10::text[])
                    AS i(source, received_at, body, headers, remote_addr, mid, tid, order_id, dedupe_key, confirmed_by)
                  RETURNING id, order_id, dedupe_key, processed_at),
-               claim AS (
-                 INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
-                 SELECT dedupe_key, order_id, id, processed_at FROM n
-                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, order_id, applied_at),
                b AS (
                  INSERT INTO tid_bindings (provider, tid, order_id, bound_at)
                  SELECT $11, tid, order_id, bound_at FROM unnest($12::text[], $13::text[], $14::timestamptz[])
                    AS b(tid, order_id, bound_at)
                  ON CONFLICT (provider, tid) DO NOTHING RETURNING 1),
+               -- TIDs are bound before results are claimed (the condition makes the claims wait for `b`), as the
+               -- general path binds before it claims: two transactions never wait for each other in a cycle.
+               claim AS (
+                 INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
+                 SELECT dedupe_key, order_id, id, processed_at FROM n
+                 WHERE (SELECT count(*) FROM b) >= 0
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, order_id, applied_at),
                o AS (
                  UPDATE orders SET status = u.status, paid_amount = u.paid_amount,
                    cancelled_amount = u.cancelled_amount, tid = u.tid, result_code = u.result_code,
