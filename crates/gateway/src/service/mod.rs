@@ -39,7 +39,7 @@ use crate::providers::terminal::TerminalHub;
 use crate::providers::weblink::WebLink;
 use crate::store::terminal::TerminalTxRow;
 use crate::store::{OrderRecord, Store};
-use crate::views::TerminalTransactionView;
+use crate::views::{OrderView, TerminalTransactionView};
 
 /// Everything a flow needs; cheap to clone.
 #[derive(Clone)]
@@ -65,9 +65,11 @@ impl Services {
     ) -> Result<Services, reqwest::Error> {
         let weblink = WebLink::new(settings.clone())?;
         let terminals = TerminalHub::new(&settings);
+        let result_groups =
+            result_groups::ResultGroups::new(store.clone(), &settings.server.public_url);
         Ok(Services {
             terminals,
-            result_groups: result_groups::ResultGroups::default(),
+            result_groups,
             store,
             settings,
             clock,
@@ -78,11 +80,17 @@ impl Services {
 
     /// How an order is shown in the webhook events the store writes with a state change: the API's order object.
     pub fn render(&self) -> impl Fn(&OrderRecord) -> Value + Sync + '_ {
-        move |record| serde_json::json!(self.view(record))
+        |record| render_order(record, &self.settings.server.public_url)
     }
 
     /// How a terminal transaction is shown in the webhook events written with its change.
     pub fn render_terminal_tx(&self) -> impl Fn(&TerminalTxRow) -> Value + Sync {
         |row| serde_json::json!(TerminalTransactionView::from(row))
     }
+}
+
+/// The order as the webhook events show it (the API's order object), for [`Services::render`] and for the result
+/// groups, which run without a `Services`.
+pub(crate) fn render_order(record: &OrderRecord, public_url: &str) -> Value {
+    serde_json::json!(OrderView::new(record, public_url))
 }

@@ -13,9 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::render_order;
 use crate::store::results::{AppliedAtOnce, ResultAtOnce};
-use crate::store::Store;
-use crate::views::OrderView;
+use crate::store::{OrderRecord, Store};
 
 /// Groups written at the same time: enough to keep PostgreSQL busy while groups wait for their commits' fsync, few
 /// enough that groups stay large. Measured with `scripts/bench.sh` (16 concurrent informs, 2 cores): 2 groups
@@ -33,22 +33,32 @@ struct Job {
 
 /// The queue of results waiting for a group; its dispatcher task is started on first use, on the runtime of its
 /// caller, and ends when every clone of this handle is gone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ResultGroups {
+    store: Store,
+    /// For the order shown in the events a group writes.
+    public_url: Arc<str>,
     queue: Arc<OnceLock<mpsc::Sender<Job>>>,
 }
 
 impl ResultGroups {
+    pub fn new(store: Store, public_url: &str) -> ResultGroups {
+        ResultGroups {
+            store,
+            public_url: public_url.into(),
+            queue: Arc::default(),
+        }
+    }
+
     /// Applies `item` in the next group and returns what became of it once its group is committed (or rolled back).
-    pub async fn apply(
-        &self,
-        store: &Store,
-        public_url: &str,
-        item: ResultAtOnce,
-    ) -> AppliedAtOnce {
+    pub async fn apply(&self, item: ResultAtOnce) -> AppliedAtOnce {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(dispatch(receiver, store.clone(), public_url.to_string()));
+            tokio::spawn(dispatch(
+                receiver,
+                self.store.clone(),
+                self.public_url.clone(),
+            ));
             sender
         });
         let (reply, answer) = oneshot::channel();
@@ -66,9 +76,8 @@ impl ResultGroups {
 }
 
 /// Takes, whenever a group may start, every result waiting (up to [`MAX_GROUP`]) as the next group.
-async fn dispatch(mut receiver: mpsc::Receiver<Job>, store: Store, public_url: String) {
+async fn dispatch(mut receiver: mpsc::Receiver<Job>, store: Store, public_url: Arc<str>) {
     let in_flight = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
-    let public_url: Arc<str> = public_url.into();
     loop {
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
@@ -95,8 +104,7 @@ async fn dispatch(mut receiver: mpsc::Receiver<Job>, store: Store, public_url: S
 async fn write_group(store: &Store, public_url: &str, jobs: Vec<Job>) {
     let (items, replies): (Vec<ResultAtOnce>, Vec<oneshot::Sender<AppliedAtOnce>>) =
         jobs.into_iter().map(|job| (job.item, job.reply)).unzip();
-    let render =
-        |record: &crate::store::OrderRecord| serde_json::json!(OrderView::new(record, public_url));
+    let render = |record: &OrderRecord| render_order(record, public_url);
     let answers = match store.apply_with_messages(&items, &render).await {
         Ok(answers) => answers,
         Err(e) => {

@@ -148,7 +148,8 @@ impl Services {
     }
 
     /// The common case in one transaction: a result from an allow-listed notifier (confirmed as it arrives) is
-    /// stored with its effect and one commit, shared with the results arriving with it ([`super::result_groups`]). `None`: not that case, or not decided here (nothing was written);
+    /// stored with its effect and one commit, shared with the results arriving with it
+    /// ([`super::result_groups`]). `None`: not that case, or not decided here (nothing was written);
     /// the general path then stores the message on its own first and decides it.
     async fn receive_at_once(
         &self,
@@ -173,11 +174,7 @@ impl Services {
             confirmed,
             new_id: Uuid::new_v4(),
         };
-        let applied = self
-            .result_groups
-            .apply(&self.store, &self.settings.server.public_url, item)
-            .await;
-        match applied {
+        match self.result_groups.apply(item).await {
             AppliedAtOnce::Applied { status } => {
                 tracing::info!(
                     status = status.as_str(),

@@ -591,14 +591,12 @@ impl Store {
         for (i, row) in rows {
             let item = &items[i];
             let result = &item.result;
-            let ours = |owner: &Option<String>| owner.as_deref() == Some(result.order_id.as_str());
-            if row.applied
-                || row
-                    .tid_owner
-                    .as_ref()
-                    .is_some_and(|_| !ours(&row.tid_owner))
-                || (row.other_tid_owner.is_some() && !ours(&row.other_tid_owner))
-            {
+            let elsewhere = |owner: &Option<String>| {
+                owner
+                    .as_deref()
+                    .is_some_and(|owner| owner != result.order_id)
+            };
+            if row.applied || elsewhere(&row.tid_owner) || elsewhere(&row.other_tid_owner) {
                 continue;
             }
             // What PostgreSQL keeps (microseconds), so that the events show the order exactly as it is stored.
