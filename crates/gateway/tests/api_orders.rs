@@ -517,3 +517,121 @@ async fn one_order_id_under_several_keys_at_once_is_created_once_and_every_key_k
         assert_eq!((again, &replayed), (*status, json));
     }
 }
+
+/// A keyed order is created in one statement with its answer rendered beforehand from the record the gateway
+/// predicts: that answer (and its replay) must be exactly the order as stored and read back, for every kind of
+/// order, at a clock with nanoseconds, and with metadata numbers PostgreSQL spells differently.
+#[tokio::test]
+async fn a_keyed_order_answers_exactly_what_reads_back() {
+    let app = spawn_app().await;
+    app.clock.set(
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 21, 3, 0, 0).unwrap()
+            + chrono::Duration::nanoseconds(123_456_789),
+    );
+    let buyer = json!({ "name": "김철수", "tel": "01000000000", "email": "kim@example.com" });
+    let bodies = [
+        json!({
+            "order_id": "KEYED-CARD", "amount": 15000, "goods_name": "머그컵 (큰 것)", "pay_method": "CARD",
+            "goods_count": 3, "tax": 1000, "svc_amt": 500, "return_url": "https://shop.example/done?x=1",
+            "buyer": buyer, "card": { "issuer_code": "01", "quota": "00" },
+            "offer_period": { "from": "20261201", "to": "20261231" },
+            "metadata": {
+                "floats": [-0.0, 1e16, 1.5e17, -2e18, 1e19, 1e20, 12345.0, 0.1, 1.5e-7, 100.0, 5e-324, 1e308],
+                "ints": [0, -1, 9007199254740993u64, u64::MAX, i64::MIN],
+                "텍스트": "한글 \" \\ \u{1F600}", "nested": { "b": 1, "a": [true, null, {}] },
+            },
+        }),
+        json!({ "order_id": "KEYED-VBANK", "amount": 50000, "goods_name": "책", "pay_method": "VBANK",
+            "buyer": buyer }),
+        json!({ "amount": 1004, "goods_name": "x", "pay_method": "KAKAO", "pay_type": "KPCD",
+            "mall_user_id": "user-1", "buyer": buyer }),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let key = format!("exact-{i}");
+        let created = app.post_keyed("/v1/orders", &key, body).await;
+        assert_eq!(created.status(), 201);
+        let created: Value = created.json().await.unwrap();
+        let order_id = created["order_id"].as_str().unwrap();
+        assert_eq!(created, app.order(order_id).await, "{body}");
+        let replay = app.post_keyed("/v1/orders", &key, body).await;
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+        assert_eq!(replay.json::<Value>().await.unwrap(), created);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM idempotency_keys WHERE response_status = 201")
+            .await,
+        3
+    );
+}
+
+/// An order_id that exists already, asked again under a fresh key: the one-statement path must not leave the key
+/// claimed with a `201` (the failed insert undoes the claim); the key records `409 order_exists` and the first
+/// order is untouched.
+#[tokio::test]
+async fn a_fresh_key_for_an_existing_order_records_the_conflict() {
+    let app = spawn_app().await;
+    let first = app
+        .post_keyed("/v1/orders", "k-1", &card_order("EXISTS-1", 1000))
+        .await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let mut other = card_order("EXISTS-1", 2000);
+    other["goods_name"] = json!("다른 상품");
+    for _ in 0..2 {
+        let again = app.post_keyed("/v1/orders", "k-2", &other).await;
+        assert_eq!(again.status(), 409);
+        let problem: Value = again.json().await.unwrap();
+        assert_eq!(problem["code"], "order_exists");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM idempotency_keys WHERE idempotency_key = 'k-2' AND response_status = 409"
+        )
+        .await,
+        1
+    );
+    assert_eq!(app.order("EXISTS-1").await, first);
+}
+
+/// [`as_jsonb_keeps`] says how a number comes back from a jsonb column; PostgreSQL is asked for thousands of
+/// floats (random bit patterns, whole floats around 1e16..2^64, negative zero) and must agree on each.
+#[tokio::test]
+async fn jsonb_numbers_come_back_as_predicted() {
+    use gateway::store::orders::as_jsonb_keeps;
+    use rand::{Rng, SeedableRng};
+    let app = spawn_app().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let mut floats = vec![
+        -0.0,
+        0.0,
+        1e16,
+        9_999_999_999_999_998.0,
+        1.8446744073709552e19,
+        -9.223372036854776e18,
+    ];
+    floats.extend(
+        (0..3000)
+            .map(|_| f64::from_bits(rng.gen()))
+            .filter(|f| f.is_finite()),
+    );
+    floats.extend((0..2000).map(|_| (rng.gen_range(-20.0..20.0f64) * 1e18).round()));
+    floats.extend((0..500).map(|_| rng.gen_range(1e15..1e17f64).round()));
+    for chunk in floats.chunks(500) {
+        let sent = json!(chunk);
+        let back: Value = sqlx::query_scalar("SELECT $1::jsonb")
+            .bind(&sent)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        let predicted = as_jsonb_keeps(sent.clone());
+        for ((s, b), p) in sent
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(back.as_array().unwrap())
+            .zip(predicted.as_array().unwrap())
+        {
+            assert_eq!(b.to_string(), p.to_string(), "sent {s}");
+        }
+    }
+}

@@ -407,24 +407,20 @@ impl Services {
     ) -> Result<Answer, ApiError> {
         let validated = self.validate_order(body);
         if let (Some(key), Ok(new)) = (keyed.key, &validated) {
-            // The common case in one transaction: a fresh key and a new order.
+            // The common case in one statement: a fresh key and a new order, with the answer rendered first.
             let at = IdempotencyScope {
                 api_key_id: keyed.api_key_id,
                 scope: keyed.scope,
                 key,
             };
-            let created = self
+            let created = new.as_created(self.clock.now());
+            let body = json!(self.view(&created));
+            match self
                 .store
-                .create_order_keyed(
-                    &at,
-                    &request_hash(keyed.body),
-                    new,
-                    self.clock.now(),
-                    |record| json!(self.view(record)),
-                )
-                .await;
-            match created {
-                Ok(Some(body)) => {
+                .create_order_keyed(&at, &request_hash(keyed.body), &created.order, &body)
+                .await
+            {
+                Ok(true) => {
                     tracing::Span::current().record("order_id", new.order_id.as_str());
                     tracing::info!("order created");
                     return Ok(Answer {
@@ -434,9 +430,9 @@ impl Services {
                     });
                 }
                 // The key or the order exists: the general path says what that means.
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => {
-                    tracing::debug!(error = %e, "order not created in one transaction: general path");
+                    tracing::debug!(error = %e, "order not created in one statement: general path");
                 }
             }
         }

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
@@ -37,6 +37,139 @@ pub struct NewOrder {
     pub checkout_token: String,
     pub expires_at: DateTime<Utc>,
     pub options: OrderOptions,
+}
+
+impl NewOrder {
+    /// The record this order has once inserted, predicted here so that the answer to its creation can be rendered
+    /// and stored in the same statement as the order ([`Store::create_order_keyed`]), which inserts this very
+    /// record. Times are cut to PostgreSQL's microseconds. `seq` is PostgreSQL's to give and is 0 here: nothing
+    /// the API shows of an order depends on it.
+    pub fn as_created(&self, now: DateTime<Utc>) -> OrderRecord {
+        let now = in_micros(now);
+        OrderRecord {
+            order: OrderRow {
+                order_id: self.order_id.clone(),
+                seq: 0,
+                mid: self.mid.clone(),
+                channel: Channel::Online,
+                status: OrderStatus::Pending,
+                amount: self.amount,
+                paid_amount: 0,
+                cancelled_amount: 0,
+                refunded_amount: 0,
+                goods_name: self.goods_name.clone(),
+                goods_count: self.goods_count,
+                pay_method: self.pay_method,
+                pay_type: self.pay_type.clone(),
+                mall_user_id: self.mall_user_id.clone(),
+                buyer_name: self.buyer_name.clone(),
+                buyer_tel: self.buyer_tel.clone(),
+                buyer_email: self.buyer_email.clone(),
+                return_url: self.return_url.clone(),
+                vbank_exp_date: self.vbank_exp_date.clone(),
+                tax: self.tax,
+                svc_amt: self.svc_amt,
+                metadata: self.metadata.clone().map(as_jsonb_keeps),
+                checkout_token: self.checkout_token.clone(),
+                tid: None,
+                result_code: None,
+                result_message: None,
+                review_reason: None,
+                review_tid: None,
+                vbank_bank_code: None,
+                vbank_bank_name: None,
+                vbank_account: None,
+                card_issuer_code: None,
+                card_issuer_name: None,
+                card_acquirer_code: None,
+                card_quota: None,
+                card_masked_number: None,
+                created_at: now,
+                updated_at: now,
+                paid_at: None,
+                expires_at: in_micros(self.expires_at),
+                options: Some(Json(self.options.clone())),
+                cash_receipt_type: None,
+                cash_receipt_approval_no: None,
+                cash_receipt_issued_at: None,
+            },
+            payments: Vec::new(),
+            cancellations: Vec::new(),
+            refunds: Vec::new(),
+            resolutions: Vec::new(),
+            terminal_transactions: Vec::new(),
+        }
+    }
+}
+
+/// A time as PostgreSQL keeps it: whole microseconds (sqlx drops the nanoseconds below them).
+fn in_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+/// A JSON value as it reads back from a `jsonb` column. PostgreSQL keeps a number as the decimal it was written
+/// as and prints it in plain notation, so a float serde_json wrote with an exponent comes back spelled otherwise
+/// (`1.5e17` as `150000000000000000`, which serde_json then reads as an integer), and `-0.0` as `0.0`. Everything
+/// else (strings, integers, other floats; key order, which serde_json sorts anyway) comes back as it went in.
+pub fn as_jsonb_keeps(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            serde_json::from_str(&in_plain_notation(&n.to_string())).unwrap_or(Value::Number(n))
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(as_jsonb_keeps).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, as_jsonb_keeps(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A JSON number (`-1.25e3`) as PostgreSQL's `numeric` prints it: no exponent, as many decimals as the input
+/// had after the point less its exponent, no sign on zero.
+fn in_plain_notation(number: &str) -> String {
+    let (negative, unsigned) = match number.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, number),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let point = whole.len() as i64 + exponent;
+    let (int_part, frac_part) = if point >= digits.len() as i64 {
+        (
+            format!(
+                "{digits}{}",
+                "0".repeat((point - digits.len() as i64) as usize)
+            ),
+            String::new(),
+        )
+    } else if point <= 0 {
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else {
+        let (i, f) = digits.split_at(point as usize);
+        (i.to_string(), f.to_string())
+    };
+    let int_part = match int_part.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    let zero = int_part == "0" && frac_part.bytes().all(|b| b == b'0');
+    let sign = if negative && !zero { "-" } else { "" };
+    if frac_part.is_empty() {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{frac_part}")
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
@@ -282,83 +415,68 @@ impl Store {
         })
     }
 
-    /// Creates an order under a fresh Idempotency-Key in one transaction and one commit: the key is claimed, the
-    /// order inserted (one statement), and the answer `answer` makes of it stored under the key. `None`: the key
-    /// was used before or the order exists already; nothing was written, and the caller takes the general path
-    /// (which replays, refuses or records that answer).
+    /// Creates an order under a fresh Idempotency-Key in one statement and one commit: the key is claimed with its
+    /// answer `answer` (the caller's rendering of `created`, the record [`NewOrder::as_created`] predicted) and
+    /// the order inserted from that same record, so that what is stored under the key is exactly the order as
+    /// stored. `false`: the key was used before or the order exists already, and nothing was written (an order
+    /// that exists makes the insert fail, which undoes the key's claim with it); the caller takes the general path,
+    /// which replays, refuses or records that answer.
     pub async fn create_order_keyed(
         &self,
         at: &IdempotencyScope<'_>,
         request_hash: &str,
-        new: &NewOrder,
-        now: DateTime<Utc>,
-        answer: impl FnOnce(&OrderRecord) -> serde_json::Value,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query_as!(
-            OrderRow,
+        created: &OrderRow,
+        answer: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let o = created;
+        let inserted = sqlx::query!(
             r#"WITH k AS (
-                 INSERT INTO idempotency_keys (api_key_id, scope, idempotency_key, request_hash, created_at)
-                 VALUES ($21, $22, $23, $24, $16) ON CONFLICT DO NOTHING RETURNING 1)
-             INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
-               buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token,
-               created_at, updated_at, expires_at, pay_type, mall_user_id, options)
-             SELECT $1, $2, 'pending', $3::bigint, $4, $5::integer, $6, $7, $8, $9, $10, $11, $12::bigint,
-               $13::bigint, $14::jsonb, $15, $16::timestamptz, $16, $17::timestamptz, $18, $19, $20::jsonb
-             WHERE EXISTS (SELECT 1 FROM k)
-             ON CONFLICT (order_id) DO NOTHING
-             RETURNING order_id, seq, mid, channel as "channel: Channel", status as "status: OrderStatus", amount, paid_amount, cancelled_amount, refunded_amount, goods_name, goods_count, pay_method as "pay_method: PayMethod", pay_type, mall_user_id, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, tid, result_code, result_message, review_reason, review_tid, vbank_bank_code, vbank_bank_name, vbank_account, card_issuer_code, card_issuer_name, card_acquirer_code, card_quota, card_masked_number, created_at, updated_at, paid_at, expires_at, options as "options: Json<OrderOptions>", cash_receipt_type, cash_receipt_approval_no, cash_receipt_issued_at"#,
-            new.order_id,
-            new.mid,
-            new.amount,
-            new.goods_name,
-            new.goods_count,
-            new.pay_method.as_str(),
-            new.buyer_name,
-            new.buyer_tel,
-            new.buyer_email,
-            new.return_url,
-            new.vbank_exp_date,
-            new.tax,
-            new.svc_amt,
-            new.metadata,
-            new.checkout_token,
-            now,
-            new.expires_at,
-            new.pay_type,
-            new.mall_user_id,
-            Json(&new.options) as _,
+                 INSERT INTO idempotency_keys (api_key_id, scope, idempotency_key, request_hash, created_at,
+                   response_status, response_body)
+                 VALUES ($25, $26, $27, $28, $17, 201, $29) ON CONFLICT DO NOTHING RETURNING 1)
+             INSERT INTO orders (order_id, mid, channel, status, amount, paid_amount, cancelled_amount,
+               refunded_amount, goods_name, goods_count, pay_method, buyer_name, buyer_tel, buyer_email,
+               return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, created_at, updated_at,
+               expires_at, pay_type, mall_user_id, options)
+             SELECT $1, $2, $3, $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::integer, $11, $12,
+               $13, $14, $15, $16, $18::bigint, $19::bigint, $20::jsonb, $21, $17::timestamptz, $22::timestamptz,
+               $23::timestamptz, $24, $30, $31::jsonb
+             WHERE EXISTS (SELECT 1 FROM k)"#,
+            o.order_id,
+            o.mid,
+            o.channel.as_str(),
+            o.status.as_str(),
+            o.amount,
+            o.paid_amount,
+            o.cancelled_amount,
+            o.refunded_amount,
+            o.goods_name,
+            o.goods_count,
+            o.pay_method.as_str(),
+            o.buyer_name,
+            o.buyer_tel,
+            o.buyer_email,
+            o.return_url,
+            o.vbank_exp_date,
+            o.created_at,
+            o.tax,
+            o.svc_amt,
+            o.metadata,
+            o.checkout_token,
+            o.updated_at,
+            o.expires_at,
+            o.pay_type,
             at.api_key_id,
             at.scope,
             at.key,
-            request_hash
+            request_hash,
+            answer,
+            o.mall_user_id,
+            o.options.as_ref() as _
         )
-        .fetch_optional(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        let Some(order) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let body = answer(&OrderRecord {
-            order,
-            payments: Vec::new(),
-            cancellations: Vec::new(),
-            refunds: Vec::new(),
-            resolutions: Vec::new(),
-            terminal_transactions: Vec::new(),
-        });
-        sqlx::query!(
-            "UPDATE idempotency_keys SET response_status = 201, response_body = $4
-             WHERE api_key_id = $1 AND scope = $2 AND idempotency_key = $3",
-            at.api_key_id,
-            at.scope,
-            at.key,
-            body
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(body))
+        Ok(inserted.rows_affected() == 1)
     }
 
     /// The order row alone, without its payments, cancellations and the rest: what a buyer's checkout needs. One
