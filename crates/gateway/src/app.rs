@@ -129,7 +129,7 @@ impl Gateway {
         tracing::info!(%addr, "gateway listening");
         Ok(Gateway {
             addr,
-            services: state.services.clone(),
+            services: Services::clone(&state.services),
             shutdown,
             server,
             terminals,

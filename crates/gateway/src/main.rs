@@ -13,6 +13,12 @@ use gateway::demo::DemoOptions;
 use sandbox::AutoDecision;
 use secrecy::ExposeSecret;
 
+/// The allocator. Under load glibc's malloc and free were about a tenth of the gateway's CPU (`scripts/bench.sh`
+/// profile, issue 12): a request makes many small allocations that die with it, which mimalloc's thread-local free
+/// lists serve without locks or consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A self-hosted payment gateway for Smartro (WEBLink).
 #[derive(Parser)]
 #[command(name = "smartro-gateway", version)]

@@ -39,7 +39,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub services: Services,
+    /// Shared, not copied: axum clones the state for every request and every middleware that takes it.
+    pub services: Arc<Services>,
     pub api_keys: Arc<auth::ApiKeys>,
     pub page_headers: Arc<PageHeaders>,
     /// The operator console; `None` when no operator is configured (its paths are then not mounted).
@@ -53,7 +54,7 @@ impl AppState {
             api_keys: Arc::new(auth::ApiKeys::new(&settings.api.secret_keys)),
             page_headers: Arc::new(PageHeaders::new(&settings.checkout.frame_ancestors)),
             console: crate::console::Console::new(settings).map(Arc::new),
-            services,
+            services: Arc::new(services),
         }
     }
 }
