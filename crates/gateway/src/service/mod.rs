@@ -1,10 +1,11 @@
 //! The gateway's flows, between the edges and the store. HTTP handlers (`crate::http`), background workers
 //! (`crate::workers`) and, later, the console and the terminal connections call these and nothing below them,
 //! so that the same money rules hold whichever way a request or a message comes in:
-//! - [`orders`]: creating an order (validation and Idempotency-Key), reading orders;
+//! - [`orders`]: creating an order (validation and Idempotency-Key; keyed ones in groups: [`order_groups`]),
+//!   reading orders;
 //! - [`checkout`]: the buyer's signed form;
 //! - [`results`]: a provider's result, stored raw, verified, confirmed ([`confirmation`]) and applied once
-//!   (those from an allow-listed notifier in groups: [`result_groups`]);
+//!   (those from an allow-listed notifier in groups: [`result_groups`]; group commit itself: [`groups`]);
 //! - [`cancels`]: cancels planned, sent and settled; receipts;
 //! - [`refunds`]: refunds the merchant made itself, recorded on the order;
 //! - [`resolutions`]: an operator's resolution of an order under review;
@@ -16,8 +17,10 @@ pub mod cancels;
 pub mod checkout;
 pub mod confirmation;
 pub mod events;
+pub mod groups;
 pub mod idempotency;
 pub mod maintenance;
+pub mod order_groups;
 pub mod orders;
 pub mod problem;
 pub mod refunds;
@@ -54,6 +57,8 @@ pub struct Services {
     pub terminals: TerminalHub,
     /// Results from an allow-listed notifier waiting to be applied in the next group.
     pub result_groups: result_groups::ResultGroups,
+    /// Orders with a fresh Idempotency-Key waiting to be created in the next group.
+    pub order_groups: order_groups::OrderGroups,
 }
 
 impl Services {
@@ -65,11 +70,16 @@ impl Services {
     ) -> Result<Services, reqwest::Error> {
         let weblink = WebLink::new(settings.clone())?;
         let terminals = TerminalHub::new(&settings);
-        let result_groups =
-            result_groups::ResultGroups::new(store.clone(), &settings.server.public_url);
+        let result_groups = result_groups::ResultGroups::new(result_groups::ResultWriter::new(
+            store.clone(),
+            &settings.server.public_url,
+        ));
+        let order_groups =
+            order_groups::OrderGroups::new(order_groups::OrderWriter::new(store.clone()));
         Ok(Services {
             terminals,
             result_groups,
+            order_groups,
             store,
             settings,
             clock,

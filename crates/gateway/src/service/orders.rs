@@ -18,9 +18,8 @@ use crate::domain::options::{
 };
 use crate::domain::{default_vbank_deadline, korean_date, OrderOptions, OrderStatus, PayMethod};
 use crate::providers::weblink::Purchase;
-use crate::store::idempotency::IdempotencyScope;
 use crate::store::orders::CreateOutcome;
-use crate::store::{NewOrder, OrderFilter, OrderRecord};
+use crate::store::{KeyedOrder, NewOrder, OrderFilter, OrderRecord};
 use crate::views::OrderView;
 
 #[derive(Debug, Deserialize)]
@@ -407,33 +406,29 @@ impl Services {
     ) -> Result<Answer, ApiError> {
         let validated = self.validate_order(body);
         if let (Some(key), Ok(new)) = (keyed.key, &validated) {
-            // The common case in one statement: a fresh key and a new order, with the answer rendered first.
-            let at = IdempotencyScope {
-                api_key_id: keyed.api_key_id,
-                scope: keyed.scope,
-                key,
-            };
+            // The common case: a fresh key and a new order, with the answer rendered first and written with the
+            // order, in the next group of such orders.
             let created = new.as_created(self.clock.now());
             let body = json!(self.view(&created));
-            match self
-                .store
-                .create_order_keyed(&at, &request_hash(keyed.body), &created.order, &body)
-                .await
-            {
-                Ok(true) => {
-                    tracing::Span::current().record("order_id", new.order_id.as_str());
-                    tracing::info!("order created");
-                    return Ok(Answer {
-                        status: StatusCode::CREATED,
-                        body,
-                        replayed: false,
-                    });
-                }
-                // The key or the order exists: the general path says what that means.
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "order not created in one statement: general path");
-                }
+            let order = KeyedOrder {
+                api_key_id: keyed.api_key_id.to_string(),
+                scope: keyed.scope.to_string(),
+                key: key.to_string(),
+                request_hash: request_hash(keyed.body),
+                order: created.order,
+                answer: body,
+            };
+            let answer = order.answer.clone();
+            // Not created (the key or the order exists, or the database failed): the general path says what that
+            // means.
+            if self.order_groups.write(order).await {
+                tracing::Span::current().record("order_id", new.order_id.as_str());
+                tracing::info!("order created");
+                return Ok(Answer {
+                    status: StatusCode::CREATED,
+                    body: answer,
+                    replayed: false,
+                });
             }
         }
         self.once(keyed, move || async move {

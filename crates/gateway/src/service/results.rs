@@ -174,7 +174,7 @@ impl Services {
             confirmed,
             new_id: Uuid::new_v4(),
         };
-        match self.result_groups.apply(item).await {
+        match self.result_groups.write(item).await {
             AppliedAtOnce::Applied { status } => {
                 tracing::info!(
                     status = status.as_str(),

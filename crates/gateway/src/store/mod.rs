@@ -16,7 +16,9 @@ pub mod terminal;
 
 use sqlx::PgPool;
 
-pub use orders::{CancellationRow, NewOrder, OrderFilter, OrderRecord, OrderRow, PaymentRow};
+pub use orders::{
+    CancellationRow, KeyedOrder, NewOrder, OrderFilter, OrderRecord, OrderRow, PaymentRow,
+};
 pub use outbox::Render;
 pub use refunds::RefundRow;
 pub use resolutions::ResolutionRow;

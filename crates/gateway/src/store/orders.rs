@@ -3,7 +3,6 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::idempotency::IdempotencyScope;
 use super::refunds::RefundRow;
 use super::resolutions::ResolutionRow;
 use super::terminal::TerminalTxRow;
@@ -39,9 +38,58 @@ pub struct NewOrder {
     pub options: OrderOptions,
 }
 
+/// An order to create under a fresh Idempotency-Key, with the answer to store under the key (see
+/// [`Store::create_orders_keyed`]).
+#[derive(Debug, Clone)]
+pub struct KeyedOrder {
+    pub api_key_id: String,
+    pub scope: String,
+    pub key: String,
+    pub request_hash: String,
+    /// The record [`NewOrder::as_created`] predicted; it is inserted as it is.
+    pub order: OrderRow,
+    pub answer: serde_json::Value,
+}
+
+/// A group of [`KeyedOrder`]s as the arrays of one statement.
+#[derive(Default)]
+struct KeyedColumns<'a> {
+    api_key_id: Vec<&'a str>,
+    scope: Vec<&'a str>,
+    key: Vec<&'a str>,
+    request_hash: Vec<&'a str>,
+    answer: Vec<&'a serde_json::Value>,
+    order_id: Vec<&'a str>,
+    mid: Vec<&'a str>,
+    channel: Vec<&'a str>,
+    status: Vec<&'a str>,
+    amount: Vec<i64>,
+    paid_amount: Vec<i64>,
+    cancelled_amount: Vec<i64>,
+    refunded_amount: Vec<i64>,
+    goods_name: Vec<&'a str>,
+    goods_count: Vec<i32>,
+    pay_method: Vec<&'a str>,
+    buyer_name: Vec<&'a str>,
+    buyer_tel: Vec<&'a str>,
+    buyer_email: Vec<&'a str>,
+    return_url: Vec<Option<&'a str>>,
+    vbank_exp_date: Vec<Option<&'a str>>,
+    tax: Vec<Option<i64>>,
+    svc_amt: Vec<Option<i64>>,
+    metadata: Vec<Option<&'a serde_json::Value>>,
+    checkout_token: Vec<&'a str>,
+    created_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    expires_at: Vec<DateTime<Utc>>,
+    pay_type: Vec<Option<&'a str>>,
+    mall_user_id: Vec<Option<&'a str>>,
+    options: Vec<Option<Json<&'a OrderOptions>>>,
+}
+
 impl NewOrder {
     /// The record this order has once inserted, predicted here so that the answer to its creation can be rendered
-    /// and stored in the same statement as the order ([`Store::create_order_keyed`]), which inserts this very
+    /// and stored in the same statement as the order ([`Store::create_orders_keyed`]), which inserts this very
     /// record. Times are cut to PostgreSQL's microseconds. `seq` is PostgreSQL's to give and is 0 here: nothing
     /// the API shows of an order depends on it.
     pub fn as_created(&self, now: DateTime<Utc>) -> OrderRecord {
@@ -415,68 +463,114 @@ impl Store {
         })
     }
 
-    /// Creates an order under a fresh Idempotency-Key in one statement and one commit: the key is claimed with its
-    /// answer `answer` (the caller's rendering of `created`, the record [`NewOrder::as_created`] predicted) and
-    /// the order inserted from that same record, so that what is stored under the key is exactly the order as
-    /// stored. `false`: the key was used before or the order exists already, and nothing was written (an order
-    /// that exists makes the insert fail, which undoes the key's claim with it); the caller takes the general path,
-    /// which replays, refuses or records that answer.
-    pub async fn create_order_keyed(
-        &self,
-        at: &IdempotencyScope<'_>,
-        request_hash: &str,
-        created: &OrderRow,
-        answer: &serde_json::Value,
-    ) -> Result<bool, StoreError> {
-        let o = created;
-        let inserted = sqlx::query!(
+    /// Creates a group of orders, each under a fresh Idempotency-Key with its answer, in one statement and one
+    /// commit: The group must not hold one key (api key, scope and
+    /// key) or one order_id twice. Answers, in order, whether each order was created; one whose key was used before
+    /// was not (nothing written for it). An order_id that exists already fails the whole statement, and nothing of
+    /// the group is written: the caller then creates each alone.
+    pub async fn create_orders_keyed(&self, group: &[KeyedOrder]) -> Result<Vec<bool>, StoreError> {
+        let mut c = KeyedColumns::default();
+        for k in group {
+            let o = &k.order;
+            c.api_key_id.push(k.api_key_id.as_str());
+            c.scope.push(k.scope.as_str());
+            c.key.push(k.key.as_str());
+            c.request_hash.push(k.request_hash.as_str());
+            c.answer.push(&k.answer);
+            c.order_id.push(o.order_id.as_str());
+            c.mid.push(o.mid.as_str());
+            c.channel.push(o.channel.as_str());
+            c.status.push(o.status.as_str());
+            c.amount.push(o.amount);
+            c.paid_amount.push(o.paid_amount);
+            c.cancelled_amount.push(o.cancelled_amount);
+            c.refunded_amount.push(o.refunded_amount);
+            c.goods_name.push(o.goods_name.as_str());
+            c.goods_count.push(o.goods_count);
+            c.pay_method.push(o.pay_method.as_str());
+            c.buyer_name.push(o.buyer_name.as_str());
+            c.buyer_tel.push(o.buyer_tel.as_str());
+            c.buyer_email.push(o.buyer_email.as_str());
+            c.return_url.push(o.return_url.as_deref());
+            c.vbank_exp_date.push(o.vbank_exp_date.as_deref());
+            c.tax.push(o.tax);
+            c.svc_amt.push(o.svc_amt);
+            c.metadata.push(o.metadata.as_ref());
+            c.checkout_token.push(o.checkout_token.as_str());
+            c.created_at.push(o.created_at);
+            c.updated_at.push(o.updated_at);
+            c.expires_at.push(o.expires_at);
+            c.pay_type.push(o.pay_type.as_deref());
+            c.mall_user_id.push(o.mall_user_id.as_deref());
+            c.options.push(o.options.as_ref().map(|j| Json(&j.0)));
+        }
+        let created = sqlx::query_scalar!(
             r#"WITH k AS (
                  INSERT INTO idempotency_keys (api_key_id, scope, idempotency_key, request_hash, created_at,
                    response_status, response_body)
-                 VALUES ($25, $26, $27, $28, $17, 201, $29) ON CONFLICT DO NOTHING RETURNING 1)
+                 SELECT a, s, k, h, at, 201, body
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
+                   AS i(a, s, k, h, at, body)
+                 ON CONFLICT DO NOTHING
+                 RETURNING api_key_id, scope, idempotency_key)
              INSERT INTO orders (order_id, mid, channel, status, amount, paid_amount, cancelled_amount,
                refunded_amount, goods_name, goods_count, pay_method, buyer_name, buyer_tel, buyer_email,
                return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, created_at, updated_at,
                expires_at, pay_type, mall_user_id, options)
-             SELECT $1, $2, $3, $4, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::integer, $11, $12,
-               $13, $14, $15, $16, $18::bigint, $19::bigint, $20::jsonb, $21, $17::timestamptz, $22::timestamptz,
-               $23::timestamptz, $24, $30, $31::jsonb
-             WHERE EXISTS (SELECT 1 FROM k)"#,
-            o.order_id,
-            o.mid,
-            o.channel.as_str(),
-            o.status.as_str(),
-            o.amount,
-            o.paid_amount,
-            o.cancelled_amount,
-            o.refunded_amount,
-            o.goods_name,
-            o.goods_count,
-            o.pay_method.as_str(),
-            o.buyer_name,
-            o.buyer_tel,
-            o.buyer_email,
-            o.return_url,
-            o.vbank_exp_date,
-            o.created_at,
-            o.tax,
-            o.svc_amt,
-            o.metadata,
-            o.checkout_token,
-            o.updated_at,
-            o.expires_at,
-            o.pay_type,
-            at.api_key_id,
-            at.scope,
-            at.key,
-            request_hash,
-            answer,
-            o.mall_user_id,
-            o.options.as_ref() as _
+             SELECT order_id, mid, channel, status, amount, paid_amount, cancelled_amount, refunded_amount,
+               goods_name, goods_count, pay_method, buyer_name, buyer_tel, buyer_email, return_url, vbank_exp_date,
+               tax, svc_amt, metadata, checkout_token, created_at, updated_at, expires_at, pay_type, mall_user_id,
+               options
+             FROM unnest($1::text[], $2::text[], $3::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+               $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::integer[],
+               $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::bigint[],
+               $24::bigint[], $25::jsonb[], $26::text[], $5::timestamptz[], $27::timestamptz[],
+               $28::timestamptz[], $29::text[], $30::text[], $31::jsonb[]) WITH ORDINALITY
+               AS o(a, s, k, order_id, mid, channel, status, amount, paid_amount, cancelled_amount,
+                 refunded_amount, goods_name, goods_count, pay_method, buyer_name, buyer_tel, buyer_email,
+                 return_url, vbank_exp_date, tax, svc_amt, metadata, checkout_token, created_at, updated_at,
+                 expires_at, pay_type, mall_user_id, options, n)
+             WHERE (a, s, k) IN (SELECT api_key_id, scope, idempotency_key FROM k)
+             ORDER BY n
+             RETURNING order_id"#,
+            &c.api_key_id as _,
+            &c.scope as _,
+            &c.key as _,
+            &c.request_hash as _,
+            &c.created_at,
+            &c.answer as _,
+            &c.order_id as _,
+            &c.mid as _,
+            &c.channel as _,
+            &c.status as _,
+            &c.amount,
+            &c.paid_amount,
+            &c.cancelled_amount,
+            &c.refunded_amount,
+            &c.goods_name as _,
+            &c.goods_count,
+            &c.pay_method as _,
+            &c.buyer_name as _,
+            &c.buyer_tel as _,
+            &c.buyer_email as _,
+            &c.return_url as _,
+            &c.vbank_exp_date as _,
+            &c.tax as _,
+            &c.svc_amt as _,
+            &c.metadata as _,
+            &c.checkout_token as _,
+            &c.updated_at,
+            &c.expires_at,
+            &c.pay_type as _,
+            &c.mall_user_id as _,
+            &c.options as _
         )
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(inserted.rows_affected() == 1)
+        Ok(group
+            .iter()
+            .map(|k| created.contains(&k.order.order_id))
+            .collect())
     }
 
     /// The order row alone, without its payments, cancellations and the rest: what a buyer's checkout needs. One
