@@ -4,7 +4,8 @@
 //! Nothing of a rule changes: each order is inserted as the record its answer was rendered from, with that answer
 //! stored under its key in the same commit, and its `201` is sent only after that commit. An order the group
 //! cannot take (its key or order_id already in the group) is created alone after the group; a group that cannot be
-//! written whole (an order_id that exists, a database error) is written order by order. An order not created (its
+//! written whole (an order_id inserted meanwhile by another request) is written order by order, and one that finds
+//! the database down leaves each order to the general path. An order not created (its
 //! key was used before, its order_id exists) answers `false`: the general path replays, refuses or records that.
 
 use super::groups::{GroupWriter, Groups};
@@ -24,8 +25,8 @@ impl OrderWriter {
         OrderWriter { store }
     }
 
-    /// The orders `which` of `items`, each alone and at the same time (they hold distinct keys and order_ids), into
-    /// `answers`.
+    /// The orders `which` of `items`, each alone and at the same time, into `answers`. Two of them with one key or
+    /// order_id settle it in PostgreSQL: one is created, the other is not and takes the general path.
     async fn create_each_alone(&self, items: &[KeyedOrder], which: &[usize], answers: &mut [bool]) {
         let mut each = tokio::task::JoinSet::new();
         for &i in which {
@@ -89,6 +90,12 @@ impl GroupWriter for OrderWriter {
                 grouped.push(i);
             }
         }
+        // Keys claimed in one order by every group (of every replica): two groups holding the same two keys never
+        // wait for each other in a cycle.
+        grouped.sort_by(|&a, &b| {
+            let (a, b) = (&items[a], &items[b]);
+            (&a.api_key_id, &a.scope, &a.key).cmp(&(&b.api_key_id, &b.scope, &b.key))
+        });
         let mut answers = vec![false; items.len()];
         let group: Vec<KeyedOrder> = grouped.iter().map(|&i| items[i].clone()).collect();
         match self.store.create_orders_keyed(&group).await {
@@ -97,8 +104,15 @@ impl GroupWriter for OrderWriter {
                     answers[i] = created;
                 }
             }
+            // The database is down: one by one would only wait for it again, order after order, while the orders
+            // behind this group wait too. The general path answers each at once.
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, orders = items.len(), "orders not created as a group: general path");
+                return answers;
+            }
             Err(e) => {
-                // Nothing of the group was written (an order_id that exists fails the statement): each alone.
+                // Nothing of the group was written (two orders racing for one order_id fail the statement): each
+                // alone.
                 tracing::debug!(error = %e, orders = group.len(), "orders not created as a group: one by one");
                 self.create_each_alone(&items, &grouped, &mut answers).await;
             }

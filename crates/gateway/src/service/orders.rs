@@ -66,6 +66,8 @@ pub struct CreateOrderBody {
 }
 
 pub(super) const MAX_METADATA_BYTES: usize = 8 * 1024;
+/// How long an order with a fresh Idempotency-Key waits for its group before it takes the general path.
+const ORDER_GROUP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn validate_url(field: &str, url: &str) -> Result<(), ApiError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
@@ -420,8 +422,15 @@ impl Services {
             };
             let answer = order.answer.clone();
             // Not created (the key or the order exists, or the database failed): the general path says what that
-            // means.
-            if self.order_groups.write(order).await {
+            // means. So does a group that takes longer (a lock or a connection that hangs): the general path waits
+            // for the group's claim of the key, if it made one, and replays what the group committed.
+            let created = tokio::time::timeout(ORDER_GROUP_WAIT, self.order_groups.write(order))
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::warn!("order group slow: general path");
+                    false
+                });
+            if created {
                 tracing::Span::current().record("order_id", new.order_id.as_str());
                 tracing::info!("order created");
                 return Ok(Answer {

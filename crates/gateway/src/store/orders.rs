@@ -464,10 +464,10 @@ impl Store {
     }
 
     /// Creates a group of orders, each under a fresh Idempotency-Key with its answer, in one statement and one
-    /// commit: The group must not hold one key (api key, scope and
-    /// key) or one order_id twice. Answers, in order, whether each order was created; one whose key was used before
-    /// was not (nothing written for it). An order_id that exists already fails the whole statement, and nothing of
-    /// the group is written: the caller then creates each alone.
+    /// commit. The group must not hold one key (api key, scope and key) or one order_id twice. Answers, in order,
+    /// whether each order was created; one whose key was used before, or whose order_id exists, was not (nothing
+    /// written for it). An order_id inserted by another request while this statement runs fails the whole
+    /// statement, and nothing of the group is written: the caller then creates each alone.
     pub async fn create_orders_keyed(&self, group: &[KeyedOrder]) -> Result<Vec<bool>, StoreError> {
         let mut c = KeyedColumns::default();
         for k in group {
@@ -509,8 +509,11 @@ impl Store {
                  INSERT INTO idempotency_keys (api_key_id, scope, idempotency_key, request_hash, created_at,
                    response_status, response_body)
                  SELECT a, s, k, h, at, 201, body
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
-                   AS i(a, s, k, h, at, body)
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[],
+                   $7::text[]) AS i(a, s, k, h, at, body, order_id)
+                 -- An order that exists already: its key is not claimed (the general path records the conflict),
+                 -- and the rest of the group is written.
+                 WHERE NOT EXISTS (SELECT 1 FROM orders WHERE orders.order_id = i.order_id)
                  ON CONFLICT DO NOTHING
                  RETURNING api_key_id, scope, idempotency_key)
              INSERT INTO orders (order_id, mid, channel, status, amount, paid_amount, cancelled_amount,
