@@ -512,8 +512,10 @@ impl Store {
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[],
                    $7::text[]) AS i(a, s, k, h, at, body, order_id)
                  -- An order that exists already: its key is not claimed (the general path records the conflict),
-                 -- and the rest of the group is written.
-                 WHERE NOT EXISTS (SELECT 1 FROM orders WHERE orders.order_id = i.order_id)
+                 -- and the rest of the group is written. A subquery per order, not NOT EXISTS: that one becomes an
+                 -- anti join, planned as a scan of all orders while the table is new and its statistics small, and
+                 -- kept in the statement's generic plan as it grows (bench: 1,300 orders/s instead of 5,000).
+                 WHERE (SELECT o.order_id FROM orders o WHERE o.order_id = i.order_id) IS NULL
                  ON CONFLICT DO NOTHING
                  RETURNING api_key_id, scope, idempotency_key)
              INSERT INTO orders (order_id, mid, channel, status, amount, paid_amount, cancelled_amount,
