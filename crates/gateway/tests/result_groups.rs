@@ -380,3 +380,83 @@ async fn an_order_held_elsewhere_does_not_stall_the_group() {
     assert_eq!((status, body.as_str()), (200, "OK"));
     assert_eq!(app.order("LCK-A").await["status"], "paid");
 }
+
+/// How often PostgreSQL has read `table` whole, as its statistics say once `conn`'s counts are flushed.
+async fn seq_scans(pool: &sqlx::PgPool, conn: &mut sqlx::PgConnection, table: &str) -> i64 {
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(pool)
+        .await
+        .unwrap();
+    let mut reader = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap()
+}
+
+/// The group's lock-and-read asks whether each dedupe key was applied by a probe of applied_results' key. A plan
+/// made while the table was empty (a new database) must not read it whole on every later call: that made the cost
+/// per inform grow with every inform ever applied.
+#[tokio::test]
+async fn the_group_read_probes_applied_results_however_it_was_planned() {
+    let app = spawn_app().await;
+    let pool = &app.db.pool;
+    app.create_order(card_order("PROBE-1", 1000)).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let call =
+        "SELECT count(*) FROM lock_result_orders(ARRAY['PROBE-1'], 'weblink', ARRAY['T-PROBE'], \
+                ARRAY[NULL]::text[], ARRAY['k-probe'])";
+    // Planned (generically, as a group runs it) while applied_results is empty.
+    for _ in 0..3 {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(call).fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+    }
+    // Then thousands of applied results.
+    sqlx::query(
+        "WITH o AS (
+           INSERT INTO orders (order_id, mid, status, amount, goods_name, goods_count, pay_method, buyer_name,
+             buyer_tel, buyer_email, checkout_token, created_at, updated_at, expires_at)
+           SELECT 'P' || g, 'SMTPAY001m', 'pending', 1000, 'x', 1, 'CARD', 'a', 'b', 'c', md5(g::text), now(),
+             now(), now() + interval '1 day' FROM generate_series(1, 3000) g RETURNING order_id),
+         n AS (
+           INSERT INTO notifications (source, received_at, body, headers, outcome, order_id, dedupe_key)
+           SELECT 'inform', now(), '\\x00', '{}', 'applied', order_id, 'k-' || order_id FROM o
+           RETURNING id, order_id, dedupe_key)
+         INSERT INTO applied_results (dedupe_key, order_id, notification_id, applied_at)
+         SELECT dedupe_key, order_id, id, now() FROM n",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let before = seq_scans(pool, &mut conn, "applied_results").await;
+    for _ in 0..3 {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(call).fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(
+        seq_scans(pool, &mut conn, "applied_results").await,
+        before,
+        "applied_results read whole by the group's lock-and-read"
+    );
+}
