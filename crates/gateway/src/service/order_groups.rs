@@ -43,11 +43,7 @@ impl OrderWriter {
 
     /// One order alone (`false`: not created, or the database failed: the general path decides).
     async fn create_alone(&self, order: &KeyedOrder) -> bool {
-        match self
-            .store
-            .create_orders_keyed(std::slice::from_ref(order))
-            .await
-        {
+        match self.store.create_orders_keyed(&[order]).await {
             Ok(created) => created.first().copied().unwrap_or(false),
             Err(e) => {
                 tracing::debug!(error = %e, "order not created in one statement: general path");
@@ -97,7 +93,7 @@ impl GroupWriter for OrderWriter {
             (&a.api_key_id, &a.scope, &a.key).cmp(&(&b.api_key_id, &b.scope, &b.key))
         });
         let mut answers = vec![false; items.len()];
-        let group: Vec<KeyedOrder> = grouped.iter().map(|&i| items[i].clone()).collect();
+        let group: Vec<&KeyedOrder> = grouped.iter().map(|&i| &items[i]).collect();
         match self.store.create_orders_keyed(&group).await {
             Ok(created) => {
                 for (&i, created) in grouped.iter().zip(created) {

@@ -468,9 +468,12 @@ impl Store {
     /// whether each order was created; one whose key was used before, or whose order_id exists, was not (nothing
     /// written for it). An order_id inserted by another request while this statement runs fails the whole
     /// statement, and nothing of the group is written: the caller then creates each alone.
-    pub async fn create_orders_keyed(&self, group: &[KeyedOrder]) -> Result<Vec<bool>, StoreError> {
+    pub async fn create_orders_keyed(
+        &self,
+        group: &[&KeyedOrder],
+    ) -> Result<Vec<bool>, StoreError> {
         let mut c = KeyedColumns::default();
-        for k in group {
+        for &k in group {
             let o = &k.order;
             c.api_key_id.push(k.api_key_id.as_str());
             c.scope.push(k.scope.as_str());
