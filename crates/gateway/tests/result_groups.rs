@@ -403,6 +403,26 @@ async fn seq_scans(pool: &sqlx::PgPool, conn: &mut sqlx::PgConnection, table: &s
         .unwrap()
 }
 
+/// Runs the group's lock-and-read of order PROBE-1 `times` times on `conn`, with generic plans as a group does.
+async fn lock_and_read_as_a_group(conn: &mut sqlx::PgConnection, times: usize) {
+    for _ in 0..times {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM lock_result_orders(ARRAY['PROBE-1'], 'weblink', ARRAY['T-PROBE'], \
+             ARRAY[NULL]::text[], ARRAY['k-probe'])",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+    }
+}
+
 /// The group's lock-and-read asks whether each dedupe key was applied by a probe of applied_results' key. A plan
 /// made while the table was empty (a new database) must not read it whole on every later call: that made the cost
 /// per inform grow with every inform ever applied.
@@ -412,20 +432,8 @@ async fn the_group_read_probes_applied_results_however_it_was_planned() {
     let pool = &app.db.pool;
     app.create_order(card_order("PROBE-1", 1000)).await;
     let mut conn = pool.acquire().await.unwrap();
-    let call =
-        "SELECT count(*) FROM lock_result_orders(ARRAY['PROBE-1'], 'weblink', ARRAY['T-PROBE'], \
-                ARRAY[NULL]::text[], ARRAY['k-probe'])";
     // Planned (generically, as a group runs it) while applied_results is empty.
-    for _ in 0..3 {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let n: i64 = sqlx::query_scalar(call).fetch_one(&mut *tx).await.unwrap();
-        assert_eq!(n, 1);
-        tx.commit().await.unwrap();
-    }
+    lock_and_read_as_a_group(&mut conn, 3).await;
     // Then thousands of applied results.
     sqlx::query(
         "WITH o AS (
@@ -444,16 +452,7 @@ async fn the_group_read_probes_applied_results_however_it_was_planned() {
     .await
     .unwrap();
     let before = seq_scans(pool, &mut conn, "applied_results").await;
-    for _ in 0..3 {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let n: i64 = sqlx::query_scalar(call).fetch_one(&mut *tx).await.unwrap();
-        assert_eq!(n, 1);
-        tx.commit().await.unwrap();
-    }
+    lock_and_read_as_a_group(&mut conn, 3).await;
     assert_eq!(
         seq_scans(pool, &mut conn, "applied_results").await,
         before,
