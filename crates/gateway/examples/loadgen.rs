@@ -1,16 +1,21 @@
 //! Load generator for `scripts/bench.sh`: creates orders through the API, then drives signed informs or checkout
 //! JSON requests against a running gateway at a fixed concurrency for a fixed time, and prints what it measured.
 //!
-//! It runs on the same machine as the gateway and PostgreSQL, so it is built to cost little: one small tokio
-//! runtime (one worker thread unless told otherwise), one HTTP client with a connection per concurrent worker, and
-//! every request body and URL prepared before the clock starts. Its own CPU time over the timed window is reported,
-//! so that the contention it causes is visible next to the numbers.
+//! It runs on the same machine as the gateway and PostgreSQL, so it is built to cost little: a single-threaded tokio
+//! runtime (unless told otherwise), one keep-alive HTTP/1.1 connection per concurrent worker, and every request
+//! prepared as the bytes it sends before the clock starts. It speaks HTTP itself (a request is one write, a response
+//! is read and parsed with `httparse`) rather than through a general client: reqwest's pool, URL parsing and header
+//! maps cost about as much CPU per request as a PostgreSQL primary-key read, CPU the gateway and PostgreSQL on the
+//! same two cores would then not have. Its own CPU time over the timed window is reported, so that the contention it
+//! causes is visible next to the numbers.
 //!
 //! Each phase prints one machine-readable line to stdout, `RESULT phase=<name> key=value ...`; everything else
 //! goes to stderr.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,6 +27,8 @@ use serde_json::{json, Value};
 use smartro::notification::Notification;
 use smartro::sign;
 use smartro::types::{PayMethod, StateCd};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Smartro's public TEST merchant, the gateway's default merchant.
 const DEFAULT_MID: &str = "SMTPAY001m";
@@ -29,6 +36,8 @@ const DEFAULT_MERCHANT_KEY: &str =
     "0/4GFsSd7ERVRGX9WHOzJ96GyeMTwvIaKSWUCKmN3fDklNRGw3CualCFoMPZaS99YiFGOuwtzTkrLo4bR4V+Ow==";
 /// How many failed requests are shown in full; the rest are only counted.
 const SHOWN_ERRORS: usize = 5;
+/// How long one request may take before it counts as failed (and its connection is dropped).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(
@@ -112,8 +121,15 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.threads.max(1))
+    // One thread: no wake-ups handed between threads, which costs more than the work of a request here.
+    let mut builder = if cli.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(cli.threads);
+        b
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
@@ -121,7 +137,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let base = cli.base.trim_end_matches('/').to_string();
+    let base = cli.base.as_str();
     match cli.command {
         Command::Orders {
             count,
@@ -129,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             api_key,
             prefix,
             out,
-        } => create_orders(&base, count, concurrency, &api_key, &prefix, &out).await,
+        } => create_orders(base, count, concurrency, &api_key, &prefix, &out).await,
         Command::Inform {
             orders,
             concurrency,
@@ -140,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tid_base,
         } => {
             let orders = read_orders(&orders)?;
-            let url = format!("{base}/smartro/inform");
+            let target = Target::new(base, source_ip)?;
             let requests: Vec<Request> = orders
                 .iter()
                 .enumerate()
@@ -148,15 +164,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     // 30 characters: MID (10), pay method and medium (4), then 16 digits unique here.
                     let made_up = format!("{mid}0101{:016}", tid_base + n as u64);
                     let tid = order.tid.as_deref().unwrap_or(&made_up);
-                    Request::Post {
-                        url: url.clone(),
-                        body: inform_body(&mid, &merchant_key, order, tid),
-                    }
+                    target.request(
+                        "POST",
+                        "/smartro/inform",
+                        &[("content-type", "application/x-www-form-urlencoded")],
+                        Some(&inform_body(&mid, &merchant_key, order, tid)),
+                    )
                 })
                 .collect();
-            let client = http_client(concurrency, source_ip)?;
-            let run = drive_with(
-                client,
+            let run = drive(
+                &target,
                 requests,
                 concurrency,
                 Some(Duration::from_secs(duration_secs)),
@@ -193,16 +210,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             duration_secs,
         } => {
             let orders = read_orders(&orders)?;
+            let target = Target::new(base, None)?;
             let requests: Vec<Request> = orders
                 .iter()
-                .map(|order| Request::Get {
-                    url: format!("{base}/v1/checkout/{}?t={}", order.order_id, order.token),
+                .map(|order| {
+                    let path = format!("/v1/checkout/{}?t={}", order.order_id, order.token);
+                    target.request("GET", &path, &[], None)
                 })
                 .collect();
             let run = drive(
+                &target,
                 requests,
                 concurrency,
-                Duration::from_secs(duration_secs),
+                Some(Duration::from_secs(duration_secs)),
                 Reuse::Cycle,
                 Expect::Json,
             )
@@ -264,19 +284,22 @@ async fn sandbox_tids(
     orders: &[Order],
     concurrency: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let url = format!("{}/sandbox/transactions", sandbox.trim_end_matches('/'));
+    let target = Target::new(sandbox, None)?;
     let requests: Vec<Request> = orders
         .iter()
-        .map(|order| Request::Json {
-            url: url.clone(),
-            body: json!({ "mid": mid, "moid": order.order_id, "amt": order.amount })
-                .to_string()
-                .into_bytes(),
+        .map(|order| {
+            let body = json!({ "mid": mid, "moid": order.order_id, "amt": order.amount });
+            target.request(
+                "POST",
+                "/sandbox/transactions",
+                &[("content-type", "application/json")],
+                Some(body.to_string().as_bytes()),
+            )
         })
         .collect();
     let started = Instant::now();
-    let run = drive_with(
-        http_client(concurrency, None)?,
+    let run = drive(
+        &target,
         requests,
         concurrency,
         None,
@@ -352,20 +375,6 @@ fn inform_body(mid: &str, merchant_key: &str, order: &Order, tid: &str) -> Vec<u
     .to_form_body()
 }
 
-fn http_client(
-    concurrency: usize,
-    source_ip: Option<std::net::IpAddr>,
-) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .local_address(source_ip)
-        .pool_max_idle_per_host(concurrency)
-        .tcp_nodelay(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")
-}
-
 async fn create_orders(
     base: &str,
     count: usize,
@@ -374,8 +383,8 @@ async fn create_orders(
     prefix: &str,
     out: &PathBuf,
 ) -> anyhow::Result<()> {
-    let client = http_client(concurrency, None)?;
-    let url = format!("{base}/v1/orders");
+    let target = Target::new(base, None)?;
+    let authorization = format!("Bearer {api_key}");
     let requests: Vec<Request> = (0..count)
         .map(|n| {
             let body = json!({
@@ -386,18 +395,23 @@ async fn create_orders(
                 "pay_method": "CARD",
                 "buyer": { "name": "홍길동", "tel": "010-1234-5678", "email": "buyer@example.com" },
             });
-            Request::Authorized {
-                url: url.clone(),
-                key: api_key.to_string(),
-                // Every order is created once per Idempotency-Key, as a careful shop would send it.
-                idempotency_key: format!("idem-{prefix}{n:08}"),
-                body: body.to_string().into_bytes(),
-            }
+            // Every order is created once per Idempotency-Key, as a careful shop would send it.
+            let idempotency_key = format!("idem-{prefix}{n:08}");
+            target.request(
+                "POST",
+                "/v1/orders",
+                &[
+                    ("authorization", &authorization),
+                    ("idempotency-key", &idempotency_key),
+                    ("content-type", "application/json"),
+                ],
+                Some(body.to_string().as_bytes()),
+            )
         })
         .collect();
     let started = Instant::now();
-    let run = drive_with(
-        client,
+    let run = drive(
+        &target,
         requests,
         concurrency,
         None,
@@ -432,24 +446,205 @@ async fn create_orders(
     Ok(())
 }
 
-enum Request {
-    Post {
-        url: String,
-        body: Vec<u8>,
-    },
-    Get {
-        url: String,
-    },
-    Authorized {
-        url: String,
-        key: String,
-        idempotency_key: String,
-        body: Vec<u8>,
-    },
-    Json {
-        url: String,
-        body: Vec<u8>,
-    },
+/// Where requests go: the address of a plain `http://` base URL, and the path it starts with.
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    /// The `Host` header: the base URL's authority.
+    host: String,
+    /// The base URL's path, without its trailing slash ("" for none).
+    prefix: String,
+    /// The local address connections are made from, if not the system's choice.
+    source_ip: Option<IpAddr>,
+}
+
+impl Target {
+    fn new(base: &str, source_ip: Option<IpAddr>) -> anyhow::Result<Target> {
+        let rest = base.strip_prefix("http://").with_context(|| {
+            format!("{base}: the load generator speaks plain HTTP/1.1 only (an http:// base URL)")
+        })?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .with_context(|| format!("{base}: resolving {authority}"))?
+            .next()
+            .with_context(|| format!("{base}: {authority} has no address"))?;
+        let path = path.trim_end_matches('/');
+        Ok(Target {
+            addr,
+            host: authority.to_string(),
+            prefix: if path.is_empty() {
+                String::new()
+            } else {
+                format!("/{path}")
+            },
+            source_ip,
+        })
+    }
+
+    /// One request as the bytes sent for it (`path` from the base URL's path on, with its query).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Request {
+        let mut head = format!(
+            "{method} {}{path} HTTP/1.1\r\nhost: {}\r\n",
+            self.prefix, self.host
+        );
+        for (name, value) in headers {
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        if let Some(body) = body {
+            let _ = write!(head, "content-length: {}\r\n", body.len());
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body.unwrap_or_default());
+        Request(bytes)
+    }
+
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let socket = if self.addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(ip) = self.source_ip {
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        let stream = socket.connect(self.addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+/// One request, as the bytes sent on the wire (HTTP/1.1, keep-alive), prepared before the clock starts.
+struct Request(Vec<u8>);
+
+/// A response read from a connection: its status and where its body is in the connection's buffer.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    body: Range<usize>,
+    /// False when the server closes the connection after this response.
+    keep_alive: bool,
+}
+
+/// A keep-alive connection and what has been read from it.
+struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Connection {
+    /// Sends `request` and reads its response (the body is `self.buf[response.body]`).
+    async fn exchange(&mut self, request: &Request) -> Result<Response, String> {
+        self.stream
+            .write_all(&request.0)
+            .await
+            .map_err(|e| format!("sending: {e}"))?;
+        self.buf.clear();
+        loop {
+            if let Some(response) = parse_response(&mut self.buf)? {
+                return Ok(response);
+            }
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            let read = self
+                .stream
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(|e| format!("reading the response: {e}"))?;
+            if read == 0 {
+                return Err(
+                    "the server closed the connection before the response was complete".into(),
+                );
+            }
+        }
+    }
+}
+
+/// The response in `buf`, once it is complete. Bodies come with a content-length or chunked; a chunked
+/// body is decoded in place, after the head.
+fn parse_response(buf: &mut [u8]) -> Result<Option<Response>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let head = match response.parse(buf) {
+        Ok(httparse::Status::Complete(head)) => head,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("malformed response head: {e}")),
+    };
+    let status = response.code.unwrap_or(0);
+    let (mut length, mut chunked, mut keep_alive) = (None, false, true);
+    for h in response.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h.value.eq_ignore_ascii_case(b"chunked");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            keep_alive = !h.value.eq_ignore_ascii_case(b"close");
+        }
+    }
+    if chunked {
+        return Ok(dechunk(buf, head)?.map(|end| Response {
+            status,
+            body: head..end,
+            keep_alive,
+        }));
+    }
+    let Some(length) = length else {
+        return Err(format!(
+            "HTTP {status} without a content-length or a chunked body"
+        ));
+    };
+    Ok((buf.len() >= head + length).then_some(Response {
+        status,
+        body: head..head + length,
+        keep_alive,
+    }))
+}
+/// Decodes the chunked body that starts at `at` in place (the data moved down to `at`) once all of it has been
+/// read, and returns where the decoded body ends; `None` while it is incomplete.
+fn dechunk(buf: &mut [u8], at: usize) -> Result<Option<usize>, String> {
+    let (mut read, mut write) = (at, at);
+    loop {
+        let Some(line) = buf[read..].windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let size_text =
+            std::str::from_utf8(&buf[read..read + line]).map_err(|_| "bad chunk size")?;
+        let size_text = size_text.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        let data = read + line + 2;
+        if size == 0 {
+            // No trailers are sent by the gateway: the body ends with the empty line after the last chunk.
+            if buf.len() < data + 2 {
+                return Ok(None);
+            }
+            return Ok(Some(write));
+        }
+        if buf.len() < data + size + 2 {
+            return Ok(None);
+        }
+        buf.copy_within(data..data + size, write);
+        write += size;
+        read = data + size + 2;
+    }
 }
 
 /// Whether each request is sent once (the run ends early when they run out) or the list is cycled over.
@@ -483,17 +678,6 @@ struct RunResult {
     bodies: Vec<Vec<u8>>,
 }
 
-async fn drive(
-    requests: Vec<Request>,
-    concurrency: usize,
-    duration: Duration,
-    reuse: Reuse,
-    expect: Expect,
-) -> anyhow::Result<RunResult> {
-    let client = http_client(concurrency, None)?;
-    drive_with(client, requests, concurrency, Some(duration), reuse, expect).await
-}
-
 struct WorkerResult {
     latencies_us: Vec<u32>,
     errors: usize,
@@ -501,10 +685,10 @@ struct WorkerResult {
     bodies: Vec<Vec<u8>>,
 }
 
-/// Runs `concurrency` workers, each sending one request at a time, until `duration` is up (or, with
-/// `Reuse::Once`, until every request has been sent).
-async fn drive_with(
-    client: reqwest::Client,
+/// Runs `concurrency` workers, each with its own connection sending one request at a time, until `duration` is up
+/// (or, with `Reuse::Once`, until every request has been sent).
+async fn drive(
+    target: &Target,
     requests: Vec<Request>,
     concurrency: usize,
     duration: Option<Duration>,
@@ -514,6 +698,7 @@ async fn drive_with(
     if requests.is_empty() {
         bail!("nothing to send");
     }
+    let target = Arc::new(target.clone());
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = cpu_time();
@@ -521,11 +706,11 @@ async fn drive_with(
     let deadline = duration.map(|d| started + d);
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency.max(1) {
-        let client = client.clone();
+        let target = Arc::clone(&target);
         let requests = Arc::clone(&requests);
         let next = Arc::clone(&next);
         workers.push(tokio::spawn(async move {
-            worker(client, requests, next, deadline, reuse, expect).await
+            worker(&target, requests, next, deadline, reuse, expect).await
         }));
     }
     let mut result = RunResult {
@@ -558,7 +743,7 @@ async fn drive_with(
 }
 
 async fn worker(
-    client: reqwest::Client,
+    target: &Target,
     requests: Arc<Vec<Request>>,
     next: Arc<AtomicUsize>,
     deadline: Option<Instant>,
@@ -571,6 +756,7 @@ async fn worker(
         error_samples: Vec::new(),
         bodies: Vec::new(),
     };
+    let mut connection: Option<Connection> = None;
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -581,60 +767,63 @@ async fn worker(
             Reuse::Once => &requests[i],
             Reuse::Cycle => &requests[i % requests.len()],
         };
-        let builder = match request {
-            Request::Post { url, body } => client
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body.clone()),
-            Request::Get { url } => client.get(url),
-            Request::Authorized {
-                url,
-                key,
-                idempotency_key,
-                body,
-            } => client
-                .post(url)
-                .bearer_auth(key)
-                .header("idempotency-key", idempotency_key.as_str())
-                .header("content-type", "application/json")
-                .body(body.clone()),
-            Request::Json { url, body } => client
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body.clone()),
-        };
         let sent = Instant::now();
-        let outcome = match builder.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(body) => Ok((status, body)),
-                    Err(e) => Err(format!("reading the response: {e}")),
-                }
+        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            if connection.is_none() {
+                let stream = target
+                    .connect()
+                    .await
+                    .map_err(|e| format!("connecting: {e}"))?;
+                connection = Some(Connection {
+                    stream,
+                    buf: Vec::with_capacity(16 * 1024),
+                });
             }
-            Err(e) => Err(format!("sending: {e}")),
-        };
+            let Some(c) = connection.as_mut() else {
+                return Err("no connection".to_string());
+            };
+            c.exchange(request).await
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no response within {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ))
+        });
         let latency = sent.elapsed();
         out.latencies_us
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
         let failure = match outcome {
-            Ok((status, body)) => {
-                let good = match expect {
-                    Expect::Ok => status == 200 && body.as_ref() == b"OK",
-                    Expect::Json => status == 200,
-                    Expect::Created => status == 201,
+            Ok(response) => {
+                let Some(c) = connection.as_ref() else {
+                    continue;
                 };
-                if good {
+                let body = &c.buf[response.body.clone()];
+                let good = match expect {
+                    Expect::Ok => response.status == 200 && body == b"OK",
+                    Expect::Json => response.status == 200,
+                    Expect::Created => response.status == 201,
+                };
+                let failure = if good {
                     if expect == Expect::Created {
                         out.bodies.push(body.to_vec());
                     }
                     None
                 } else {
-                    let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-                    Some(format!("HTTP {status}: {text}"))
+                    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+                    Some(format!("HTTP {}: {text}", response.status))
+                };
+                if !response.keep_alive {
+                    connection = None;
                 }
+                failure
             }
-            Err(e) => Some(e),
+            Err(e) => {
+                // The connection's state is unknown (a half-read response): the next request opens another.
+                connection = None;
+                Some(e)
+            }
         };
         if let Some(failure) = failure {
             out.errors += 1;
@@ -722,4 +911,122 @@ fn cpu_time() -> Duration {
             + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
     };
     tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection whose server side is driven by the test.
+    async fn pair() -> (Connection, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target =
+            Target::new(&format!("http://{}", listener.local_addr().unwrap()), None).unwrap();
+        let (client, server) = tokio::join!(target.connect(), listener.accept());
+        let connection = Connection {
+            stream: client.unwrap(),
+            buf: Vec::new(),
+        };
+        (connection, server.unwrap().0)
+    }
+
+    #[test]
+    fn a_request_is_the_bytes_of_its_head_and_body() {
+        let target = Target::new("http://127.0.0.1:8080/base/", None).unwrap();
+        let request = target.request(
+            "POST",
+            "/v1/orders?x=1",
+            &[("idempotency-key", "k1")],
+            Some(b"{}"),
+        );
+        assert_eq!(
+            String::from_utf8(request.0).unwrap(),
+            "POST /base/v1/orders?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nidempotency-key: k1\r\n\
+             content-length: 2\r\n\r\n{}"
+        );
+        let get = Target::new("http://127.0.0.1:9", None)
+            .unwrap()
+            .request("GET", "/x", &[], None);
+        assert_eq!(get.0, b"GET /x HTTP/1.1\r\nhost: 127.0.0.1:9\r\n\r\n");
+        assert!(Target::new("https://127.0.0.1:8080", None).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_response_read_in_pieces_is_whole_and_the_next_one_follows_on_the_same_connection() {
+        let (mut c, mut server) = pair().await;
+        let request = Request(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec());
+        let serve = tokio::spawn(async move {
+            let mut seen = vec![0u8; 64];
+            let _ = server.read(&mut seen).await.unwrap();
+            for piece in [
+                &b"HTTP/1.1 200 OK\r\ncontent-le"[..],
+                b"ngth: 2\r\n\r\nO",
+                b"K",
+            ] {
+                server.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = server.read(&mut seen).await.unwrap();
+            server
+                .write_all(
+                    b"HTTP/1.1 409 Conflict\r\nconnection: close\r\ncontent-length: 3\r\n\r\nno!",
+                )
+                .await
+                .unwrap();
+        });
+        let first = c.exchange(&request).await.unwrap();
+        assert_eq!(
+            (first.status, &c.buf[first.body.clone()], first.keep_alive),
+            (200, &b"OK"[..], true)
+        );
+        let second = c.exchange(&request).await.unwrap();
+        assert_eq!(
+            (
+                second.status,
+                &c.buf[second.body.clone()],
+                second.keep_alive
+            ),
+            (409, &b"no!"[..], false)
+        );
+        serve.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_is_decoded_and_a_cut_response_is_an_error() {
+        let (mut c, mut server) = pair().await;
+        let request = Request(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec());
+        let serve = tokio::spawn(async move {
+            let mut seen = vec![0u8; 64];
+            let _ = server.read(&mut seen).await.unwrap();
+            server
+                .write_all(b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\n{\"a\r\n2\r\n\":\r\n1\r\n1\r\n0\r\n\r\n")
+                .await
+                .unwrap();
+            let _ = server.read(&mut seen).await.unwrap();
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nOK")
+                .await
+                .unwrap();
+        });
+        let first = c.exchange(&request).await.unwrap();
+        assert_eq!(
+            (first.status, &c.buf[first.body.clone()]),
+            (201, &b"{\"a\":1"[..])
+        );
+        let cut = c.exchange(&request).await;
+        serve.await.unwrap();
+        assert!(cut.unwrap_err().contains("closed the connection"));
+    }
+
+    #[test]
+    fn a_bad_chunk_size_or_a_missing_length_is_an_error() {
+        let mut buf = b"zz\r\nabc\r\n".to_vec();
+        assert!(dechunk(&mut buf, 0).is_err());
+        let mut partial = b"5\r\nab".to_vec();
+        assert_eq!(dechunk(&mut partial, 0), Ok(None));
+        let mut no_length = b"HTTP/1.1 200 OK\r\n\r\nOK".to_vec();
+        assert!(parse_response(&mut no_length).is_err());
+        let mut garbage = b"HTTP/9 what\r\n\r\n".to_vec();
+        assert!(parse_response(&mut garbage).is_err());
+    }
 }
