@@ -93,20 +93,45 @@ async fn checkout_form(
             return Err(ApiError::conflict("order_not_payable", text).with("order_status", status));
         }
     };
-    let fields: serde_json::Map<String, serde_json::Value> = form
-        .fields
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
-        .collect();
     Ok(no_store(
-        Json(json!({
-            "action_url": form.action_url,
-            "method": "POST",
-            "accept_charset": "EUC-KR",
-            "fields": fields,
-        }))
+        Json(FormJson {
+            accept_charset: "EUC-KR",
+            action_url: &form.action_url,
+            fields: SortedFields::of(&form.fields),
+            method: "POST",
+        })
         .into_response(),
     ))
+}
+
+/// The JSON checkout's answer, serialized straight from the form: keys in the order a `serde_json` map keeps them
+/// (sorted), as the answer has always had them, without building a map of values first for every call.
+#[derive(serde::Serialize)]
+struct FormJson<'a> {
+    accept_charset: &'static str,
+    action_url: &'a str,
+    fields: SortedFields<'a>,
+    method: &'static str,
+}
+
+/// The form's fields as a JSON object, keys sorted (a field named twice: its last value, as a map would keep it).
+struct SortedFields<'a>(Vec<(&'static str, &'a str)>);
+
+impl<'a> SortedFields<'a> {
+    fn of(fields: &'a [(&'static str, String)]) -> Self {
+        let mut sorted: Vec<(&'static str, &'a str)> =
+            fields.iter().rev().map(|(k, v)| (*k, v.as_str())).collect();
+        // Stable: of a key named twice the last value (first after the reversal) stays.
+        sorted.sort_by_key(|(k, _)| *k);
+        sorted.dedup_by_key(|(k, _)| *k);
+        SortedFields(sorted)
+    }
+}
+
+impl serde::Serialize for SortedFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().copied())
+    }
 }
 
 async fn checkout_status(
@@ -131,4 +156,45 @@ fn no_store(mut response: Response) -> Response {
         axum::http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_as_json_is_what_a_json_map_of_its_fields_was() {
+        let form: Vec<(&'static str, String)> = [
+            ("PayMethod", "CARD"),
+            ("GoodsName", "벤치마크 \"상품\""),
+            ("Amt", "1000"),
+            ("mallUserID", "u1"),
+            ("EncryptData", "a+b/c=="),
+            ("Amt", "2000"),
+            ("BuyerName", "홍길동\\"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        let as_map: serde_json::Map<String, serde_json::Value> = form
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .collect();
+        let answer = FormJson {
+            accept_charset: "EUC-KR",
+            action_url: "https://tpay.smartropay.co.kr/interfaceURL.jsp",
+            fields: SortedFields::of(&form),
+            method: "POST",
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            serde_json::to_string(&json!({
+                "action_url": "https://tpay.smartropay.co.kr/interfaceURL.jsp",
+                "method": "POST",
+                "accept_charset": "EUC-KR",
+                "fields": as_map,
+            }))
+            .unwrap()
+        );
+    }
 }

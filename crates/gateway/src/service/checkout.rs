@@ -7,7 +7,7 @@ use super::problem::ApiError;
 use super::Services;
 use crate::domain::{payable, NotPayable};
 use crate::providers::weblink::{CheckoutForm, Purchase};
-use crate::store::{OrderRecord, OrderRow};
+use crate::store::{CheckoutRow, OrderRecord};
 
 /// What the buyer may do with an order now.
 pub enum Checkout {
@@ -23,8 +23,8 @@ pub enum Checkout {
     },
 }
 
-impl<'a> From<&'a OrderRow> for Purchase<'a> {
-    fn from(o: &'a OrderRow) -> Self {
+impl<'a> From<&'a CheckoutRow> for Purchase<'a> {
+    fn from(o: &'a CheckoutRow) -> Self {
         Purchase {
             order_id: &o.order_id,
             mid: &o.mid,
@@ -40,7 +40,7 @@ impl<'a> From<&'a OrderRow> for Purchase<'a> {
             vbank_exp_date: o.vbank_exp_date.as_deref(),
             tax: o.tax,
             svc_amt: o.svc_amt,
-            options: o.options(),
+            options: o.options.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
         }
     }
 }
@@ -63,14 +63,14 @@ impl Services {
         }
     }
 
-    /// The order row alone whose checkout token matches (tokens compared in constant time): what the JSON checkout
-    /// and the status poll need, in one primary-key read.
+    /// What the JSON checkout and the status poll read of the order whose checkout token matches (tokens compared
+    /// in constant time), in one primary-key read.
     pub async fn authorize_checkout_row(
         &self,
         order_id: &str,
         token: &str,
-    ) -> Result<OrderRow, ApiError> {
-        match self.store.get_order_row(order_id).await? {
+    ) -> Result<CheckoutRow, ApiError> {
+        match self.store.get_checkout_row(order_id).await? {
             Some(o) if bool::from(o.checkout_token.as_bytes().ct_eq(token.as_bytes())) => Ok(o),
             // Same answer for a wrong token and an unknown order: the token is the capability.
             _ => Err(ApiError::not_found(format!(
@@ -79,8 +79,8 @@ impl Services {
         }
     }
 
-    /// The signed form alone (the JSON checkout), fresh on every call, or why the order cannot be paid. Only the
-    /// order row is read: the form is made of it, and its status decides whether it may be paid.
+    /// The signed form alone (the JSON checkout), fresh on every call, or why the order cannot be paid. Only what
+    /// the form is made of and what decides whether the order may be paid is read.
     pub async fn checkout_form(
         &self,
         order_id: &str,
@@ -97,7 +97,7 @@ impl Services {
 
     fn form_for(
         &self,
-        order: &OrderRow,
+        order: &CheckoutRow,
         user_ip: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<CheckoutForm, ApiError> {
@@ -130,7 +130,7 @@ impl Services {
                 why,
             });
         }
-        let form = self.form_for(&record.order, user_ip, now)?;
+        let form = self.form_for(&CheckoutRow::from(&record.order), user_ip, now)?;
         Ok(Checkout::Payable {
             record: Box::new(record),
             form,

@@ -17,7 +17,8 @@ pub mod terminal;
 use sqlx::PgPool;
 
 pub use orders::{
-    CancellationRow, KeyedOrder, NewOrder, OrderFilter, OrderRecord, OrderRow, PaymentRow,
+    CancellationRow, CheckoutRow, KeyedOrder, NewOrder, OrderFilter, OrderRecord, OrderRow,
+    PaymentRow,
 };
 pub use outbox::Render;
 pub use refunds::RefundRow;
