@@ -596,7 +596,10 @@ fn parse_response(buf: &mut [u8]) -> Result<Option<Response>, String> {
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = h.value.eq_ignore_ascii_case(b"chunked");
         } else if h.name.eq_ignore_ascii_case("connection") {
-            keep_alive = !h.value.eq_ignore_ascii_case(b"close");
+            keep_alive = !h
+                .value
+                .split(|&b| b == b',')
+                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
     }
     if chunked {
@@ -618,9 +621,12 @@ fn parse_response(buf: &mut [u8]) -> Result<Option<Response>, String> {
     }))
 }
 /// Decodes the chunked body that starts at `at` in place (the data moved down to `at`) once all of it has been
-/// read, and returns where the decoded body ends; `None` while it is incomplete.
+/// read, and returns where the decoded body ends; `None` while it is incomplete, with `buf` untouched (the next
+/// read appends to it and it is parsed again).
 fn dechunk(buf: &mut [u8], at: usize) -> Result<Option<usize>, String> {
-    let (mut read, mut write) = (at, at);
+    // First only find the chunks, so that nothing is moved before the whole body is there.
+    let mut chunks = Vec::new();
+    let mut read = at;
     loop {
         let Some(line) = buf[read..].windows(2).position(|w| w == b"\r\n") else {
             return Ok(None);
@@ -631,20 +637,29 @@ fn dechunk(buf: &mut [u8], at: usize) -> Result<Option<usize>, String> {
         let size = usize::from_str_radix(size_text, 16)
             .map_err(|_| format!("bad chunk size {size_text:?}"))?;
         let data = read + line + 2;
-        if size == 0 {
-            // No trailers are sent by the gateway: the body ends with the empty line after the last chunk.
-            if buf.len() < data + 2 {
-                return Ok(None);
-            }
-            return Ok(Some(write));
-        }
         if buf.len() < data + size + 2 {
             return Ok(None);
         }
-        buf.copy_within(data..data + size, write);
-        write += size;
+        if size == 0 {
+            // No trailers are sent by the gateway: the body ends with the empty line after the last chunk.
+            if &buf[data..data + 2] != b"\r\n" {
+                return Err("trailers after the last chunk".into());
+            }
+            break;
+        }
+        if &buf[data + size..data + size + 2] != b"\r\n" {
+            return Err("a chunk longer than its size".into());
+        }
+        chunks.push(data..data + size);
         read = data + size + 2;
     }
+    let mut write = at;
+    for chunk in chunks {
+        let len = chunk.len();
+        buf.copy_within(chunk, write);
+        write += len;
+    }
+    Ok(Some(write))
 }
 
 /// Whether each request is sent once (the run ends early when they run out) or the list is cycled over.
@@ -969,7 +984,7 @@ mod tests {
             let _ = server.read(&mut seen).await.unwrap();
             server
                 .write_all(
-                    b"HTTP/1.1 409 Conflict\r\nconnection: close\r\ncontent-length: 3\r\n\r\nno!",
+                    b"HTTP/1.1 409 Conflict\r\nConnection: upgrade, Close\r\ncontent-length: 3\r\n\r\nno!",
                 )
                 .await
                 .unwrap();
@@ -998,10 +1013,17 @@ mod tests {
         let serve = tokio::spawn(async move {
             let mut seen = vec![0u8; 64];
             let _ = server.read(&mut seen).await.unwrap();
-            server
-                .write_all(b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\n{\"a\r\n2\r\n\":\r\n1\r\n1\r\n0\r\n\r\n")
-                .await
-                .unwrap();
+            // In pieces, as hyper sends a streamed body: the head, each chunk, the last chunk, its empty line.
+            for piece in [
+                &b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\n{\"a\r\n"[..],
+                b"2\r\n\":\r",
+                b"\n1\r\n1\r\n",
+                b"0\r\n",
+                b"\r\n",
+            ] {
+                server.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let _ = server.read(&mut seen).await.unwrap();
             server
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nOK")
@@ -1022,8 +1044,18 @@ mod tests {
     fn a_bad_chunk_size_or_a_missing_length_is_an_error() {
         let mut buf = b"zz\r\nabc\r\n".to_vec();
         assert!(dechunk(&mut buf, 0).is_err());
-        let mut partial = b"5\r\nab".to_vec();
-        assert_eq!(dechunk(&mut partial, 0), Ok(None));
+        let mut too_long = b"2\r\nabc\r\n0\r\n\r\n".to_vec();
+        assert!(dechunk(&mut too_long, 0).is_err());
+        // Incomplete: nothing is moved, so that it parses the same once the rest is read.
+        for partial in [
+            &b"5\r\nab"[..],
+            b"2\r\nab\r\n1\r\nc\r\n",
+            b"2\r\nab\r\n0\r\n",
+        ] {
+            let mut buf = partial.to_vec();
+            assert_eq!(dechunk(&mut buf, 0), Ok(None));
+            assert_eq!(buf, partial);
+        }
         let mut no_length = b"HTTP/1.1 200 OK\r\n\r\nOK".to_vec();
         assert!(parse_response(&mut no_length).is_err());
         let mut garbage = b"HTTP/9 what\r\n\r\n".to_vec();

@@ -631,9 +631,8 @@ impl Store {
             .collect())
     }
 
-    /// The order row alone, without its payments, cancellations and the rest: what a buyer's checkout needs. One
-    /// primary-key read, fresh on every call, so that whether the order is still payable is never stale.
-    /// What the buyer's checkout reads of an order on every call (see [`CheckoutRow`]), in one primary-key read.
+    /// What the buyer's checkout reads of an order (see [`CheckoutRow`]): one primary-key read, fresh on every call,
+    /// so that whether the order is still payable is never stale.
     pub async fn get_checkout_row(
         &self,
         order_id: &str,
