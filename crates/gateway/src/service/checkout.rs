@@ -40,7 +40,7 @@ impl<'a> From<&'a CheckoutRow> for Purchase<'a> {
             vbank_exp_date: o.vbank_exp_date.as_deref(),
             tax: o.tax,
             svc_amt: o.svc_amt,
-            options: o.options.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
+            options: o.options(),
         }
     }
 }

@@ -318,14 +318,22 @@ impl From<&OrderRow> for CheckoutRow {
     }
 }
 
+impl CheckoutRow {
+    /// What the shop asked of the payment besides the amount (nothing: the defaults).
+    pub fn options(&self) -> OrderOptions {
+        options_or_default(&self.options)
+    }
+}
+
 impl OrderRow {
     /// What the shop asked of the payment besides the amount (nothing: the defaults).
     pub fn options(&self) -> OrderOptions {
-        self.options
-            .as_ref()
-            .map(|o| o.0.clone())
-            .unwrap_or_default()
+        options_or_default(&self.options)
     }
+}
+
+fn options_or_default(options: &Option<Json<OrderOptions>>) -> OrderOptions {
+    options.as_ref().map(|o| o.0.clone()).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
