@@ -446,10 +446,11 @@ async fn create_orders(
     Ok(())
 }
 
-/// Where requests go: the address of a plain `http://` base URL, and the path it starts with.
+/// Where requests go: the addresses of a plain `http://` base URL, and the path it starts with.
 #[derive(Clone)]
 struct Target {
-    addr: SocketAddr,
+    /// Every address the host resolved to, tried in order (`localhost` may be `::1` first and served on 127.0.0.1).
+    addrs: Vec<SocketAddr>,
     /// The `Host` header: the base URL's authority.
     host: String,
     /// The base URL's path, without its trailing slash ("" for none).
@@ -472,14 +473,17 @@ impl Target {
         } else {
             format!("{authority}:80")
         };
-        let addr = with_port
+        let addrs: Vec<SocketAddr> = with_port
             .to_socket_addrs()
             .with_context(|| format!("{base}: resolving {authority}"))?
-            .next()
-            .with_context(|| format!("{base}: {authority} has no address"))?;
+            .filter(|a| source_ip.is_none_or(|ip| ip.is_ipv4() == a.is_ipv4()))
+            .collect();
+        if addrs.is_empty() {
+            bail!("{base}: {authority} has no address to connect to from {source_ip:?}");
+        }
         let path = path.trim_end_matches('/');
         Ok(Target {
-            addr,
+            addrs,
             host: authority.to_string(),
             prefix: if path.is_empty() {
                 String::new()
@@ -515,7 +519,18 @@ impl Target {
     }
 
     async fn connect(&self) -> std::io::Result<TcpStream> {
-        let socket = if self.addr.is_ipv4() {
+        let mut last = None;
+        for &addr in &self.addrs {
+            match self.connect_to(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
+    }
+
+    async fn connect_to(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
@@ -523,7 +538,7 @@ impl Target {
         if let Some(ip) = self.source_ip {
             socket.bind(SocketAddr::new(ip, 0))?;
         }
-        let stream = socket.connect(self.addr).await?;
+        let stream = socket.connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
     }
@@ -943,6 +958,20 @@ mod tests {
             buf: Vec::new(),
         };
         (connection, server.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn every_address_of_the_host_is_tried() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut target = Target::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
+        // An address nothing listens on (the port is taken by the listener on 127.0.0.1 only) comes first.
+        target
+            .addrs
+            .insert(0, SocketAddr::from(([127, 0, 0, 3], port)));
+        let (connected, accepted) = tokio::join!(target.connect(), listener.accept());
+        assert!(connected.is_ok() && accepted.is_ok());
+        assert!(Target::new("http://127.0.0.1:1", Some("::1".parse().unwrap())).is_err());
     }
 
     #[test]
