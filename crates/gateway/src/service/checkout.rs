@@ -6,8 +6,8 @@ use subtle::ConstantTimeEq;
 use super::problem::ApiError;
 use super::Services;
 use crate::domain::{payable, NotPayable};
-use crate::providers::weblink::{CheckoutForm, Purchase};
-use crate::store::{CheckoutRow, OrderRecord};
+use crate::providers::weblink::{purchase_of, CheckoutForm, Purchase};
+use crate::store::{CheckoutRow, OrderRecord, OrderRow};
 
 /// What the buyer may do with an order now.
 pub enum Checkout {
@@ -25,23 +25,13 @@ pub enum Checkout {
 
 impl<'a> From<&'a CheckoutRow> for Purchase<'a> {
     fn from(o: &'a CheckoutRow) -> Self {
-        Purchase {
-            order_id: &o.order_id,
-            mid: &o.mid,
-            amount: o.amount,
-            goods_name: &o.goods_name,
-            goods_count: o.goods_count,
-            pay_method: o.pay_method,
-            pay_type: o.pay_type.as_deref(),
-            mall_user_id: o.mall_user_id.as_deref(),
-            buyer_name: &o.buyer_name,
-            buyer_tel: &o.buyer_tel,
-            buyer_email: &o.buyer_email,
-            vbank_exp_date: o.vbank_exp_date.as_deref(),
-            tax: o.tax,
-            svc_amt: o.svc_amt,
-            options: o.options(),
-        }
+        purchase_of!(o, o.options())
+    }
+}
+
+impl<'a> From<&'a OrderRow> for Purchase<'a> {
+    fn from(o: &'a OrderRow) -> Self {
+        purchase_of!(o, o.options())
     }
 }
 
@@ -92,17 +82,17 @@ impl Services {
         if let Err(why) = payable(order.status, order.expires_at, now) {
             return Ok(Err(why));
         }
-        self.form_for(&order, user_ip, now).map(Ok)
+        self.form_for(Purchase::from(&order), user_ip, now).map(Ok)
     }
 
     fn form_for(
         &self,
-        order: &CheckoutRow,
+        order: Purchase<'_>,
         user_ip: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<CheckoutForm, ApiError> {
         self.weblink
-            .checkout_form(&Purchase::from(order), user_ip, now)
+            .checkout_form(&order, user_ip, now)
             .map_err(|problem| {
                 // Orders are checked at creation, so this means the configuration changed since (e.g. public_url).
                 tracing::error!(order_id = %order.order_id, reason = %problem.reason, "stored order no longer forms a valid request");
@@ -130,7 +120,7 @@ impl Services {
                 why,
             });
         }
-        let form = self.form_for(&CheckoutRow::from(&record.order), user_ip, now)?;
+        let form = self.form_for(Purchase::from(&record.order), user_ip, now)?;
         Ok(Checkout::Payable {
             record: Box::new(record),
             form,

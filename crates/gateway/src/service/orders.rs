@@ -17,7 +17,7 @@ use crate::domain::options::{
     check_split, CardChoice, Escrow, GoodsType, Language, OfferPeriod, SplitShare,
 };
 use crate::domain::{default_vbank_deadline, korean_date, OrderOptions, OrderStatus, PayMethod};
-use crate::providers::weblink::Purchase;
+use crate::providers::weblink::{purchase_of, Purchase};
 use crate::store::orders::CreateOutcome;
 use crate::store::{KeyedOrder, NewOrder, OrderFilter, OrderRecord};
 use crate::views::OrderView;
@@ -123,23 +123,7 @@ fn is_date(text: &str) -> bool {
 
 impl NewOrder {
     fn purchase(&self) -> Purchase<'_> {
-        Purchase {
-            order_id: &self.order_id,
-            mid: &self.mid,
-            amount: self.amount,
-            goods_name: &self.goods_name,
-            goods_count: self.goods_count,
-            pay_method: self.pay_method,
-            pay_type: self.pay_type.as_deref(),
-            mall_user_id: self.mall_user_id.as_deref(),
-            buyer_name: &self.buyer_name,
-            buyer_tel: &self.buyer_tel,
-            buyer_email: &self.buyer_email,
-            vbank_exp_date: self.vbank_exp_date.as_deref(),
-            tax: self.tax,
-            svc_amt: self.svc_amt,
-            options: self.options.clone(),
-        }
+        purchase_of!(self, self.options.clone())
     }
 }
 

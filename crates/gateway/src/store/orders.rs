@@ -293,31 +293,6 @@ pub struct CheckoutRow {
     pub options: Option<Json<OrderOptions>>,
 }
 
-impl From<&OrderRow> for CheckoutRow {
-    fn from(o: &OrderRow) -> Self {
-        CheckoutRow {
-            order_id: o.order_id.clone(),
-            mid: o.mid.clone(),
-            status: o.status,
-            amount: o.amount,
-            goods_name: o.goods_name.clone(),
-            goods_count: o.goods_count,
-            pay_method: o.pay_method,
-            pay_type: o.pay_type.clone(),
-            mall_user_id: o.mall_user_id.clone(),
-            buyer_name: o.buyer_name.clone(),
-            buyer_tel: o.buyer_tel.clone(),
-            buyer_email: o.buyer_email.clone(),
-            vbank_exp_date: o.vbank_exp_date.clone(),
-            tax: o.tax,
-            svc_amt: o.svc_amt,
-            checkout_token: o.checkout_token.clone(),
-            expires_at: o.expires_at,
-            options: o.options.clone(),
-        }
-    }
-}
-
 impl CheckoutRow {
     /// What the shop asked of the payment besides the amount (nothing: the defaults).
     pub fn options(&self) -> OrderOptions {

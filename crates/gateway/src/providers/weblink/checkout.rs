@@ -34,6 +34,31 @@ pub struct Purchase<'a> {
     pub options: OrderOptions,
 }
 
+/// The [`Purchase`] of an order-shaped value: a new order, a stored order row or a checkout row name and type these
+/// fields alike; `options` is how that value gives its options.
+macro_rules! purchase_of {
+    ($order:expr, $options:expr) => {
+        $crate::providers::weblink::Purchase {
+            order_id: &$order.order_id,
+            mid: &$order.mid,
+            amount: $order.amount,
+            goods_name: &$order.goods_name,
+            goods_count: $order.goods_count,
+            pay_method: $order.pay_method,
+            pay_type: $order.pay_type.as_deref(),
+            mall_user_id: $order.mall_user_id.as_deref(),
+            buyer_name: &$order.buyer_name,
+            buyer_tel: &$order.buyer_tel,
+            buyer_email: &$order.buyer_email,
+            vbank_exp_date: $order.vbank_exp_date.as_deref(),
+            tax: $order.tax,
+            svc_amt: $order.svc_amt,
+            options: $options,
+        }
+    };
+}
+pub(crate) use purchase_of;
+
 fn escrow_fields(escrow: &Escrow) -> WireEscrow {
     let d = escrow.delivery.clone().unwrap_or_default();
     let s = escrow.seller.clone().unwrap_or_default();

@@ -14,6 +14,7 @@ use smartro::types::PayMethod as WirePayMethod;
 
 pub use callbacks::mask_card_number;
 pub use cancel::cancelled_at_smartro;
+pub(crate) use checkout::purchase_of;
 pub use checkout::{CheckoutForm, FormProblem, Purchase};
 pub use confirm::{judge, Verdict};
 
