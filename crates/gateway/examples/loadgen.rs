@@ -960,6 +960,24 @@ mod tests {
         (connection, server.unwrap().0)
     }
 
+    /// Answers one request after another on `server`: each answer is written in its pieces, 20 ms apart, so that
+    /// the client reads it in as many reads.
+    fn serve(
+        mut server: TcpStream,
+        answers: Vec<Vec<&'static [u8]>>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut seen = vec![0u8; 64];
+            for pieces in answers {
+                let _ = server.read(&mut seen).await.unwrap();
+                for piece in pieces {
+                    server.write_all(piece).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        })
+    }
+
     #[tokio::test]
     async fn every_address_of_the_host_is_tried() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -997,27 +1015,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_response_read_in_pieces_is_whole_and_the_next_one_follows_on_the_same_connection() {
-        let (mut c, mut server) = pair().await;
+        let (mut c, server) = pair().await;
         let request = Request(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec());
-        let serve = tokio::spawn(async move {
-            let mut seen = vec![0u8; 64];
-            let _ = server.read(&mut seen).await.unwrap();
-            for piece in [
-                &b"HTTP/1.1 200 OK\r\ncontent-le"[..],
-                b"ngth: 2\r\n\r\nO",
-                b"K",
-            ] {
-                server.write_all(piece).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = server.read(&mut seen).await.unwrap();
-            server
-                .write_all(
-                    b"HTTP/1.1 409 Conflict\r\nConnection: upgrade, Close\r\ncontent-length: 3\r\n\r\nno!",
-                )
-                .await
-                .unwrap();
-        });
+        let serve = serve(
+            server,
+            vec![
+                vec![b"HTTP/1.1 200 OK\r\ncontent-le", b"ngth: 2\r\n\r\nO", b"K"],
+                vec![b"HTTP/1.1 409 Conflict\r\nConnection: upgrade, Close\r\ncontent-length: 3\r\n\r\nno!"],
+            ],
+        );
         let first = c.exchange(&request).await.unwrap();
         assert_eq!(
             (first.status, &c.buf[first.body.clone()], first.keep_alive),
@@ -1037,28 +1043,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_chunked_body_is_decoded_and_a_cut_response_is_an_error() {
-        let (mut c, mut server) = pair().await;
+        let (mut c, server) = pair().await;
         let request = Request(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec());
-        let serve = tokio::spawn(async move {
-            let mut seen = vec![0u8; 64];
-            let _ = server.read(&mut seen).await.unwrap();
-            // In pieces, as hyper sends a streamed body: the head, each chunk, the last chunk, its empty line.
-            for piece in [
-                &b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\n{\"a\r\n"[..],
-                b"2\r\n\":\r",
-                b"\n1\r\n1\r\n",
-                b"0\r\n",
-                b"\r\n",
-            ] {
-                server.write_all(piece).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = server.read(&mut seen).await.unwrap();
-            server
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nOK")
-                .await
-                .unwrap();
-        });
+        let serve = serve(
+            server,
+            vec![
+                // In pieces, as hyper sends a streamed body: the head, each chunk, the last chunk, its empty line.
+                vec![
+                    b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\n{\"a\r\n",
+                    b"2\r\n\":\r",
+                    b"\n1\r\n1\r\n",
+                    b"0\r\n",
+                    b"\r\n",
+                ],
+                // Ten bytes announced, two sent, then the connection closes.
+                vec![b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nOK"],
+            ],
+        );
         let first = c.exchange(&request).await.unwrap();
         assert_eq!(
             (first.status, &c.buf[first.body.clone()]),
