@@ -13,7 +13,8 @@ use axum::Router;
 use chrono::Duration;
 use common::*;
 use gateway::clock::Clock;
-use gateway::workers::{expire_once, purge_once, WebhookDelivery};
+use gateway::store::statistics::YOUNG_PAGES;
+use gateway::workers::{analyze_once, expire_once, purge_once, WebhookDelivery};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -574,4 +575,136 @@ async fn raw_notifications_are_purged_only_when_retention_is_set_and_never_the_a
             .await,
         1
     );
+}
+
+/// The pages `table` has on disk now, and those its statistics were taken at.
+async fn pages(app: &TestApp, table: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT pg_relation_size(oid) / current_setting('block_size')::bigint, relpages::bigint
+         FROM pg_class WHERE oid = $1::regclass",
+    )
+    .bind(table)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+/// Adds raw notifications, one order each, until the table has at least `target` pages on disk.
+async fn grow_notifications(app: &TestApp, target: i64) {
+    while pages(app, "notifications").await.0 < target {
+        sqlx::query(
+            "INSERT INTO notifications (source, received_at, body, headers, outcome, order_id)
+             SELECT 'inform', now(), convert_to(repeat('PayMethod=CARD&', 40), 'UTF8'), '{}', 'malformed',
+                    'GROW-' || gen_random_uuid()
+             FROM generate_series(1, 20)",
+        )
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+}
+
+/// A generic plan made while a table was nearly empty reads it sequentially for as long as the plan lives, however
+/// large the table grows; a pass over the young tables makes every session plan again with the table's real size.
+/// Tables are analyzed each time they double, and left to autovacuum once their statistics say they are grown up.
+#[tokio::test]
+async fn young_tables_are_analyzed_as_they_double_and_cached_plans_follow() {
+    let app = spawn_app().await;
+    let services = &app.gateway.services;
+    // Statistics as autovacuum leaves them on a new installation: taken while the table was empty. Autovacuum
+    // itself stays away for the test (on a new installation it comes a minute later at best).
+    for sql in [
+        "ALTER TABLE notifications SET (autovacuum_enabled = false)",
+        "VACUUM ANALYZE notifications",
+    ] {
+        sqlx::raw_sql(sql).execute(&app.db.pool).await.unwrap();
+    }
+    assert_eq!(analyze_once(services).await.unwrap(), Vec::<String>::new());
+
+    // A session that keeps a generic plan, as the result groups do.
+    let mut session = app.db.pool.acquire().await.unwrap();
+    sqlx::raw_sql(
+        "SET plan_cache_mode = force_generic_plan;
+         PREPARE probe(text) AS SELECT id FROM notifications WHERE order_id = $1",
+    )
+    .execute(&mut *session)
+    .await
+    .unwrap();
+    let mut plan = async || -> String {
+        let lines: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE probe('GROW-x')")
+            .fetch_all(&mut *session)
+            .await
+            .unwrap();
+        lines.join("\n")
+    };
+    assert!(plan().await.contains("Seq Scan on notifications"));
+
+    grow_notifications(&app, 24).await;
+    assert!(
+        plan().await.contains("Seq Scan on notifications"),
+        "the plan made on an empty table is kept as the table grows"
+    );
+    let analyzed = analyze_once(services).await.unwrap();
+    assert_eq!(analyzed.len(), 1, "{analyzed:?}");
+    assert!(analyzed[0].ends_with(".notifications"), "{analyzed:?}");
+    let (on_disk, recorded) = pages(&app, "notifications").await;
+    assert_eq!(recorded, on_disk, "statistics taken at the table's size");
+    let now = plan().await;
+    assert!(
+        !now.contains("Seq Scan") && now.contains("Index"),
+        "planned again with the table's size:\n{now}"
+    );
+
+    // Grown, but not doubled since: left alone.
+    grow_notifications(&app, recorded * 2).await;
+    assert_eq!(analyze_once(services).await.unwrap(), Vec::<String>::new());
+    // Doubled and eight pages more: analyzed again, until its statistics are taken at YOUNG_PAGES or more.
+    loop {
+        let (_, recorded) = pages(&app, "notifications").await;
+        if recorded >= i64::from(YOUNG_PAGES) {
+            break;
+        }
+        grow_notifications(&app, recorded * 2 + 8).await;
+        assert_eq!(analyze_once(services).await.unwrap().len(), 1);
+    }
+    let (_, recorded) = pages(&app, "notifications").await;
+    grow_notifications(&app, recorded * 2 + 8).await;
+    assert_eq!(
+        analyze_once(services).await.unwrap(),
+        Vec::<String>::new(),
+        "grown up: autovacuum's"
+    );
+}
+
+/// Tables the gateway's role does not own are left to autovacuum: PostgreSQL would only warn, every pass.
+#[tokio::test]
+async fn young_tables_of_another_owner_are_left_alone() {
+    let app = spawn_app().await;
+    let guest = format!("young_guest_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {guest} NOSUPERUSER; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {guest}"
+    ))
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    grow_notifications(&app, 24).await;
+    let options = app
+        .db
+        .url
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap()
+        .options([("role", guest.as_str())]);
+    let as_guest = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let analyzed = gateway::store::Store::new(as_guest)
+        .analyze_young_tables()
+        .await
+        .unwrap();
+    assert_eq!(analyzed, Vec::<String>::new());
+    assert_eq!(pages(&app, "notifications").await.1, 0, "not analyzed");
+    // The owner's pass takes it.
+    assert_eq!(analyze_once(&app.gateway.services).await.unwrap().len(), 1);
 }

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod refunds;
 pub mod resolutions;
 pub mod results;
+pub mod statistics;
 pub mod tax_refunds;
 pub mod terminal;
 

@@ -1,6 +1,6 @@
 //! Background work, safe with any number of replicas: webhook delivery from the outbox, order expiry,
-//! confirmation of results that arrived unconfirmed, reconciliation of cancels whose outcome is unknown, and
-//! retention of raw notifications. The flows are the service layer's; this module only loops them.
+//! confirmation of results that arrived unconfirmed, reconciliation of cancels whose outcome is unknown,
+//! retention of raw notifications, and planner statistics for young tables. The flows are the service layer's; this module only loops them.
 //!
 //! Every worker exposes a single pass (what tests call, with a clock they control), looped by [`Workers`].
 
@@ -37,6 +37,16 @@ pub async fn purge_rejected_once(services: &Services) -> Result<u64, StoreError>
 /// Settles open cancellations from the provider's records; returns how many were settled.
 pub async fn reconcile_once(services: &Services) -> Result<usize, StoreError> {
     services.reconcile_cancels().await
+}
+
+/// Analyzes the young tables that have doubled since their statistics were taken (see [`crate::store::statistics`]);
+/// returns their names.
+pub async fn analyze_once(services: &Services) -> Result<Vec<String>, StoreError> {
+    let analyzed = services.store.analyze_young_tables().await?;
+    if !analyzed.is_empty() {
+        tracing::info!(tables = %analyzed.join(", "), "statistics of young tables refreshed");
+    }
+    Ok(analyzed)
 }
 
 /// Asks the provider again about the unconfirmed results that are due, one lease at a time (each check may wait
@@ -106,6 +116,12 @@ impl Workers {
         handles.push(spawn("cancel reconciliation", poll * 5, |s| {
             Box::pin(async move { reconcile_once(&s).await.map(|_| ()) })
         }));
+        // Every second at least: a burst on a new installation doubles a young table within seconds.
+        handles.push(spawn(
+            "young table statistics",
+            poll.min(Duration::from_secs(1)),
+            |s| Box::pin(async move { analyze_once(&s).await.map(|_| ()) }),
+        ));
         handles.push(spawn(
             "notification retention",
             Duration::from_secs(3600),
