@@ -1,6 +1,7 @@
 //! Background work, safe with any number of replicas: webhook delivery from the outbox, order expiry,
 //! confirmation of results that arrived unconfirmed, reconciliation of cancels whose outcome is unknown,
-//! retention of raw notifications, and planner statistics for young tables. The flows are the service layer's; this module only loops them.
+//! retention of raw notifications, and planner statistics for young tables. The flows are the service layer's;
+//! this module only loops them.
 //!
 //! Every worker exposes a single pass (what tests call, with a clock they control), looped by [`Workers`].
 
@@ -116,10 +117,10 @@ impl Workers {
         handles.push(spawn("cancel reconciliation", poll * 5, |s| {
             Box::pin(async move { reconcile_once(&s).await.map(|_| ()) })
         }));
-        // Every second at least: a burst on a new installation doubles a young table within seconds.
+        // Every second: a burst on a new installation doubles a young table within seconds.
         handles.push(spawn(
             "young table statistics",
-            poll.min(Duration::from_secs(1)),
+            Duration::from_secs(1),
             |s| Box::pin(async move { analyze_once(&s).await.map(|_| ()) }),
         ));
         handles.push(spawn(
