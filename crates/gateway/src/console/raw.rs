@@ -58,30 +58,52 @@ fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Masks every run of 13 to 19 digits that passes the Luhn check (a card number, wherever it hides).
+/// Masks every card number, wherever it hides: 13 to 19 digits passing the Luhn check, written as one run or in
+/// groups split by single spaces or hyphens (`4111 1111 1111 1111`, `4111-1111-1111-1111`). The last four digits
+/// stay; separators and everything else are kept as they are.
 pub fn mask_card_numbers(text: &str) -> String {
     let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
+    let mut hidden = vec![false; bytes.len()];
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i].is_ascii_digit() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // The groups of digits from here, each but the first after one separator.
+        let mut groups = Vec::new();
+        loop {
             let start = i;
             while i < bytes.len() && bytes[i].is_ascii_digit() {
                 i += 1;
             }
-            let run = &text[start..i];
-            if (13..=19).contains(&run.len()) && luhn(run.as_bytes()) {
-                out.push_str(&mask_all(run));
-            } else {
-                out.push_str(run);
+            groups.push(start..i);
+            let split = i + 1 < bytes.len() && matches!(bytes[i], b' ' | b'-');
+            if !(split && bytes[i + 1].is_ascii_digit()) {
+                break;
             }
-        } else {
-            let c = text[i..].chars().next().unwrap_or('\u{FFFD}');
-            out.push(c);
-            i += c.len_utf8().max(1);
+            i += 1;
+        }
+        // Any groups in a row may be one card number (a phone number or a date before it is no reason to miss it).
+        for first in 0..groups.len() {
+            let mut digits: Vec<usize> = Vec::new();
+            for group in &groups[first..] {
+                digits.extend(group.clone());
+                if digits.len() > 19 {
+                    break;
+                }
+                let number: Vec<u8> = digits.iter().map(|&at| bytes[at]).collect();
+                if digits.len() >= 13 && luhn(&number) {
+                    for &at in &digits[..digits.len() - 4] {
+                        hidden[at] = true;
+                    }
+                }
+            }
         }
     }
-    out
+    text.char_indices()
+        .map(|(at, c)| if hidden[at] { '*' } else { c })
+        .collect()
 }
 
 /// One field of a message, as shown.
@@ -132,6 +154,39 @@ mod tests {
             "*********4567"
         );
         assert_eq!(shown_value("Amt", "1000"), "1000");
+    }
+
+    #[test]
+    fn card_numbers_in_groups_are_masked_too() {
+        assert_eq!(
+            mask_card_numbers("card 4111 1111 1111 1111, thanks"),
+            "card **** **** **** 1111, thanks"
+        );
+        assert_eq!(
+            mask_card_numbers("4111-1111-1111-1111"),
+            "****-****-****-1111"
+        );
+        // Amex-style 4-6-5 groups, after a phone number in the same run.
+        assert_eq!(
+            mask_card_numbers("010-1234-5678 3782 822463 10005"),
+            "010-1234-5678 **** ****** *0005"
+        );
+        // Not card numbers: a phone number, a date, a TID's digits, groups failing the Luhn check, two separators.
+        for kept in [
+            "010-1234-5678",
+            "2026-12-02 10:00",
+            "SMTPAY001m01012611211200000001",
+            "4111 1111 1111 1112",
+            "4111  1111  1111  1111",
+            "4111 - 1111 - 1111 - 1111",
+        ] {
+            assert_eq!(mask_card_numbers(kept), kept);
+        }
+        // Korean text around it survives.
+        assert_eq!(
+            mask_card_numbers("카드 4111 1111 1111 1111 결제"),
+            "카드 **** **** **** 1111 결제"
+        );
     }
 
     #[test]
