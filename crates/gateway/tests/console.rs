@@ -308,6 +308,41 @@ async fn one_address_guessing_many_names_is_refused() {
     assert!(refused.session.is_none());
 }
 
+/// Behind a trusted proxy, an IPv6 client is counted by its /64: rotating through the addresses of one network
+/// (anyone holding one has 2^64) does not reset its count.
+#[tokio::test]
+async fn one_ipv6_network_guessing_from_many_addresses_is_refused() {
+    let app = console_app(&[("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let form = app.sign_in_form().await;
+    let from = |ip: String, name: String| {
+        app.http
+            .post(app.url("/console/sign-in"))
+            .header("cookie", format!("console_sign_in={}", form.0))
+            .header("x-forwarded-for", ip)
+            .form(&[
+                ("csrf", form.1.clone()),
+                ("name", name),
+                ("password", "guess".to_string()),
+            ])
+            .send()
+    };
+    for n in 0..20 {
+        let response = from(format!("2001:db8:1:2::{n:x}"), format!("guess{n}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let refused = from("2001:db8:1:2:ffff::1".into(), "guess99".into())
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429, "the /64 is over its limit");
+    // The next network is another client.
+    let other = from("2001:db8:1:3::1".into(), "guess99".into())
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 401);
+}
+
 #[tokio::test]
 async fn the_sign_in_form_needs_its_token() {
     let app = console_app(&[]).await;

@@ -9,11 +9,14 @@
 //!   cookie and the form carries the token derived from it; a `POST` whose token does not match the cookie is
 //!   403. A cross-site page can neither read the cookie nor (`SameSite=Strict`) have it sent. A request that
 //!   states an `Origin` other than `server.public_url`'s is refused as well.
-//! - Failed sign-ins are stored and counted over [`WINDOW_MINUTES`] per name and per client address; past the
-//!   limits every attempt, right or wrong, is refused (429) without checking the password. Each attempt is stored
-//!   before it is counted, so that concurrent guesses cannot all slip under the limit.
+//! - Failed sign-ins are stored and counted over [`WINDOW_MINUTES`] per name and per client address (an IPv6
+//!   client's /64 network); past the limits every attempt, right or wrong, is refused (429) without checking the
+//!   password. Each attempt is stored before it is counted, so that concurrent guesses cannot all slip under the
+//!   limit.
 //! - A wrong password and an unknown name get the same status and page; an unknown name is verified against a
 //!   dummy hash of the same cost, so both take as long.
+
+use std::net::{IpAddr, Ipv6Addr};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
@@ -200,6 +203,23 @@ fn origin_allowed(headers: &HeaderMap, public_url: &str) -> bool {
     }
 }
 
+/// What a client's failed sign-ins are counted under: its IPv4 address, or the /64 network of its IPv6 address (an
+/// IPv4 address mapped into IPv6 counts as itself). One subscriber's IPv6 network is a /64 at least, and anyone holding
+/// one can send each guess from another of its 2^64 addresses.
+fn counted_address(client: Option<IpAddr>) -> String {
+    match client {
+        None => "unknown".to_string(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// `POST /console/sign-in`.
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -248,13 +268,14 @@ pub async fn sign_in(
         .collect();
     let password = fields.get("password").unwrap_or("").to_string();
     let address = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let counted = counted_address(client);
     let now = services.clock.now();
     let since = now - Duration::minutes(WINDOW_MINUTES);
     // The attempt is stored as a failure before it is counted (a success forgets it), so that guesses sent at
     // once see each other: each counts itself and every one stored before it, and at most the limit get checked.
     let attempt = match services
         .store
-        .record_sign_in_failure(&name, &address, now)
+        .record_sign_in_failure(&name, &counted, now)
         .await
     {
         Ok(id) => id,
@@ -262,7 +283,7 @@ pub async fn sign_in(
     };
     match services
         .store
-        .sign_in_failures(&name, &address, since)
+        .sign_in_failures(&name, &counted, since)
         .await
     {
         Ok((by_name, by_address))
@@ -390,6 +411,18 @@ pub async fn sign_out(State(state): State<AppState>, operator: Operator, body: B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let counted = |ip: &str| counted_address(Some(ip.parse().unwrap()));
+        assert_eq!(counted("203.0.113.7"), "203.0.113.7");
+        assert_eq!(counted("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(counted("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(counted("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
+        assert_eq!(counted("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(counted("::1"), "::/64");
+        assert_eq!(counted_address(None), "unknown");
+    }
 
     #[test]
     fn cookies_are_read_only_in_their_own_shape() {
