@@ -1,5 +1,7 @@
 //! The payment request (mainPay → `interfaceURL.jsp`), manual §3.1.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use chrono::NaiveDate;
 
 use crate::divide::DivideInfo;
@@ -182,8 +184,37 @@ fn check_url(field: &'static str, value: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
+/// The most bytes UserIP and MallIP may have.
+pub const IP_BYTES: usize = 20;
+
+/// UserIP as Smartro takes it (20 bytes at most), for a buyer at `ip`:
+/// - an IPv4 address, and an IPv6 address that fits, as it is;
+/// - an IPv4-mapped IPv6 address (a dual-stack socket's IPv4 client) as the IPv4 address it is;
+/// - a longer IPv6 address (most of them, 39 bytes at most) as its /64 network, or as its /48 when even the /64 is
+///   21 bytes: the subscriber's network, still an address in form.
+pub fn user_ip_field(ip: IpAddr) -> String {
+    let v6 = match ip {
+        IpAddr::V4(v4) => return v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => return v4.to_string(),
+            None => v6,
+        },
+    };
+    let [a, b, c, d, ..] = v6.segments();
+    [
+        v6,
+        Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0),
+        Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0),
+    ]
+    .iter()
+    .map(Ipv6Addr::to_string)
+    .find(|shown| shown.len() <= IP_BYTES)
+    // A /48 is 16 bytes at most ("ffff:ffff:ffff::"); this is never reached.
+    .unwrap_or_else(|| "::".to_string())
+}
+
 fn check_ip(field: &'static str, value: &str) -> Result<(), RequestError> {
-    check_required(field, value, 20)?;
+    check_required(field, value, IP_BYTES)?;
     if !value
         .chars()
         .all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':')

@@ -14,10 +14,13 @@ use super::{Store, StoreError};
 /// Tables whose statistics were taken below this many pages are looked after here.
 pub const YOUNG_PAGES: i32 = 128;
 
-/// Tables larger than this on disk are left to autovacuum whatever their statistics say (a database restored
-/// without ANALYZE): analyzing one takes long enough to hold up a migration that queues behind it, and autovacuum,
-/// unlike this pass, gives way to it.
+/// Tables larger than this many pages on disk (128 MiB with PostgreSQL's usual 8 KiB pages) are left to autovacuum
+/// whatever their statistics say (a database restored without ANALYZE): analyzing one takes long enough to hold up a
+/// migration that queues behind it, and autovacuum, unlike this pass, gives way to it.
 pub const LARGEST_PAGES: i64 = 16_384;
+
+/// PostgreSQL's `lock_not_available`.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 impl Store {
     /// Analyzes the tables of the gateway's schema whose statistics were taken while they were young and that
@@ -25,54 +28,92 @@ impl Store {
     ///
     /// - Tables the gateway's role does not own are left to autovacuum: analyzing them would only earn a warning,
     ///   every pass.
-    /// - A table another session is analyzing or vacuuming is skipped quietly; the next pass comes back to it.
-    /// - The pass waits for no lock for long: a table locked by a migration is for the next pass too.
+    /// - A table another session is analyzing or vacuuming is skipped; the next pass comes back to it. When a
+    ///   young table's size cannot even be read (a migration holds it), the pass is empty.
+    /// - Each table is analyzed in a transaction of its own, as a plain ANALYZE does: a failure leaves no table with
+    ///   its page count updated but its statistics rolled back, and no lock is held longer than its own table's
+    ///   analysis.
     pub async fn analyze_young_tables(&self) -> Result<Vec<String>, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with(
-                "BEGIN; SET LOCAL client_min_messages = error; SET LOCAL lock_timeout = '100ms'",
+        let mut conn = self.pool.acquire().await?;
+        let pass = async {
+            // For this connection while the pass runs: it waits for no lock for long, and PostgreSQL's notices
+            // about tables it skipped stay out of the gateway's log.
+            sqlx::query!(
+                r#"SELECT set_config('lock_timeout', '100ms', false) AS "lock_timeout!",
+                     set_config('client_min_messages', 'error', false) AS "messages!""#
             )
+            .fetch_one(&mut *conn)
             .await?;
-        let grown = sqlx::query!(
-            r#"SELECT format('%I.%I', n.nspname, c.relname) AS "name!", c.relpages AS "pages!"
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relpages < $1
-                 AND pg_has_role(c.relowner, 'USAGE')
-                 AND pg_relation_size(c.oid) / current_setting('block_size')::bigint
-                     BETWEEN 2 * c.relpages + 8 AND $2
-               ORDER BY c.relname"#,
-            YOUNG_PAGES,
-            LARGEST_PAGES
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        if grown.is_empty() {
-            return Ok(Vec::new());
+            let grown = match sqlx::query!(
+                r#"SELECT c.oid AS "oid!", format('%I.%I', n.nspname, c.relname) AS "name!",
+                     c.relpages AS "pages!"
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relpages < $1
+                     AND pg_has_role(c.relowner, 'USAGE')
+                     AND pg_relation_size(c.oid) / current_setting('block_size')::bigint
+                         BETWEEN 2 * c.relpages + 8 AND $2
+                   ORDER BY c.relname"#,
+                YOUNG_PAGES,
+                LARGEST_PAGES
+            )
+            .fetch_all(&mut *conn)
+            .await
+            {
+                Ok(grown) => grown,
+                Err(e) if lock_not_available(&e) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            let mut analyzed = Vec::new();
+            for table in grown {
+                // The name is quoted by PostgreSQL itself (format's %I); not kept as a prepared statement.
+                let analyze = format!("ANALYZE (SKIP_LOCKED) {}", table.name);
+                match sqlx::query(&analyze)
+                    .persistent(false)
+                    .execute(&mut *conn)
+                    .await
+                {
+                    Ok(_) => {}
+                    // Dropped or renamed meanwhile, or an index locked: the next pass looks again.
+                    Err(e) if lock_not_available(&e) || undefined_table(&e) => continue,
+                    Err(e) => return Err(e),
+                }
+                // A table skipped still has the page count it had.
+                let pages = sqlx::query_scalar!(
+                    r#"SELECT relpages AS "pages!" FROM pg_class WHERE oid = $1"#,
+                    table.oid
+                )
+                .fetch_optional(&mut *conn)
+                .await?;
+                if pages.is_some_and(|pages| pages != table.pages) {
+                    analyzed.push(table.name);
+                }
+            }
+            sqlx::query!(
+                r#"SELECT set_config(name, reset_val, false) AS "reset!" FROM pg_settings
+                   WHERE name IN ('lock_timeout', 'client_min_messages')"#
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(analyzed)
         }
-        let names: Vec<String> = grown.iter().map(|t| t.name.clone()).collect();
-        // The names are quoted by PostgreSQL itself (format's %I).
-        // Not kept as a prepared statement: the list differs from pass to pass.
-        sqlx::query(&format!("ANALYZE (SKIP_LOCKED) {}", names.join(", ")))
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-        // Those skipped still have the statistics they had.
-        let now = sqlx::query!(
-            r#"SELECT t.name AS "name!", c.relpages AS "pages!"
-               FROM unnest($1::text[]) AS t(name) JOIN pg_class c ON c.oid = t.name::regclass"#,
-            &names
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(grown
-            .into_iter()
-            .filter(|before| {
-                now.iter()
-                    .any(|after| after.name == before.name && after.pages != before.pages)
-            })
-            .map(|t| t.name)
-            .collect())
+        .await;
+        if pass.is_err() {
+            // Its settings may still be in force: the connection goes, not back to the pool.
+            conn.close_on_drop();
+        }
+        Ok(pass?)
     }
+}
+
+fn lock_not_available(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == LOCK_NOT_AVAILABLE)
+}
+
+/// PostgreSQL's `undefined_table`.
+fn undefined_table(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "42P01")
 }
