@@ -58,41 +58,51 @@ fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// What may stand between the groups of a card number's digits, up to three in a row: spaces (a no-break and an
+/// ideographic one too), hyphens, dots, a `+` (a space in a URL-encoded value that was not decoded) and tabs.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '+' | '\t' | '\u{00A0}' | '\u{3000}')
+}
+
 /// Masks every card number, wherever it hides: 13 to 19 digits passing the Luhn check, written as one run or in
-/// groups split by single spaces or hyphens (`4111 1111 1111 1111`, `4111-1111-1111-1111`). The last four digits
-/// stay; separators and everything else are kept as they are.
+/// groups split by separators (`4111 1111 1111 1111`, `4111-1111-1111-1111`, `4111 - 1111 - …`). The last four
+/// digits stay; separators and everything else are kept as they are.
 pub fn mask_card_numbers(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut hidden = vec![false; bytes.len()];
+    let chars: Vec<char> = text.chars().collect();
+    let mut hidden = vec![false; chars.len()];
     let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        // The groups of digits from here, each but the first after one separator.
+        // The groups of digits from here, each but the first after one to three separators.
         let mut groups = Vec::new();
         loop {
             let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
+            while i < chars.len() && chars[i].is_ascii_digit() {
                 i += 1;
             }
             groups.push(start..i);
-            let split = i + 1 < bytes.len() && matches!(bytes[i], b' ' | b'-');
-            if !(split && bytes[i + 1].is_ascii_digit()) {
+            let gap = chars[i..]
+                .iter()
+                .take(4)
+                .take_while(|c| is_separator(**c))
+                .count();
+            if !(1..=3).contains(&gap) || !chars.get(i + gap).is_some_and(char::is_ascii_digit) {
                 break;
             }
-            i += 1;
+            i += gap;
         }
         // Any groups in a row may be one card number (a phone number or a date before it is no reason to miss it).
         for first in 0..groups.len() {
             let mut digits: Vec<usize> = Vec::new();
             for group in &groups[first..] {
-                digits.extend(group.clone());
-                if digits.len() > 19 {
+                if digits.len() + group.len() > 19 {
                     break;
                 }
-                let number: Vec<u8> = digits.iter().map(|&at| bytes[at]).collect();
+                digits.extend(group.clone());
+                let number: Vec<u8> = digits.iter().map(|&at| chars[at] as u8).collect();
                 if digits.len() >= 13 && luhn(&number) {
                     for &at in &digits[..digits.len() - 4] {
                         hidden[at] = true;
@@ -101,8 +111,10 @@ pub fn mask_card_numbers(text: &str) -> String {
             }
         }
     }
-    text.char_indices()
-        .map(|(at, c)| if hidden[at] { '*' } else { c })
+    chars
+        .iter()
+        .zip(hidden)
+        .map(|(&c, hidden)| if hidden { '*' } else { c })
         .collect()
 }
 
@@ -120,8 +132,12 @@ pub fn shown_value(name: &str, value: &str) -> String {
 pub fn fields(body: &[u8]) -> Vec<(String, String)> {
     let form = RawForm::parse(body);
     if form.is_empty() || !body.contains(&b'=') {
-        let text: String = decode_text(body).chars().take(MAX_TEXT_CHARS).collect();
-        return vec![(String::new(), mask_card_numbers(&text))];
+        // Masked before it is cut, so that a cut through a card number cannot leave its digits bare.
+        let text: String = mask_card_numbers(&decode_text(body))
+            .chars()
+            .take(MAX_TEXT_CHARS)
+            .collect();
+        return vec![(String::new(), text)];
     }
     form.iter()
         .map(|(name, value)| {
@@ -171,17 +187,36 @@ mod tests {
             mask_card_numbers("010-1234-5678 3782 822463 10005"),
             "010-1234-5678 **** ****** *0005"
         );
-        // Not card numbers: a phone number, a date, a TID's digits, groups failing the Luhn check, two separators.
+        // Up to three separators of any kind between the groups.
+        for (written, shown) in [
+            ("4111  1111  1111  1111", "****  ****  ****  1111"),
+            ("4111 - 1111 - 1111 - 1111", "**** - **** - **** - 1111"),
+            ("4111+1111+1111+1111", "****+****+****+1111"),
+            ("4111.1111.1111.1111", "****.****.****.1111"),
+            (
+                "4111\u{3000}1111\u{3000}1111\u{3000}1111",
+                "****\u{3000}****\u{3000}****\u{3000}1111",
+            ),
+        ] {
+            assert_eq!(mask_card_numbers(written), shown);
+        }
+        // Not card numbers: a phone number, a date, a TID's digits, groups failing the Luhn check, groups too far
+        // apart.
         for kept in [
             "010-1234-5678",
             "2026-12-02 10:00",
             "SMTPAY001m01012611211200000001",
             "4111 1111 1111 1112",
-            "4111  1111  1111  1111",
-            "4111 - 1111 - 1111 - 1111",
+            "4111    1111    1111    1111",
         ] {
             assert_eq!(mask_card_numbers(kept), kept);
         }
+        // A body that is no form is masked before it is cut.
+        let long = format!("{}4111111111111111", "x".repeat(MAX_TEXT_CHARS - 8));
+        assert_eq!(
+            fields(long.as_bytes())[0].1,
+            format!("{}********", "x".repeat(MAX_TEXT_CHARS - 8))
+        );
         // Korean text around it survives.
         assert_eq!(
             mask_card_numbers("카드 4111 1111 1111 1111 결제"),

@@ -16,7 +16,7 @@
 //! - A wrong password and an unknown name get the same status and page; an unknown name is verified against a
 //!   dummy hash of the same cost, so both take as long.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
@@ -203,20 +203,25 @@ fn origin_allowed(headers: &HeaderMap, public_url: &str) -> bool {
     }
 }
 
-/// What a client's failed sign-ins are counted under: its IPv4 address, or the /64 network of its IPv6 address (an
-/// IPv4 address mapped into IPv6 counts as itself). One subscriber's IPv6 network is a /64 at least, and anyone holding
-/// one can send each guess from another of its 2^64 addresses.
+/// What a client's failed sign-ins are counted under: its IPv4 address, or the /64 network of its IPv6 address. One
+/// subscriber's IPv6 network is a /64 at least, and anyone holding one can send each guess from another of its 2^64
+/// addresses. An IPv4 client seen through IPv6 counts as its IPv4 address: mapped by a dual-stack socket
+/// (`::ffff:a.b.c.d`), or translated by NAT64 (`64:ff9b::a.b.c.d`), where every IPv4 client shares one /64.
 fn counted_address(client: Option<IpAddr>) -> String {
     match client {
         None => "unknown".to_string(),
         Some(IpAddr::V4(v4)) => v4.to_string(),
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let [a, b, c, d, ..] = v6.segments();
+        Some(IpAddr::V6(v6)) => {
+            let [a, b, c, d, e, f, ..] = v6.segments();
+            let [.., w, x, y, z] = v6.octets();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                v4.to_string()
+            } else if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                Ipv4Addr::new(w, x, y, z).to_string()
+            } else {
                 format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
             }
-        },
+        }
     }
 }
 
@@ -420,6 +425,8 @@ mod tests {
         assert_eq!(counted("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
         assert_eq!(counted("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
         assert_eq!(counted("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(counted("64:ff9b::203.0.113.7"), "203.0.113.7");
+        assert_eq!(counted("64:ff9b::1:203.0.113.7"), "64:ff9b::/64");
         assert_eq!(counted("::1"), "::/64");
         assert_eq!(counted_address(None), "unknown");
     }
