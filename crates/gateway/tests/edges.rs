@@ -615,6 +615,50 @@ async fn a_cancel_while_another_is_in_flight_is_cancel_in_progress() {
     assert_eq!(smartro.calls.load(Ordering::SeqCst), 1, "one cancel sent");
 }
 
+/// Smartro's UserIP holds 20 bytes, and most IPv6 addresses (mobile networks in Korea give them to phones) are
+/// longer: the buyer's /64 (or /48) is sent instead, and the buyer can pay.
+#[tokio::test]
+async fn an_ipv6_buyer_gets_a_user_ip_that_fits() {
+    let app = spawn_app_with(&[("GATEWAY__SERVER__TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let order = app.create_order(card_order("UIP-6", 1004)).await;
+    let token = token_of(&order);
+    for (buyer, sent) in [
+        ("2001:db8::7", "2001:db8::7"),
+        (
+            "2001:2d8:e22a:1b3f:4d5e:6f70:8192:a3b4",
+            "2001:2d8:e22a:1b3f::",
+        ),
+        (
+            "2001:2d8f:e22a:1b3f:4d5e:6f70:8192:a3b4",
+            "2001:2d8f:e22a::",
+        ),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+    ] {
+        let answer = app
+            .http
+            .get(app.url(&format!("/v1/checkout/UIP-6?t={token}")))
+            .header("x-forwarded-for", buyer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{buyer}");
+        let form: Value = answer.json().await.unwrap();
+        assert_eq!(form["fields"]["UserIP"], sent, "{buyer}");
+        let page = app
+            .http
+            .get(app.url(&format!("/pay/UIP-6?t={token}")))
+            .header("x-forwarded-for", buyer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{buyer}");
+        assert_eq!(
+            form_field(&page.text().await.unwrap(), "UserIP"),
+            Some(sent)
+        );
+    }
+}
+
 #[tokio::test]
 async fn user_ip_believes_forwarding_headers_from_trusted_proxies_only() {
     for (trusted, expected) in [(None, "127.0.0.1"), (Some("127.0.0.1/32"), "203.0.113.9")] {

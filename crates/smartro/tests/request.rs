@@ -1,6 +1,8 @@
 use smartro::divide::{DivideEntry, DivideInfo};
 use smartro::form::{encode_form, Charset, RawForm};
-use smartro::request::{validate_moid, Escrow, PaymentRequest, PRODUCTINFO_SPLIT};
+use smartro::request::{
+    user_ip_field, validate_moid, Escrow, PaymentRequest, IP_BYTES, PRODUCTINFO_SPLIT,
+};
 use smartro::sign;
 use smartro::types::{EncodingType, PayMethod};
 use smartro::RequestErrorKind;
@@ -440,4 +442,43 @@ fn from_form_keeps_unknown_fields() {
         parsed.extra,
         vec![("FutureField".to_string(), "값".to_string())]
     );
+}
+
+#[test]
+fn every_buyer_address_makes_a_user_ip_that_fits() {
+    for (buyer, sent) in [
+        ("203.0.113.9", "203.0.113.9"),
+        ("255.255.255.255", "255.255.255.255"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("2001:db8::7", "2001:db8::7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2:3:4:5:6"),
+        ("2001:db8:1:2:3:4:5:67", "2001:db8:1:2::"),
+        (
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "ffff:ffff:ffff::",
+        ),
+        (
+            "2001:2d8:e22a:1b3f:4d5e:6f70:8192:a3b4",
+            "2001:2d8:e22a:1b3f::",
+        ),
+    ] {
+        let field = user_ip_field(buyer.parse().unwrap());
+        assert_eq!(field, sent, "{buyer}");
+        assert!(field.len() <= IP_BYTES);
+        let mut req = PaymentRequest::new(
+            PayMethod::Card,
+            "상품",
+            1004,
+            "ORDER-1",
+            "SMTPAY001m",
+            "https://shop.example/return",
+            "https://shop.example/inform",
+            "홍길동",
+            "01012345678",
+            "buyer@example.com",
+        );
+        req.user_ip = field;
+        req.mall_ip = "127.0.0.1".to_string();
+        assert!(req.validate().is_ok(), "{buyer}");
+    }
 }

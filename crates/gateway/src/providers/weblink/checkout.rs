@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use smartro::divide::{DivideEntry, DivideInfo};
-use smartro::request::{Escrow as WireEscrow, OpenType, PaymentRequest, PRODUCTINFO_SPLIT};
+use smartro::request::{
+    user_ip_field, Escrow as WireEscrow, OpenType, PaymentRequest, PRODUCTINFO_SPLIT,
+};
 use smartro::types::{kst_now_edi_date, PayMethod as WirePayMethod};
 use smartro::RequestErrorKind;
 
@@ -216,7 +218,10 @@ impl WebLink {
                     .collect(),
             });
         }
-        req.user_ip = user_ip.to_string();
+        // Smartro takes 20 bytes: most IPv6 addresses are longer and would make the form unpayable.
+        req.user_ip = user_ip
+            .parse()
+            .map_or_else(|_| user_ip.to_string(), user_ip_field);
         req.mall_ip = self.settings.server.mall_ip.clone();
         Ok(req)
     }
