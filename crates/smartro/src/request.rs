@@ -1,6 +1,6 @@
 //! The payment request (mainPay → `interfaceURL.jsp`), manual §3.1.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chrono::NaiveDate;
 
@@ -189,7 +189,8 @@ pub const IP_BYTES: usize = 20;
 
 /// UserIP as Smartro takes it (20 bytes at most), for a buyer at `ip`:
 /// - an IPv4 address, and an IPv6 address that fits, as it is;
-/// - an IPv4-mapped IPv6 address (a dual-stack socket's IPv4 client) as the IPv4 address it is;
+/// - an IPv4 client seen through IPv6 as its IPv4 address: mapped by a dual-stack socket (`::ffff:a.b.c.d`) or
+///   translated by NAT64 (`64:ff9b::a.b.c.d`);
 /// - a longer IPv6 address (most of them, 39 bytes at most) as its /64 network, or as its /48 when even the /64 is
 ///   21 bytes: the subscriber's network, still an address in form.
 pub fn user_ip_field(ip: IpAddr) -> String {
@@ -200,7 +201,11 @@ pub fn user_ip_field(ip: IpAddr) -> String {
             None => v6,
         },
     };
-    let [a, b, c, d, ..] = v6.segments();
+    let [a, b, c, d, e, f, ..] = v6.segments();
+    if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [.., w, x, y, z] = v6.octets();
+        return Ipv4Addr::new(w, x, y, z).to_string();
+    }
     [
         v6,
         Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0),
