@@ -19,8 +19,9 @@ pub const YOUNG_PAGES: i32 = 128;
 /// migration that queues behind it, and autovacuum, unlike this pass, gives way to it.
 pub const LARGEST_PAGES: i64 = 16_384;
 
-/// PostgreSQL's `lock_not_available`.
+/// PostgreSQL's `lock_not_available` and `undefined_table`.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
+const UNDEFINED_TABLE: &str = "42P01";
 
 impl Store {
     /// Analyzes the tables of the gateway's schema whose statistics were taken while they were young and that
@@ -60,7 +61,7 @@ impl Store {
             .await
             {
                 Ok(grown) => grown,
-                Err(e) if lock_not_available(&e) => Vec::new(),
+                Err(e) if failed_with(&e, LOCK_NOT_AVAILABLE) => Vec::new(),
                 Err(e) => return Err(e),
             };
             let mut analyzed = Vec::new();
@@ -74,7 +75,12 @@ impl Store {
                 {
                     Ok(_) => {}
                     // Dropped or renamed meanwhile, or an index locked: the next pass looks again.
-                    Err(e) if lock_not_available(&e) || undefined_table(&e) => continue,
+                    Err(e)
+                        if failed_with(&e, LOCK_NOT_AVAILABLE)
+                            || failed_with(&e, UNDEFINED_TABLE) =>
+                    {
+                        continue
+                    }
                     Err(e) => return Err(e),
                 }
                 // A table skipped still has the page count it had.
@@ -105,15 +111,9 @@ impl Store {
     }
 }
 
-fn lock_not_available(e: &sqlx::Error) -> bool {
+/// Whether PostgreSQL failed the statement with this SQLSTATE.
+fn failed_with(e: &sqlx::Error, sqlstate: &str) -> bool {
     e.as_database_error()
         .and_then(|e| e.code())
-        .is_some_and(|code| code == LOCK_NOT_AVAILABLE)
-}
-
-/// PostgreSQL's `undefined_table`.
-fn undefined_table(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "42P01")
+        .is_some_and(|code| code == sqlstate)
 }
