@@ -589,6 +589,17 @@ async fn pages(app: &TestApp, table: &str) -> (i64, i64) {
     .unwrap()
 }
 
+/// A gateway whose `notifications` table only the pass under test analyzes: autovacuum, which on a new installation
+/// comes a minute later at best, is kept away from it.
+async fn app_without_autovacuum() -> TestApp {
+    let app = spawn_app().await;
+    sqlx::raw_sql("ALTER TABLE notifications SET (autovacuum_enabled = false)")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    app
+}
+
 /// Adds raw notifications, one order each, until the table has at least `target` pages on disk.
 async fn grow_notifications(app: &TestApp, target: i64) {
     while pages(app, "notifications").await.0 < target {
@@ -609,16 +620,13 @@ async fn grow_notifications(app: &TestApp, target: i64) {
 /// Tables are analyzed each time they double, and left to autovacuum once their statistics say they are grown up.
 #[tokio::test]
 async fn young_tables_are_analyzed_as_they_double_and_cached_plans_follow() {
-    let app = spawn_app().await;
+    let app = app_without_autovacuum().await;
     let services = &app.gateway.services;
-    // Statistics as autovacuum leaves them on a new installation: taken while the table was empty. Autovacuum
-    // itself stays away for the test (on a new installation it comes a minute later at best).
-    for sql in [
-        "ALTER TABLE notifications SET (autovacuum_enabled = false)",
-        "VACUUM ANALYZE notifications",
-    ] {
-        sqlx::raw_sql(sql).execute(&app.db.pool).await.unwrap();
-    }
+    // Statistics as autovacuum leaves them on a new installation: taken while the table was empty.
+    sqlx::raw_sql("VACUUM ANALYZE notifications")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(analyze_once(services).await.unwrap(), Vec::<String>::new());
 
     // A session that keeps a generic plan, as the result groups do.
@@ -679,11 +687,10 @@ async fn young_tables_are_analyzed_as_they_double_and_cached_plans_follow() {
 /// Tables the gateway's role does not own are left to autovacuum: PostgreSQL would only warn, every pass.
 #[tokio::test]
 async fn young_tables_of_another_owner_are_left_alone() {
-    let app = spawn_app().await;
+    let app = app_without_autovacuum().await;
     let guest = format!("young_guest_{}", uuid::Uuid::new_v4().simple());
     sqlx::raw_sql(&format!(
-        "ALTER TABLE notifications SET (autovacuum_enabled = false);
-         CREATE ROLE {guest} NOSUPERUSER; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {guest}"
+        "CREATE ROLE {guest} NOSUPERUSER; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {guest}"
     ))
     .execute(&app.db.pool)
     .await
@@ -714,11 +721,7 @@ async fn young_tables_of_another_owner_are_left_alone() {
 /// the next pass takes it. The pass's connection goes back to the pool with its settings as they were.
 #[tokio::test]
 async fn a_locked_young_table_is_left_to_the_next_pass() {
-    let app = spawn_app().await;
-    sqlx::raw_sql("ALTER TABLE notifications SET (autovacuum_enabled = false)")
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    let app = app_without_autovacuum().await;
     grow_notifications(&app, 24).await;
     // One connection, so that what a pass leaves on it can be seen.
     let store = gateway::store::Store::new(
