@@ -659,6 +659,34 @@ async fn an_ipv6_buyer_gets_a_user_ip_that_fits() {
     }
 }
 
+/// The whole online flow over IPv6: the gateway listening on `[::1]`, the shop's API call, the buyer's checkout
+/// (UserIP `::1`) and the notifier's inform from an allow-listed IPv6 network.
+#[tokio::test]
+async fn the_online_flow_runs_over_ipv6() {
+    let app = spawn_app_with(&[
+        ("GATEWAY__SERVER__BIND", "[::1]:0"),
+        ("GATEWAY__SMARTRO__NOTIFY_ALLOW_CIDRS", "::1/128"),
+    ])
+    .await;
+    assert!(app.base.starts_with("http://[::1]:"), "{}", app.base);
+    let order = app.create_order(card_order("V6-1", 1004)).await;
+    let token = token_of(&order);
+    let page = app
+        .http
+        .get(app.url(&format!("/pay/V6-1?t={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        form_field(&page.text().await.unwrap(), "UserIP"),
+        Some("::1")
+    );
+    let (status, answer) = app.inform(card_inform("V6-1", &tid(61), 1004)).await;
+    assert_eq!((status, answer.as_str()), (200, "OK"));
+    assert_eq!(app.order("V6-1").await["status"], "paid");
+}
+
 #[tokio::test]
 async fn user_ip_believes_forwarding_headers_from_trusted_proxies_only() {
     for (trusted, expected) in [(None, "127.0.0.1"), (Some("127.0.0.1/32"), "203.0.113.9")] {
