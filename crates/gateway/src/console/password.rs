@@ -6,13 +6,24 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+/// The least argon2 memory, in KiB, OWASP's table allows (with five passes).
+const MIN_MEMORY_KIB: u32 = 7168;
+/// The least memory × passes of OWASP's table (m=7168,t=5).
+const MIN_MEMORY_TIMES_PASSES: u64 = 35_840;
+
 /// Why a configured hash cannot be used; names no part of it.
 pub fn check_hash(hash: &str) -> Result<(), &'static str> {
     let parsed = PasswordHash::new(hash).map_err(|_| "is not a password hash (PHC string)")?;
     if parsed.algorithm != Algorithm::Argon2id.ident() {
         return Err("must be an argon2id hash ($argon2id$…)");
     }
-    Params::try_from(&parsed).map_err(|_| "has invalid argon2 parameters")?;
+    let params = Params::try_from(&parsed).map_err(|_| "has invalid argon2 parameters")?;
+    // OWASP's least costs trade memory for passes, from m=47104,t=1 to m=7168,t=5 (KiB): below them a stolen
+    // configuration's hashes fall to a GPU quickly.
+    let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+    if params.m_cost() < MIN_MEMORY_KIB || work < MIN_MEMORY_TIMES_PASSES {
+        return Err("is an argon2id hash cheaper than OWASP's least cost (e.g. m=19456,t=2)");
+    }
     if parsed.salt.is_none() || parsed.hash.is_none() {
         return Err("has no salt or no hash");
     }
@@ -66,6 +77,30 @@ mod tests {
         assert!(
             check_hash("$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").is_err()
         );
+        // OWASP's least costs pass, anything cheaper does not.
+        let with = |m: u32, t: u32| {
+            let params = Params::new(m, t, 1, None).expect("params");
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(b"x", &SaltString::generate(&mut OsRng))
+                .expect("hash")
+                .to_string()
+        };
+        for (m, t) in [
+            (47_104, 1),
+            (19_456, 2),
+            (12_288, 3),
+            (9_216, 4),
+            (7_168, 5),
+        ] {
+            assert!(check_hash(&with(m, t)).is_ok(), "m={m},t={t}");
+        }
+        for (m, t) in [(19_456, 1), (4_096, 10), (8, 3), (12_288, 2)] {
+            assert_eq!(
+                check_hash(&with(m, t)),
+                Err("is an argon2id hash cheaper than OWASP's least cost (e.g. m=19456,t=2)"),
+                "m={m},t={t}"
+            );
+        }
         let dummy = dummy_hash_like(&hash);
         assert!(check_hash(&dummy).is_ok());
         assert!(!verify("correct horse", &dummy));
