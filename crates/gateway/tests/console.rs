@@ -563,6 +563,59 @@ async fn what_buyers_and_smartro_send_is_shown_as_text() {
     assert!(found.contains("/console/orders/CO-XSS"));
 }
 
+/// The audit entry is written before the action runs: while a cancel is on its way to Smartro, the operator's entry
+/// is there, pending; it is settled with the outcome when the answer comes.
+#[tokio::test]
+async fn an_action_is_in_the_audit_log_before_it_runs() {
+    let smartro = CancelDouble::start().await;
+    let app = console_app(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    card_paid(&app, "CO-PENDING", 10_000, 8).await;
+    let session = app.sign_in().await;
+    let page = app
+        .console_page("/console/orders/CO-PENDING", &session)
+        .await;
+    let action = "/console/orders/CO-PENDING/cancel";
+    let fields = [
+        ("csrf", csrf_of(&page)),
+        ("form_id", form_id_of(&page, action)),
+        ("amount", "1,000".to_string()),
+        ("reason", "고객 요청".to_string()),
+    ];
+    smartro.hold();
+    let posted = {
+        let (app, session) = (&app, &session);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.console_post(action, session, &fields).await
+        }
+    };
+    let entry = || async {
+        sqlx::query_as::<_, (String, String, String)>(
+            "SELECT operator, outcome, detail FROM console_audit WHERE action = 'cancel'",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap()
+    };
+    let watched = async {
+        smartro.wait_for(1).await;
+        let during = entry().await;
+        smartro.release(1);
+        during
+    };
+    let (response, during) = tokio::join!(posted, watched);
+    assert_eq!(
+        during,
+        vec![(OPERATOR.to_string(), "pending".to_string(), String::new())],
+        "written before Smartro was called"
+    );
+    assert_eq!(response.status(), 303);
+    let after = entry().await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].1, "succeeded");
+    assert!(after[0].2.contains("1,000원 취소"), "{after:?}");
+}
+
 #[tokio::test]
 async fn a_partial_cancel_from_the_console_is_the_apis_cancel() {
     let smartro = CancelDouble::start().await;

@@ -2,6 +2,8 @@
 //! the API (with the form's id as the Idempotency-Key, under the operator's name), written to the audit log, and
 //! answered by a redirect to the order's page, which shows the outcome (post/redirect/get).
 
+use std::future::Future;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,14 +22,35 @@ fn won(amount: i64) -> String {
     views::won(amount)
 }
 
-/// Writes the audit entry and redirects to the order's page, which shows it as the outcome.
-async fn finish(
+/// Runs one action under the audit log and redirects to the order's page, which shows its entry as the outcome.
+/// The entry is written `pending` before the action runs and settled after it: a process that dies in between
+/// leaves it pending, never an action without its entry; when it cannot be written, the action does not run.
+async fn audited(
     state: &AppState,
     operator: &Operator,
     action: &str,
     order_id: &str,
-    outcome: Result<String, ApiError>,
+    work: impl Future<Output = Result<String, ApiError>>,
 ) -> Response {
+    let services = &state.services;
+    let id = match services
+        .store
+        .insert_audit(
+            &NewAuditEntry {
+                operator: &operator.name,
+                action,
+                order_id: Some(order_id),
+                outcome: "pending",
+                detail: "",
+            },
+            services.clock.now(),
+        )
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return views::unavailable(&e),
+    };
+    let outcome = work.await;
     let (result, detail) = match &outcome {
         Ok(detail) => ("succeeded", detail.clone()),
         Err(e) => (
@@ -39,24 +62,9 @@ async fn finish(
             views::problem_text(e),
         ),
     };
-    let services = &state.services;
-    let id = match services
-        .store
-        .insert_audit(
-            &NewAuditEntry {
-                operator: &operator.name,
-                action,
-                order_id: Some(order_id),
-                outcome: result,
-                detail: &detail,
-            },
-            services.clock.now(),
-        )
-        .await
-    {
-        Ok(id) => id,
-        Err(e) => return views::unavailable(&e),
-    };
+    if let Err(e) = services.store.settle_audit(id, result, &detail).await {
+        return views::unavailable(&e);
+    }
     tracing::info!(operator = %operator.name, action, %order_id, outcome = result, "console action");
     Redirect::to(&format!(
         "/console/orders/{}?done={id}#outcome",
@@ -120,7 +128,7 @@ pub async fn cancel(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let outcome = async {
+    let work = async {
         let form = CancelForm::parse(&fields)?;
         let key = FormKey::new(&operator, &fields, "cancel", &order_id, &form)?;
         let answer = state
@@ -136,9 +144,8 @@ pub async fn cancel(
             form.reason,
             replay_note(&answer)
         ))
-    }
-    .await;
-    finish(&state, &operator, "cancel", &order_id, outcome).await
+    };
+    audited(&state, &operator, "cancel", &order_id, work).await
 }
 
 /// `POST /console/orders/{order_id}/refund`: record a refund the merchant made by bank transfer.
@@ -152,7 +159,7 @@ pub async fn refund(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let outcome = async {
+    let work = async {
         let form = RefundForm::parse(&fields)?;
         let key = FormKey::new(&operator, &fields, "refund", &order_id, &form)?;
         let answer = state
@@ -165,9 +172,8 @@ pub async fn refund(
             form.reason,
             replay_note(&answer)
         ))
-    }
-    .await;
-    finish(&state, &operator, "refund", &order_id, outcome).await
+    };
+    audited(&state, &operator, "refund", &order_id, work).await
 }
 
 /// `POST /console/orders/{order_id}/resolve`: accept or cancel the payment under review.
@@ -181,7 +187,7 @@ pub async fn resolve(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let outcome = async {
+    let work = async {
         let form = ResolveForm::parse(&fields)?;
         let key = FormKey::new(&operator, &fields, "resolve", &order_id, &form)?;
         let answer = state
@@ -203,9 +209,8 @@ pub async fn resolve(
             form.reason,
             replay_note(&answer)
         ))
-    }
-    .await;
-    finish(&state, &operator, "resolve", &order_id, outcome).await
+    };
+    audited(&state, &operator, "resolve", &order_id, work).await
 }
 
 /// `POST /console/orders/{order_id}/events/{event_id}/redeliver`: queue one of the order's webhook events again.
@@ -219,7 +224,7 @@ pub async fn redeliver(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let outcome = async {
+    let work = async {
         // Only an event of this order: the audit entry is filed under it.
         let events = state
             .services
@@ -235,7 +240,6 @@ pub async fn redeliver(
             "{} ({}) 재전송 대기열에 넣음 (queued for delivery again)",
             event.id, event.event_type
         ))
-    }
-    .await;
-    finish(&state, &operator, "redeliver", &order_id, outcome).await
+    };
+    audited(&state, &operator, "redeliver", &order_id, work).await
 }

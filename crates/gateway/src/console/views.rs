@@ -111,6 +111,7 @@ fn outcome_label(outcome: &str) -> &'static str {
         "unknown_order" => "모르는 주문",
         "unconfirmed" => "확인 대기",
         "refuted" => "위조 의심(거부)",
+        "pending" => "결과 미기록",
         "succeeded" => "성공",
         "refused" => "거절",
         "failed" => "실패",

@@ -258,6 +258,24 @@ impl Store {
         .await?)
     }
 
+    /// Settles an entry written `pending` before its action ran: what the action came to.
+    pub async fn settle_audit(
+        &self,
+        id: i64,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE console_audit SET outcome = $2, detail = $3 WHERE id = $1 AND outcome = 'pending'",
+            id,
+            outcome,
+            detail
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The console actions on an order, oldest first.
     pub async fn order_audit(&self, order_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(sqlx::query_as!(
