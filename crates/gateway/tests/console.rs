@@ -616,6 +616,50 @@ async fn an_action_is_in_the_audit_log_before_it_runs() {
     assert!(after[0].2.contains("1,000원 취소"), "{after:?}");
 }
 
+/// A browser that hangs up while its cancel is on its way to Smartro stops neither the cancel nor its audit entry.
+#[tokio::test]
+async fn an_action_whose_browser_hangs_up_is_still_done_and_audited() {
+    let smartro = CancelDouble::start().await;
+    let app = console_app(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    card_paid(&app, "CO-HANGUP", 10_000, 9).await;
+    let session = app.sign_in().await;
+    let page = app
+        .console_page("/console/orders/CO-HANGUP", &session)
+        .await;
+    let action = "/console/orders/CO-HANGUP/cancel";
+    let fields = [
+        ("csrf", csrf_of(&page)),
+        ("form_id", form_id_of(&page, action)),
+        ("amount", "2,000".to_string()),
+        ("reason", "고객 요청".to_string()),
+    ];
+    smartro.hold();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The browser's request is dropped, its connection closed, once Smartro has the cancel.
+    tokio::select! {
+        _ = app.console_post(action, &session, &fields) => panic!("answered while Smartro held the cancel"),
+        _ = smartro.wait_for(1) => {}
+    }
+    smartro.release(1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let outcome: String =
+            sqlx::query_scalar("SELECT outcome FROM console_audit WHERE action = 'cancel'")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        if outcome == "succeeded" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the entry stayed {outcome}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.order("CO-HANGUP").await["cancelled_amount"], 2_000);
+}
+
 #[tokio::test]
 async fn a_partial_cancel_from_the_console_is_the_apis_cancel() {
     let smartro = CancelDouble::start().await;

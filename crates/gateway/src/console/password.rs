@@ -6,10 +6,16 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-/// The least argon2 memory, in KiB, OWASP's table allows (with five passes).
-const MIN_MEMORY_KIB: u32 = 7168;
-/// The least memory × passes of OWASP's table (m=7168,t=5).
-const MIN_MEMORY_TIMES_PASSES: u64 = 35_840;
+/// OWASP's least argon2id memory, in KiB, for a number of passes (p=1; more lanes do not make guessing dearer).
+fn least_memory_kib(passes: u32) -> u32 {
+    match passes {
+        0 | 1 => 47_104,
+        2 => 19_456,
+        3 => 12_288,
+        4 => 9_216,
+        _ => 7_168,
+    }
+}
 
 /// Why a configured hash cannot be used; names no part of it.
 pub fn check_hash(hash: &str) -> Result<(), &'static str> {
@@ -20,9 +26,8 @@ pub fn check_hash(hash: &str) -> Result<(), &'static str> {
     let params = Params::try_from(&parsed).map_err(|_| "has invalid argon2 parameters")?;
     // OWASP's least costs trade memory for passes, from m=47104,t=1 to m=7168,t=5 (KiB): below them a stolen
     // configuration's hashes fall to a GPU quickly.
-    let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
-    if params.m_cost() < MIN_MEMORY_KIB || work < MIN_MEMORY_TIMES_PASSES {
-        return Err("is an argon2id hash cheaper than OWASP's least cost (e.g. m=19456,t=2)");
+    if params.m_cost() < least_memory_kib(params.t_cost()) {
+        return Err("is an argon2id hash cheaper than OWASP's least cost for its passes (t=1: m=47104, t=2: m=19456 … t=5: m=7168)");
     }
     if parsed.salt.is_none() || parsed.hash.is_none() {
         return Err("has no salt or no hash");
@@ -94,10 +99,19 @@ mod tests {
         ] {
             assert!(check_hash(&with(m, t)).is_ok(), "m={m},t={t}");
         }
-        for (m, t) in [(19_456, 1), (4_096, 10), (8, 3), (12_288, 2)] {
+        for (m, t) in [
+            (19_456, 1),
+            (40_000, 1),
+            (18_000, 2),
+            (12_000, 3),
+            (9_000, 4),
+            (7_000, 5),
+            (4_096, 10),
+            (8, 3),
+        ] {
             assert_eq!(
                 check_hash(&with(m, t)),
-                Err("is an argon2id hash cheaper than OWASP's least cost (e.g. m=19456,t=2)"),
+                Err("is an argon2id hash cheaper than OWASP's least cost for its passes (t=1: m=47104, t=2: m=19456 … t=5: m=7168)"),
                 "m={m},t={t}"
             );
         }

@@ -265,7 +265,7 @@ impl Store {
         outcome: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query!(
+        let settled = sqlx::query!(
             "UPDATE console_audit SET outcome = $2, detail = $3 WHERE id = $1 AND outcome = 'pending'",
             id,
             outcome,
@@ -273,6 +273,11 @@ impl Store {
         )
         .execute(&self.pool)
         .await?;
+        if settled.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "audit entry {id} is not a pending one"
+            )));
+        }
         Ok(())
     }
 
