@@ -554,6 +554,48 @@ async fn slow_cancel() -> SlowCancel {
     }
 }
 
+/// A shop whose HTTP client gives up while its keyed cancel is on its way to Smartro stops neither the cancel nor
+/// its Idempotency-Key: the cancel is recorded when Smartro answers, and the retry with the same key gets that answer.
+#[tokio::test]
+async fn a_keyed_cancel_whose_caller_hangs_up_is_still_finished() {
+    let smartro = CancelDouble::start().await;
+    let app = spawn_app_with(&[NOTIFIER, ("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    app.create_order(card_order("HUP-1", 10_000)).await;
+    assert_eq!(
+        app.inform(card_inform("HUP-1", &tid(931), 10_000)).await.1,
+        "OK"
+    );
+    let cancel = || {
+        app.http
+            .post(app.url("/v1/orders/HUP-1/cancel"))
+            .bearer_auth(API_KEY)
+            .header("idempotency-key", "hang-up-1")
+            .json(&json!({ "amount": 3000, "reason": "부분 취소" }))
+            .send()
+    };
+    smartro.hold();
+    // The request is dropped, its connection closed, once Smartro has the cancel.
+    tokio::select! {
+        _ = cancel() => panic!("answered while Smartro held the cancel"),
+        _ = smartro.wait_for(1) => {}
+    }
+    smartro.release(1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let answer = loop {
+        let retry = cancel().await.unwrap();
+        if retry.status() != 409 {
+            break retry;
+        }
+        let problem: Value = retry.json().await.unwrap();
+        assert!(Instant::now() < deadline, "still {problem}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(answer.status(), 200);
+    let order: Value = answer.json().await.unwrap();
+    assert_eq!(order["cancelled_amount"], 3000, "{order}");
+    assert_eq!(smartro.requests().len(), 1, "one cancel sent");
+}
+
 #[tokio::test]
 async fn a_cancel_while_another_is_in_flight_is_cancel_in_progress() {
     let smartro = slow_cancel().await;

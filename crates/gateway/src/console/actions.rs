@@ -6,7 +6,6 @@ use std::future::Future;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
@@ -25,17 +24,17 @@ fn won(amount: i64) -> String {
 
 /// Runs one action under the audit log and redirects to the order's page, which shows its entry as the outcome.
 /// The entry is written `pending` before the action runs and settled after it: a process that dies in between
-/// leaves it pending, never an action without its entry; when it cannot be written, the action does not run. The
-/// action and the settling run in a task of their own, so that a browser that hangs up (or the request timeout)
-/// cannot stop them halfway.
+/// leaves it pending, never an action without its entry; when it cannot be written, the action does not run. (A
+/// browser that hangs up stops neither: every request that changes something runs to its end, see
+/// `http::run_to_completion`.)
 async fn audited(
     state: &AppState,
     operator: &Operator,
-    action: &'static str,
+    action: &str,
     order_id: &str,
-    work: impl Future<Output = Result<String, ApiError>> + Send + 'static,
+    work: impl Future<Output = Result<String, ApiError>>,
 ) -> Response {
-    let services = state.services.clone();
+    let services = &state.services;
     let id = match services
         .store
         .insert_audit(
@@ -53,53 +52,32 @@ async fn audited(
         Ok(id) => id,
         Err(e) => return views::unavailable(&e),
     };
-    let (name, order) = (operator.name.clone(), order_id.to_string());
-    let settled = tokio::spawn(async move {
-        let outcome = work.await;
-        let (result, detail) = match &outcome {
-            Ok(detail) => ("succeeded", detail.clone()),
-            Err(e) => (
-                if e.status.is_server_error() {
-                    "failed"
-                } else {
-                    "refused"
-                },
-                views::problem_text(e),
-            ),
-        };
-        let settled = services.store.settle_audit(id, result, &detail).await;
-        match &settled {
-            Ok(()) => {
-                tracing::info!(operator = %name, action, order_id = %order, outcome = result, "console action");
-            }
-            // The entry stays pending: the log keeps what it came to.
-            Err(e) => tracing::error!(
-                operator = %name, action, order_id = %order, outcome = result, %detail, audit_id = id, error = %e,
-                "console action done, its audit entry not settled"
-            ),
-        }
-        settled
-    });
-    match settled.await {
-        Ok(Ok(())) => Redirect::to(&format!(
-            "/console/orders/{}?done={id}#outcome",
-            crate::views::path_segment(order_id)
-        ))
-        .into_response(),
-        Ok(Err(e)) => views::unavailable(&e),
-        // The action panicked: its entry stays pending, and the page says the outcome is not known.
-        Err(e) => {
-            tracing::error!(action, %order_id, error = %e, "console action ended without an outcome");
-            views::html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                views::message_page(
-                    "결과를 알 수 없습니다 (Outcome unknown)",
-                    "작업 결과가 기록되지 않았습니다. 주문 화면에서 확인해 주세요. \
-                     (The action's outcome was not recorded: check the order's page.)",
-                ),
-            )
-        }
+    let outcome = work.await;
+    let (result, detail) = match &outcome {
+        Ok(detail) => ("succeeded", detail.clone()),
+        Err(e) => (
+            if e.status.is_server_error() {
+                "failed"
+            } else {
+                "refused"
+            },
+            views::problem_text(e),
+        ),
+    };
+    if let Err(e) = services.store.settle_audit(id, result, &detail).await {
+        // The entry stays pending: the log keeps what it came to.
+        tracing::error!(
+            operator = %operator.name, action, %order_id, outcome = result, %detail, audit_id = id, error = %e,
+            "console action done, its audit entry not settled"
+        );
+        return views::unavailable(&e);
     }
+    tracing::info!(operator = %operator.name, action, %order_id, outcome = result, "console action");
+    Redirect::to(&format!(
+        "/console/orders/{}?done={id}#outcome",
+        crate::views::path_segment(order_id)
+    ))
+    .into_response()
 }
 
 /// The Idempotency-Key of one posted form: the form's own id, for one action on one order, under the operator. The
@@ -157,25 +135,22 @@ pub async fn cancel(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let work = {
-        let (state, operator, order_id) = (state.clone(), operator.clone(), order_id.clone());
-        async move {
-            let form = CancelForm::parse(&fields)?;
-            let key = FormKey::new(&operator, &fields, "cancel", &order_id, &form)?;
-            let answer = state
-                .services
-                .cancel_order(key.keyed(), &order_id, form.amount, None, &form.reason)
-                .await?;
-            let what = match form.amount {
-                Some(amount) => format!("{} 취소 (cancelled)", won(amount)),
-                None => "남은 금액 전액 취소 (cancelled all that was left)".to_string(),
-            };
-            Ok(format!(
-                "{what}; 사유 (reason): {}{}",
-                form.reason,
-                replay_note(&answer)
-            ))
-        }
+    let work = async {
+        let form = CancelForm::parse(&fields)?;
+        let key = FormKey::new(&operator, &fields, "cancel", &order_id, &form)?;
+        let answer = state
+            .services
+            .cancel_order(key.keyed(), &order_id, form.amount, None, &form.reason)
+            .await?;
+        let what = match form.amount {
+            Some(amount) => format!("{} 취소 (cancelled)", won(amount)),
+            None => "남은 금액 전액 취소 (cancelled all that was left)".to_string(),
+        };
+        Ok(format!(
+            "{what}; 사유 (reason): {}{}",
+            form.reason,
+            replay_note(&answer)
+        ))
     };
     audited(&state, &operator, "cancel", &order_id, work).await
 }
@@ -191,22 +166,19 @@ pub async fn refund(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let work = {
-        let (state, operator, order_id) = (state.clone(), operator.clone(), order_id.clone());
-        async move {
-            let form = RefundForm::parse(&fields)?;
-            let key = FormKey::new(&operator, &fields, "refund", &order_id, &form)?;
-            let answer = state
-                .services
-                .record_refund(key.keyed(), &order_id, form.body(), &operator.name)
-                .await?;
-            Ok(format!(
-                "{} 환불 기록 (refund recorded); 사유 (reason): {}{}",
-                won(form.amount),
-                form.reason,
-                replay_note(&answer)
-            ))
-        }
+    let work = async {
+        let form = RefundForm::parse(&fields)?;
+        let key = FormKey::new(&operator, &fields, "refund", &order_id, &form)?;
+        let answer = state
+            .services
+            .record_refund(key.keyed(), &order_id, form.body(), &operator.name)
+            .await?;
+        Ok(format!(
+            "{} 환불 기록 (refund recorded); 사유 (reason): {}{}",
+            won(form.amount),
+            form.reason,
+            replay_note(&answer)
+        ))
     };
     audited(&state, &operator, "refund", &order_id, work).await
 }
@@ -222,31 +194,28 @@ pub async fn resolve(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let work = {
-        let (state, operator, order_id) = (state.clone(), operator.clone(), order_id.clone());
-        async move {
-            let form = ResolveForm::parse(&fields)?;
-            let key = FormKey::new(&operator, &fields, "resolve", &order_id, &form)?;
-            let answer = state
-                .services
-                .resolve_order(
-                    key.keyed(),
-                    &order_id,
-                    form.action,
-                    &form.reason,
-                    &operator.name,
-                )
-                .await?;
-            let what = match form.action {
-                ResolveAction::Accept => "검토 승인 (review accepted)",
-                ResolveAction::Cancel => "검토 결제 취소 (reviewed payment cancelled)",
-            };
-            Ok(format!(
-                "{what}; 사유 (reason): {}{}",
-                form.reason,
-                replay_note(&answer)
-            ))
-        }
+    let work = async {
+        let form = ResolveForm::parse(&fields)?;
+        let key = FormKey::new(&operator, &fields, "resolve", &order_id, &form)?;
+        let answer = state
+            .services
+            .resolve_order(
+                key.keyed(),
+                &order_id,
+                form.action,
+                &form.reason,
+                &operator.name,
+            )
+            .await?;
+        let what = match form.action {
+            ResolveAction::Accept => "검토 승인 (review accepted)",
+            ResolveAction::Cancel => "검토 결제 취소 (reviewed payment cancelled)",
+        };
+        Ok(format!(
+            "{what}; 사유 (reason): {}{}",
+            form.reason,
+            replay_note(&answer)
+        ))
     };
     audited(&state, &operator, "resolve", &order_id, work).await
 }
@@ -262,25 +231,22 @@ pub async fn redeliver(
     if !operator.csrf_ok(&fields) {
         return forbidden();
     }
-    let work = {
-        let (state, order_id) = (state.clone(), order_id.clone());
-        async move {
-            // Only an event of this order: the audit entry is filed under it.
-            let events = state
-                .services
-                .list_events(Some(&order_id), None, 1000, None)
-                .await?;
-            if !events.iter().any(|e| e.id == event_id) {
-                return Err(ApiError::not_found(format!(
-                    "no event {event_id} of order {order_id}"
-                )));
-            }
-            let event = state.services.redeliver(&event_id).await?;
-            Ok(format!(
-                "{} ({}) 재전송 대기열에 넣음 (queued for delivery again)",
-                event.id, event.event_type
-            ))
+    let work = async {
+        // Only an event of this order: the audit entry is filed under it.
+        let events = state
+            .services
+            .list_events(Some(&order_id), None, 1000, None)
+            .await?;
+        if !events.iter().any(|e| e.id == event_id) {
+            return Err(ApiError::not_found(format!(
+                "no event {event_id} of order {order_id}"
+            )));
         }
+        let event = state.services.redeliver(&event_id).await?;
+        Ok(format!(
+            "{} ({}) 재전송 대기열에 넣음 (queued for delivery again)",
+            event.id, event.event_type
+        ))
     };
     audited(&state, &operator, "redeliver", &order_id, work).await
 }

@@ -100,7 +100,6 @@ fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
 
 /// The signed-in operator of a console request. Without a live session the request is answered by a redirect
 /// to the sign-in form, and the handler never runs.
-#[derive(Clone)]
 pub struct Operator {
     pub name: String,
     /// The token every form of this session carries.

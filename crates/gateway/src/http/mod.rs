@@ -30,6 +30,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 use crate::service::Services;
 
@@ -79,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .merge(smartro::routes())
         .merge(ops::routes())
         .fallback(fallback)
+        // Innermost: everything a handler does, and nothing the timeout can cut.
+        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn(reject_nul_in_path))
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .layer(middleware::from_fn_with_state(
@@ -251,6 +254,25 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 
 async fn fallback(uri: axum::http::Uri) -> error::ApiError {
     error::ApiError::not_found(format!("no route for {}", uri.path()))
+}
+
+/// A request that may change something (any method but GET, HEAD, OPTIONS and TRACE) runs to its end in a task of
+/// its own. Otherwise a client that hangs up, or the request timeout, drops the handler wherever it is: a cancel
+/// between Smartro's answer and its record (left to the reconciliation worker), its Idempotency-Key in progress for
+/// good, a console action without its outcome. The client then gets no answer, but every retry with its key gets
+/// the one it would have had.
+async fn run_to_completion(req: Request, next: Next) -> Response {
+    if req.method().is_safe() {
+        return next.run(req).await;
+    }
+    let handler = tokio::spawn(next.run(req).instrument(tracing::Span::current()));
+    match handler.await {
+        Ok(response) => response,
+        // As if it had panicked here.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 /// A NUL in a path parameter (`/v1/orders/%00`) would reach PostgreSQL, which refuses it in text: 422 naming the
