@@ -68,20 +68,24 @@ pub fn router(state: AppState) -> Router {
         Some(_) => crate::console::routes(),
         None => Router::new(),
     };
-    Router::new()
+    // The requests that call out (Smartro, a terminal) or record a merchant's decision run to their end whatever
+    // their client does. Order creation and Smartro's callbacks need no task of their own: a group is written in
+    // one (see `service::groups`), and Smartro sends a notification again until it is answered `OK`.
+    let to_completion = Router::new()
         .merge(console)
-        .merge(api::routes())
         .merge(cancel::routes())
         .merge(refunds::routes())
         .merge(resolutions::routes())
         .merge(events::routes())
         .merge(terminals::routes())
+        .layer(middleware::from_fn(run_to_completion));
+    Router::new()
+        .merge(to_completion)
+        .merge(api::routes())
         .merge(checkout::routes().layer(cors_layer(&state.services.settings.server.cors_origins)))
         .merge(smartro::routes())
         .merge(ops::routes())
         .fallback(fallback)
-        // Innermost: everything a handler does, and nothing the timeout can cut.
-        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn(reject_nul_in_path))
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .layer(middleware::from_fn_with_state(
@@ -260,7 +264,8 @@ async fn fallback(uri: axum::http::Uri) -> error::ApiError {
 /// its own. Otherwise a client that hangs up, or the request timeout, drops the handler wherever it is: a cancel
 /// between Smartro's answer and its record (left to the reconciliation worker), its Idempotency-Key in progress for
 /// good, a console action without its outcome. The client then gets no answer, but every retry with its key gets
-/// the one it would have had.
+/// the one it would have had. (A task costs a spawn and a wake-up, so the busiest paths, which need none, go
+/// without: see [`router`].)
 async fn run_to_completion(req: Request, next: Next) -> Response {
     if req.method().is_safe() {
         return next.run(req).await;
