@@ -92,6 +92,8 @@ pub struct Gateway {
     server: JoinHandle<std::io::Result<()>>,
     /// One connection task per configured card terminal.
     terminals: Vec<JoinHandle<()>>,
+    /// Handlers whose clients are gone but whose work goes on (`http::run_to_completion`).
+    detached: tokio_util::task::TaskTracker,
 }
 
 impl Gateway {
@@ -130,6 +132,7 @@ impl Gateway {
         Ok(Gateway {
             addr,
             services: Services::clone(&state.services),
+            detached: state.detached.clone(),
             shutdown,
             server,
             terminals,
@@ -140,10 +143,28 @@ impl Gateway {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets in-flight requests finish, then returns.
+    /// Stops accepting, lets in-flight requests finish (those whose clients hung up too), then returns.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.server.await.context("server task")??;
+        // A cancel waits for Smartro, a terminal request for the terminal: no longer than their own timeouts.
+        let settings = &self.services.settings;
+        let longest = settings
+            .terminals
+            .iter()
+            .map(|t| t.timeout_secs)
+            .fold(settings.smartro.timeout_secs, u64::max);
+        self.detached.close();
+        let grace = std::time::Duration::from_secs(longest.saturating_add(10));
+        if tokio::time::timeout(grace, self.detached.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                still_running = self.detached.len(),
+                "shutdown: requests whose clients hung up did not finish in time"
+            );
+        }
         // A transaction in flight stays open in the database; the next start settles it from 990001.
         for terminal in &self.terminals {
             terminal.abort();

@@ -640,6 +640,8 @@ async fn an_action_whose_browser_hangs_up_is_still_done_and_audited() {
         _ = app.console_post(action, &session, &fields) => panic!("answered while Smartro held the cancel"),
         _ = smartro.wait_for(1) => {}
     }
+    // The gateway notices the hang-up before Smartro answers.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     smartro.release(1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {

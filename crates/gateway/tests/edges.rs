@@ -574,11 +574,13 @@ async fn a_keyed_cancel_whose_caller_hangs_up_is_still_finished() {
             .send()
     };
     smartro.hold();
-    // The request is dropped, its connection closed, once Smartro has the cancel.
+    // The request is dropped, its connection closed, once Smartro has the cancel; the gateway notices before
+    // Smartro answers.
     tokio::select! {
         _ = cancel() => panic!("answered while Smartro held the cancel"),
         _ = smartro.wait_for(1) => {}
     }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     smartro.release(1);
     let deadline = Instant::now() + Duration::from_secs(5);
     let answer = loop {
@@ -594,6 +596,44 @@ async fn a_keyed_cancel_whose_caller_hangs_up_is_still_finished() {
     let order: Value = answer.json().await.unwrap();
     assert_eq!(order["cancelled_amount"], 3000, "{order}");
     assert_eq!(smartro.requests().len(), 1, "one cancel sent");
+}
+
+/// Shutting down waits for a request whose client hung up: the cancel it sent is recorded, its key answered.
+#[tokio::test]
+async fn shutdown_waits_for_a_cancel_whose_caller_hung_up() {
+    let smartro = CancelDouble::start().await;
+    let app = spawn_app_with(&[NOTIFIER, ("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    app.create_order(card_order("HUP-2", 10_000)).await;
+    assert_eq!(
+        app.inform(card_inform("HUP-2", &tid(932), 10_000)).await.1,
+        "OK"
+    );
+    smartro.hold();
+    tokio::select! {
+        _ = app
+            .http
+            .post(app.url("/v1/orders/HUP-2/cancel"))
+            .bearer_auth(API_KEY)
+            .header("idempotency-key", "hang-up-2")
+            .json(&json!({ "amount": 3000, "reason": "부분 취소" }))
+            .send() => panic!("answered while Smartro held the cancel"),
+        _ = smartro.wait_for(1) => {}
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let TestApp { gateway, db, .. } = app;
+    let shutdown = tokio::spawn(gateway.shutdown());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!shutdown.is_finished(), "shutdown waits for the cancel");
+    smartro.release(1);
+    shutdown.await.unwrap().unwrap();
+    let (cancelled, answered): (i64, Option<i32>) = sqlx::query_as(
+        "SELECT o.cancelled_amount, k.response_status FROM orders o, idempotency_keys k
+         WHERE o.order_id = 'HUP-2' AND k.idempotency_key = 'hang-up-2'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((cancelled, answered), (3000, Some(200)));
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub page_headers: Arc<PageHeaders>,
     /// The operator console; `None` when no operator is configured (its paths are then not mounted).
     pub console: Option<Arc<crate::console::Console>>,
+    /// The handlers run to their end in tasks of their own ([`run_to_completion`]): shutdown waits for them.
+    pub detached: TaskTracker,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             page_headers: Arc::new(PageHeaders::new(&settings.checkout.frame_ancestors)),
             console: crate::console::Console::new(settings).map(Arc::new),
             services: Arc::new(services),
+            detached: TaskTracker::new(),
         }
     }
 }
@@ -78,7 +82,10 @@ pub fn router(state: AppState) -> Router {
         .merge(resolutions::routes())
         .merge(events::routes())
         .merge(terminals::routes())
-        .layer(middleware::from_fn(run_to_completion));
+        .layer(middleware::from_fn_with_state(
+            state.detached.clone(),
+            run_to_completion,
+        ));
     Router::new()
         .merge(to_completion)
         .merge(api::routes())
@@ -266,16 +273,20 @@ async fn fallback(uri: axum::http::Uri) -> error::ApiError {
 /// good, a console action without its outcome. The client then gets no answer, but every retry with its key gets
 /// the one it would have had. (A task costs a spawn and a wake-up, so the busiest paths, which need none, go
 /// without: see [`router`].)
-async fn run_to_completion(req: Request, next: Next) -> Response {
+async fn run_to_completion(
+    State(detached): State<TaskTracker>,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method().is_safe() {
         return next.run(req).await;
     }
-    let handler = tokio::spawn(next.run(req).instrument(tracing::Span::current()));
+    let handler = detached.spawn(next.run(req).instrument(tracing::Span::current()));
     match handler.await {
         Ok(response) => response,
         // As if it had panicked here.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // The runtime is shutting down.
+        // Cancelled: nothing aborts these tasks, so only a runtime going away does.
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
