@@ -187,25 +187,30 @@ fn check_url(field: &'static str, value: &str) -> Result<(), RequestError> {
 /// The most bytes UserIP and MallIP may have.
 pub const IP_BYTES: usize = 20;
 
+/// The IPv4 address of a client seen through IPv6, if it is one: mapped by a dual-stack socket (`::ffff:a.b.c.d`)
+/// or translated by NAT64 (`64:ff9b::a.b.c.d`).
+pub fn ipv4_inside(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let [.., w, x, y, z] = v6.octets();
+    (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]).then(|| Ipv4Addr::new(w, x, y, z))
+}
+
 /// UserIP as Smartro takes it (20 bytes at most), for a buyer at `ip`:
 /// - an IPv4 address, and an IPv6 address that fits, as it is;
-/// - an IPv4 client seen through IPv6 as its IPv4 address: mapped by a dual-stack socket (`::ffff:a.b.c.d`) or
-///   translated by NAT64 (`64:ff9b::a.b.c.d`);
+/// - an IPv4 client seen through IPv6 ([`ipv4_inside`]) as its IPv4 address;
 /// - a longer IPv6 address (most of them, 39 bytes at most) as its /64 network, or as its /48 when even the /64 is
 ///   21 bytes: the subscriber's network, still an address in form.
 pub fn user_ip_field(ip: IpAddr) -> String {
     let v6 = match ip {
         IpAddr::V4(v4) => return v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match ipv4_inside(v6) {
             Some(v4) => return v4.to_string(),
             None => v6,
         },
     };
-    let [a, b, c, d, e, f, ..] = v6.segments();
-    if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., w, x, y, z] = v6.octets();
-        return Ipv4Addr::new(w, x, y, z).to_string();
-    }
+    let [a, b, c, d, ..] = v6.segments();
     [
         v6,
         Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0),

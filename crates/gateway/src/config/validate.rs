@@ -582,7 +582,8 @@ impl RawServer {
             mall_ip: {
                 let ip = self.mall_ip.trim();
                 // Smartro takes MallIP as text of at most 20 bytes: an IPv4 or a short IPv6 address.
-                if ip.parse::<std::net::IpAddr>().is_err() || ip.len() > 20 {
+                if ip.parse::<std::net::IpAddr>().is_err() || ip.len() > smartro::request::IP_BYTES
+                {
                     return Err(ConfigError::new(
                         "server.mall_ip",
                         format!("`{ip}` is not an IP address of at most 20 characters"),

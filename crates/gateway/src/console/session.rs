@@ -16,7 +16,7 @@
 //! - A wrong password and an unknown name get the same status and page; an unknown name is verified against a
 //!   dummy hash of the same cost, so both take as long.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
@@ -211,17 +211,13 @@ fn counted_address(client: Option<IpAddr>) -> String {
     match client {
         None => "unknown".to_string(),
         Some(IpAddr::V4(v4)) => v4.to_string(),
-        Some(IpAddr::V6(v6)) => {
-            let [a, b, c, d, e, f, ..] = v6.segments();
-            let [.., w, x, y, z] = v6.octets();
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                v4.to_string()
-            } else if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                Ipv4Addr::new(w, x, y, z).to_string()
-            } else {
+        Some(IpAddr::V6(v6)) => match smartro::request::ipv4_inside(v6) {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
                 format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
             }
-        }
+        },
     }
 }
 

@@ -1,6 +1,8 @@
 //! Buyer-facing checkout: the mainPay page that posts the signed form to Smartro, the same form as JSON for
 //! single-page shops, and a status endpoint for polling. The order's random checkout token is the capability.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -48,11 +50,8 @@ fn explain(why: NotPayable) -> (&'static str, &'static str) {
 
 /// UserIP: the buyer's address as [`ClientIp`] resolves it (a forwarding header counts only from a trusted
 /// proxy). Without a peer address (in-process tests that call the router directly) the loopback address stands in.
-fn user_ip(client: ClientIp) -> String {
-    client
-        .0
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "127.0.0.1".to_string())
+fn user_ip(client: ClientIp) -> IpAddr {
+    client.0.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 async fn checkout_page(
@@ -64,7 +63,7 @@ async fn checkout_page(
     let token = query.get("t").unwrap_or("");
     match state
         .services
-        .checkout(&order_id, token, &user_ip(client))
+        .checkout(&order_id, token, user_ip(client))
         .await
     {
         Ok(Checkout::Payable { record, form }) => {
@@ -84,7 +83,7 @@ async fn checkout_form(
     let token = query.get("t").unwrap_or("");
     let form = match state
         .services
-        .checkout_form(&order_id, token, &user_ip(client))
+        .checkout_form(&order_id, token, user_ip(client))
         .await?
     {
         Ok(form) => form,

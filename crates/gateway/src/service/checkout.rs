@@ -1,5 +1,7 @@
 //! Checkout: the buyer's side, with the order's random checkout token as the capability.
 
+use std::net::IpAddr;
+
 use http::StatusCode;
 use subtle::ConstantTimeEq;
 
@@ -75,7 +77,7 @@ impl Services {
         &self,
         order_id: &str,
         token: &str,
-        user_ip: &str,
+        user_ip: IpAddr,
     ) -> Result<Result<CheckoutForm, NotPayable>, ApiError> {
         let order = self.authorize_checkout_row(order_id, token).await?;
         let now = self.clock.now();
@@ -88,7 +90,7 @@ impl Services {
     fn form_for(
         &self,
         order: Purchase<'_>,
-        user_ip: &str,
+        user_ip: IpAddr,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<CheckoutForm, ApiError> {
         self.weblink
@@ -110,7 +112,7 @@ impl Services {
         &self,
         order_id: &str,
         token: &str,
-        user_ip: &str,
+        user_ip: IpAddr,
     ) -> Result<Checkout, ApiError> {
         let record = self.authorize_checkout(order_id, token).await?;
         let now = self.clock.now();

@@ -1,6 +1,8 @@
 //! The payment request the buyer's browser posts to Smartro's payment window (mainPay → interfaceURL.jsp): the
 //! order's fields, ReturnURL and RetryURL back at this gateway, signed with a fresh ediDate and EncryptData.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use smartro::divide::{DivideEntry, DivideInfo};
@@ -146,7 +148,7 @@ impl WebLink {
     fn payment_request(
         &self,
         purchase: &Purchase<'_>,
-        user_ip: &str,
+        user_ip: IpAddr,
     ) -> Result<PaymentRequest, FormProblem> {
         // The API refuses terminal-only methods before an order exists; this keeps the window honest regardless.
         let method = wire_pay_method(purchase.pay_method).ok_or_else(|| FormProblem {
@@ -219,16 +221,14 @@ impl WebLink {
             });
         }
         // Smartro takes 20 bytes: most IPv6 addresses are longer and would make the form unpayable.
-        req.user_ip = user_ip
-            .parse()
-            .map_or_else(|_| user_ip.to_string(), user_ip_field);
+        req.user_ip = user_ip_field(user_ip);
         req.mall_ip = self.settings.server.mall_ip.clone();
         Ok(req)
     }
 
     /// Whether Smartro would take this purchase: every length, charset and combination rule of its manual.
     pub fn check_purchase(&self, purchase: &Purchase<'_>) -> Result<(), FormProblem> {
-        self.payment_request(purchase, "127.0.0.1")?
+        self.payment_request(purchase, IpAddr::V4(Ipv4Addr::LOCALHOST))?
             .validate()
             .map_err(|e| FormProblem {
                 field: api_field(e.field),
@@ -241,7 +241,7 @@ impl WebLink {
     pub fn checkout_form(
         &self,
         purchase: &Purchase<'_>,
-        user_ip: &str,
+        user_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<CheckoutForm, FormProblem> {
         let merchant = self
