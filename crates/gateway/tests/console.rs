@@ -563,32 +563,58 @@ async fn what_buyers_and_smartro_send_is_shown_as_text() {
     assert!(found.contains("/console/orders/CO-XSS"));
 }
 
+/// A paid order, a signed-in operator and the order page's cancel form filled in, with Smartro's answers to cancels
+/// held: an action on its way.
+struct HeldCancel {
+    smartro: CancelDouble,
+    app: TestApp,
+    session: String,
+    action: String,
+    fields: Vec<(&'static str, String)>,
+}
+
+impl HeldCancel {
+    async fn new(order_id: &str, n: u32, amount: &str) -> HeldCancel {
+        let smartro = CancelDouble::start().await;
+        let app = console_app(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+        card_paid(&app, order_id, 10_000, n).await;
+        let session = app.sign_in().await;
+        let page = app
+            .console_page(&format!("/console/orders/{order_id}"), &session)
+            .await;
+        let action = format!("/console/orders/{order_id}/cancel");
+        let fields = vec![
+            ("csrf", csrf_of(&page)),
+            ("form_id", form_id_of(&page, &action)),
+            ("amount", amount.to_string()),
+            ("reason", "고객 요청".to_string()),
+        ];
+        smartro.hold();
+        HeldCancel {
+            smartro,
+            app,
+            session,
+            action,
+            fields,
+        }
+    }
+
+    /// Posts the form.
+    async fn post(&self) -> reqwest::Response {
+        let fields: Vec<(&str, &str)> = self.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.app
+            .console_post(&self.action, &self.session, &fields)
+            .await
+    }
+}
+
 /// The audit entry is written before the action runs: while a cancel is on its way to Smartro, the operator's entry
 /// is there, pending; it is settled with the outcome when the answer comes.
 #[tokio::test]
 async fn an_action_is_in_the_audit_log_before_it_runs() {
-    let smartro = CancelDouble::start().await;
-    let app = console_app(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
-    card_paid(&app, "CO-PENDING", 10_000, 8).await;
-    let session = app.sign_in().await;
-    let page = app
-        .console_page("/console/orders/CO-PENDING", &session)
-        .await;
-    let action = "/console/orders/CO-PENDING/cancel";
-    let fields = [
-        ("csrf", csrf_of(&page)),
-        ("form_id", form_id_of(&page, action)),
-        ("amount", "1,000".to_string()),
-        ("reason", "고객 요청".to_string()),
-    ];
-    smartro.hold();
-    let posted = {
-        let (app, session) = (&app, &session);
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            app.console_post(action, session, &fields).await
-        }
-    };
+    let held = HeldCancel::new("CO-PENDING", 8, "1,000").await;
+    let (smartro, app) = (&held.smartro, &held.app);
+    let posted = held.post();
     let entry = || async {
         sqlx::query_as::<_, (String, String, String)>(
             "SELECT operator, outcome, detail FROM console_audit WHERE action = 'cancel'",
@@ -619,25 +645,11 @@ async fn an_action_is_in_the_audit_log_before_it_runs() {
 /// A browser that hangs up while its cancel is on its way to Smartro stops neither the cancel nor its audit entry.
 #[tokio::test]
 async fn an_action_whose_browser_hangs_up_is_still_done_and_audited() {
-    let smartro = CancelDouble::start().await;
-    let app = console_app(&[("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
-    card_paid(&app, "CO-HANGUP", 10_000, 9).await;
-    let session = app.sign_in().await;
-    let page = app
-        .console_page("/console/orders/CO-HANGUP", &session)
-        .await;
-    let action = "/console/orders/CO-HANGUP/cancel";
-    let fields = [
-        ("csrf", csrf_of(&page)),
-        ("form_id", form_id_of(&page, action)),
-        ("amount", "2,000".to_string()),
-        ("reason", "고객 요청".to_string()),
-    ];
-    smartro.hold();
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let held = HeldCancel::new("CO-HANGUP", 9, "2,000").await;
+    let (smartro, app) = (&held.smartro, &held.app);
     // The browser's request is dropped, its connection closed, once Smartro has the cancel.
     tokio::select! {
-        _ = app.console_post(action, &session, &fields) => panic!("answered while Smartro held the cancel"),
+        _ = held.post() => panic!("answered while Smartro held the cancel"),
         _ = smartro.wait_for(1) => {}
     }
     // The gateway notices the hang-up before Smartro answers.

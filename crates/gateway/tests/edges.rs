@@ -554,37 +554,53 @@ async fn slow_cancel() -> SlowCancel {
     }
 }
 
+/// A paid order `order_id` and the keyed cancel of 3,000 of it under `key`.
+async fn paid_for_a_keyed_cancel(
+    order_id: &'static str,
+    n: u32,
+    key: &'static str,
+) -> (CancelDouble, TestApp, impl Fn() -> reqwest::RequestBuilder) {
+    let smartro = CancelDouble::start().await;
+    let app = spawn_app_with(&[NOTIFIER, ("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
+    app.create_order(card_order(order_id, 10_000)).await;
+    assert_eq!(
+        app.inform(card_inform(order_id, &tid(n), 10_000)).await.1,
+        "OK"
+    );
+    let (http, url) = (
+        app.http.clone(),
+        app.url(&format!("/v1/orders/{order_id}/cancel")),
+    );
+    let cancel = move || {
+        http.post(&url)
+            .bearer_auth(API_KEY)
+            .header("idempotency-key", key)
+            .json(&json!({ "amount": 3000, "reason": "부분 취소" }))
+    };
+    (smartro, app, cancel)
+}
+
+/// Sends `cancel` with Smartro's answers held and hangs up once Smartro has it, leaving the gateway time to notice
+/// before Smartro answers.
+async fn hang_up_during(smartro: &CancelDouble, cancel: reqwest::RequestBuilder) {
+    smartro.hold();
+    tokio::select! {
+        _ = cancel.send() => panic!("answered while Smartro held the cancel"),
+        _ = smartro.wait_for(1) => {}
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
 /// A shop whose HTTP client gives up while its keyed cancel is on its way to Smartro stops neither the cancel nor
 /// its Idempotency-Key: the cancel is recorded when Smartro answers, and the retry with the same key gets that answer.
 #[tokio::test]
 async fn a_keyed_cancel_whose_caller_hangs_up_is_still_finished() {
-    let smartro = CancelDouble::start().await;
-    let app = spawn_app_with(&[NOTIFIER, ("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
-    app.create_order(card_order("HUP-1", 10_000)).await;
-    assert_eq!(
-        app.inform(card_inform("HUP-1", &tid(931), 10_000)).await.1,
-        "OK"
-    );
-    let cancel = || {
-        app.http
-            .post(app.url("/v1/orders/HUP-1/cancel"))
-            .bearer_auth(API_KEY)
-            .header("idempotency-key", "hang-up-1")
-            .json(&json!({ "amount": 3000, "reason": "부분 취소" }))
-            .send()
-    };
-    smartro.hold();
-    // The request is dropped, its connection closed, once Smartro has the cancel; the gateway notices before
-    // Smartro answers.
-    tokio::select! {
-        _ = cancel() => panic!("answered while Smartro held the cancel"),
-        _ = smartro.wait_for(1) => {}
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (smartro, _app, cancel) = paid_for_a_keyed_cancel("HUP-1", 931, "hang-up-1").await;
+    hang_up_during(&smartro, cancel()).await;
     smartro.release(1);
     let deadline = Instant::now() + Duration::from_secs(5);
     let answer = loop {
-        let retry = cancel().await.unwrap();
+        let retry = cancel().send().await.unwrap();
         if retry.status() != 409 {
             break retry;
         }
@@ -601,25 +617,8 @@ async fn a_keyed_cancel_whose_caller_hangs_up_is_still_finished() {
 /// Shutting down waits for a request whose client hung up: the cancel it sent is recorded, its key answered.
 #[tokio::test]
 async fn shutdown_waits_for_a_cancel_whose_caller_hung_up() {
-    let smartro = CancelDouble::start().await;
-    let app = spawn_app_with(&[NOTIFIER, ("GATEWAY__SMARTRO__CANCEL_URL", &smartro.url)]).await;
-    app.create_order(card_order("HUP-2", 10_000)).await;
-    assert_eq!(
-        app.inform(card_inform("HUP-2", &tid(932), 10_000)).await.1,
-        "OK"
-    );
-    smartro.hold();
-    tokio::select! {
-        _ = app
-            .http
-            .post(app.url("/v1/orders/HUP-2/cancel"))
-            .bearer_auth(API_KEY)
-            .header("idempotency-key", "hang-up-2")
-            .json(&json!({ "amount": 3000, "reason": "부분 취소" }))
-            .send() => panic!("answered while Smartro held the cancel"),
-        _ = smartro.wait_for(1) => {}
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (smartro, app, cancel) = paid_for_a_keyed_cancel("HUP-2", 932, "hang-up-2").await;
+    hang_up_during(&smartro, cancel()).await;
     let TestApp { gateway, db, .. } = app;
     let shutdown = tokio::spawn(gateway.shutdown());
     tokio::time::sleep(Duration::from_millis(300)).await;
